@@ -1,0 +1,98 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+)
+
+// QQ is the QQ Music side of the bridge, as the engine needs it. Package qq
+// provides the client; an adapter turns it into this port.
+//
+// Errors: ErrLoginRequired (wrapped) when the credential is missing or
+// expired and a refresh could not fix it; ErrRateLimited (wrapped) when the
+// server's risk control refused the call; anything else is transient.
+type QQ interface {
+	// Self returns the bridged account.
+	Self(ctx context.Context) (Peer, error)
+
+	// ChangedSessions returns the sessions whose SortTime is newer than
+	// since, newest first. It reads session-list pages only until a
+	// session on a page is not newer than since, so an idle poll costs one
+	// request whatever the number of sessions.
+	ChangedSessions(ctx context.Context, since int64) ([]Session, error)
+
+	// Messages returns the messages of a session with a Sequence greater
+	// than afterSeq, in order (see Message.Less), at most the newest max of
+	// them when max > 0. It works whichever order the server pages in and
+	// de-duplicates by message id.
+	Messages(ctx context.Context, sessionID string, afterSeq int64, max int) ([]Message, error)
+
+	// SendText sends text to the peer of a session with the given
+	// client_key and returns the QQ message id (or "" when the server did
+	// not say). Sending twice with the same key may deliver twice: callers
+	// reconcile with FindSent first.
+	SendText(ctx context.Context, s OutgoingText) (string, error)
+
+	// FindSent looks for a message carrying clientKey among the recent
+	// messages of a session and returns its id.
+	FindSent(ctx context.Context, sessionID, clientKey string) (id string, found bool, err error)
+
+	// MaxTextLen is the longest text, in characters, one QQ message takes.
+	MaxTextLen() int
+}
+
+// OutgoingText is one text message to send to QQ.
+type OutgoingText struct {
+	SessionID string
+	// PeerUIN is the user_id of the receiver.
+	PeerUIN   string
+	Text      string
+	ClientKey string
+}
+
+// Discord is the Discord side of the bridge, as the engine needs it.
+// Package discord implements it.
+type Discord interface {
+	// EnsureChannel returns the channel (or forum post) of a session,
+	// creating it when have is nil or no longer exists, renaming it when the
+	// peer's nick changed, and finding or creating its webhook.
+	EnsureChannel(ctx context.Context, s Session, have *ChannelRef) (ChannelRef, error)
+
+	// Post posts a QQ message into a session channel as its sender and
+	// returns the Discord message ids in order (a long message is split).
+	Post(ctx context.Context, ch ChannelRef, m Message) ([]string, error)
+
+	// FindPosted reports whether m was already posted into ch after the
+	// Discord message afterID (a delivery attempted before a crash), and
+	// returns its ids if so.
+	FindPosted(ctx context.Context, ch ChannelRef, afterID string, m Message) (ids []string, found bool, err error)
+
+	// RepliesAfter returns the replies allowed members wrote in a channel
+	// after the Discord message afterID, oldest first: the catch-up after
+	// a reconnect or a restart.
+	RepliesAfter(ctx context.Context, channelID, afterID string) ([]Reply, error)
+
+	// MarkDelivered marks a member's message as sent to QQ; MarkFailed
+	// marks it as failed and says why.
+	MarkDelivered(ctx context.Context, channelID, messageID string) error
+	MarkFailed(ctx context.Context, channelID, messageID, reason string) error
+}
+
+// DiscordHandler receives what happens on the Discord side.
+type DiscordHandler interface {
+	// HandleReply is called for each message an allowed member writes in a
+	// session channel. It returns only once the reply is durably queued; a
+	// reply whose handling failed is found again by the next catch-up.
+	HandleReply(ctx context.Context, r Reply) error
+	// Resumed is called after every (re)connection to the gateway: the
+	// engine then catches up with RepliesAfter.
+	Resumed(ctx context.Context)
+}
+
+var (
+	// ErrLoginRequired means QQ refused the credential and a refresh could
+	// not fix it: a new login is needed.
+	ErrLoginRequired = errors.New("QQ Music login required")
+	// ErrRateLimited means QQ's risk control refused the call; back off.
+	ErrRateLimited = errors.New("QQ Music rate limit")
+)
