@@ -1,0 +1,21 @@
+# syntax=docker/dockerfile:1
+# Build: a static, CGO-free binary.
+FROM golang:1.26 AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+ARG VERSION=dev
+ARG COMMIT=unknown
+RUN CGO_ENABLED=0 go build -trimpath \
+      -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" \
+      -o /out/bridge ./cmd/bridge
+
+# Run: distroless static, non-root; CA certificates and time-zone data included.
+FROM gcr.io/distroless/static-debian12:nonroot
+COPY --from=build /out/bridge /bridge
+VOLUME ["/data"]
+WORKDIR /data
+USER nonroot:nonroot
+ENTRYPOINT ["/bridge"]
+CMD ["run", "--config", "/data/config.toml"]

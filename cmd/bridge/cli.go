@@ -1,0 +1,162 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"runtime"
+	"runtime/debug"
+	"strings"
+
+	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/config"
+)
+
+// Set at build time with -ldflags "-X main.version=... -X main.commit=...".
+var (
+	version = "dev"
+	commit  = ""
+)
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitRuntime = 1
+	exitUsage   = 2
+)
+
+const usageText = `usage: bridge <command> [flags]
+
+commands:
+  run            run the bridge (the default command)
+  check-config   load and validate the configuration, print a summary with secrets masked
+  version        print the version, commit and Go version
+
+flags of run and check-config:
+  --config FILE  the configuration file (default: $BRIDGE_CONFIG, then config.toml)
+
+exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error
+`
+
+// run is the whole command line; it returns the exit code.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	cmd := "run"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "run":
+		return cmdRun(args, stdout, stderr)
+	case "check-config":
+		return cmdCheckConfig(args, stdout, stderr)
+	case "version":
+		return cmdVersion(args, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usageText)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "bridge: unknown command %q\n\n%s", cmd, usageText)
+		return exitUsage
+	}
+}
+
+// newFlags returns a flag set that reports errors on stderr, not by exiting.
+func newFlags(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("bridge "+name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// parseFlags parses args, and refuses stray positional arguments.
+func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK, false
+		}
+		return exitUsage, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return exitUsage, false
+	}
+	return exitOK, true
+}
+
+// loadConfig loads the config named by --config, $BRIDGE_CONFIG or the
+// default, printing one clear sentence on failure.
+func loadConfig(flagValue string, stderr io.Writer) (*config.Config, bool) {
+	path := config.ResolvePath(flagValue)
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintf(stderr, "bridge: invalid configuration: %v\n", err)
+		return nil, false
+	}
+	return cfg, true
+}
+
+func cmdCheckConfig(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("check-config", stderr)
+	cfgPath := fs.String("config", "", "the configuration file (default: $BRIDGE_CONFIG, then config.toml)")
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
+	}
+	cfg, ok := loadConfig(*cfgPath, stderr)
+	if !ok {
+		return exitUsage
+	}
+	if err := cfg.WriteSummary(stdout); err != nil {
+		fmt.Fprintf(stderr, "bridge: writing the summary: %v\n", err)
+		return exitRuntime
+	}
+	return exitOK
+}
+
+func cmdRun(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("run", stderr)
+	cfgPath := fs.String("config", "", "the configuration file (default: $BRIDGE_CONFIG, then config.toml)")
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
+	}
+	if _, ok := loadConfig(*cfgPath, stderr); !ok {
+		return exitUsage
+	}
+	fmt.Fprintln(stderr, "bridge: the configuration is valid, but the relay engine is not built yet in this version: nothing was started")
+	return exitRuntime
+}
+
+func cmdVersion(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("version", stderr)
+	if code, ok := parseFlags(fs, args, stderr); !ok {
+		return code
+	}
+	fmt.Fprintf(stdout, "bridge %s (commit %s, %s %s/%s)\n", version, buildCommit(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return exitOK
+}
+
+// buildCommit is the commit set with -ldflags, else the one the Go
+// toolchain stamped, else "unknown".
+func buildCommit() string {
+	if commit != "" {
+		return commit
+	}
+	if info, ok := debug.ReadBuildInfo(); ok {
+		var rev, dirty string
+		for _, s := range info.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				rev = s.Value
+			case "vcs.modified":
+				if s.Value == "true" {
+					dirty = "-dirty"
+				}
+			}
+		}
+		if len(rev) > 12 {
+			rev = rev[:12]
+		}
+		if rev != "" {
+			return rev + dirty
+		}
+	}
+	return "unknown"
+}
