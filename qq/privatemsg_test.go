@@ -511,4 +511,3 @@ func TestRefreshCredentialFailures(t *testing.T) {
 		}
 	}
 }
-
