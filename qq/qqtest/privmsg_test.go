@@ -1,6 +1,8 @@
 package qqtest_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -410,5 +412,38 @@ func TestBatchedItems(t *testing.T) {
 		if got := num(top[key].(map[string]any)["code"]); got != want {
 			t.Errorf("%s: code %d, want %d", key, got, want)
 		}
+	}
+}
+
+func TestAwaitSent(t *testing.T) {
+	s, c, _ := newEnv(t)
+	s.AddUser(qqtest.User{UIN: 777})
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		c.post(qqtest.PathMusicu, c.body([3]any{qqtest.ModuleWrite, "SendMessageAsync", map[string]any{
+			"last_msg_seq": 0, "user_id": "777", "entrance": 0, "client_key": "k1", "msg_type": 1,
+		}}))
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	sent, err := s.AwaitSent(ctx, 1)
+	if err != nil || len(sent) != 1 || sent[0].ClientKey != "k1" {
+		t.Fatalf("AwaitSent: %v %+v", err, sent)
+	}
+	short, cancel2 := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel2()
+	if _, err := s.AwaitSent(short, 2); err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("AwaitSent beyond what was sent: %v", err)
+	}
+}
+
+func TestDeliverRejectsDuplicateID(t *testing.T) {
+	s, _, _ := newEnv(t)
+	id := s.AddSession(qqtest.User{})
+	if _, err := s.Deliver(id, qqtest.Inbound{ID: "m1", Meta: qqtest.MetaData{Content: "a"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Deliver(id, qqtest.Inbound{ID: "m1"}); err == nil {
+		t.Error("a second message with id m1 was accepted")
 	}
 }

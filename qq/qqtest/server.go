@@ -2,6 +2,7 @@ package qqtest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -99,6 +100,7 @@ type Server struct {
 	issuedSessions map[string]string // GetSession uid -> sid
 	feedbackURL    string
 	qimeiIssued    bool
+	changed        chan struct{} // closed and replaced on every change
 }
 
 // Option configures a Server at creation.
@@ -154,6 +156,7 @@ func WithSignRequired(methods ...string) Option {
 func newServer(opts []Option) *Server {
 	s := &Server{
 		closing:        make(chan struct{}),
+		changed:        make(chan struct{}),
 		extra:          http.NewServeMux(),
 		clock:          time.Now,
 		rng:            rand.New(rand.NewPCG(defaultSeed, defaultSeed^0x9e3779b97f4a7c15)),
@@ -246,6 +249,7 @@ func (s *Server) Now() time.Time {
 // ServeHTTP routes by path: musicu.fcg, musics.fcg and the QIMEI proxy are
 // served by the double, everything else by handlers mounted with HandleHTTP.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer s.notify()
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -265,6 +269,47 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.extra.ServeHTTP(w, r)
 	}
+}
+
+// notify wakes Await.
+func (s *Server) notify() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.notifyLocked()
+}
+
+func (s *Server) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// Await blocks until cond reports true or ctx ends. cond runs without the
+// server's lock (it may call the Server's methods) at once and again after
+// every request the server finished and every Deliver.
+func (s *Server) Await(ctx context.Context, cond func(*Server) bool) error {
+	for {
+		s.mu.Lock()
+		ch := s.changed
+		s.mu.Unlock()
+		if cond(s) {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("qqtest: the awaited condition did not come true: %w", ctx.Err())
+		}
+	}
+}
+
+// AwaitSent waits until at least n sends were accepted and returns them all.
+func (s *Server) AwaitSent(ctx context.Context, n int) ([]Sent, error) {
+	var sent []Sent
+	err := s.Await(ctx, func(s *Server) bool { sent = s.Sent(); return len(sent) >= n })
+	if err != nil {
+		return sent, fmt.Errorf("qqtest: %d of %d sends arrived: %w", len(sent), n, err)
+	}
+	return sent, nil
 }
 
 // item is one req_N of a gateway body.
@@ -319,24 +364,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request, signed boo
 		cookies[c.Name] = c.Value
 	}
 
-	s.mu.Lock()
-	for _, it := range items {
-		it.spec = s.methods[it.module+"/"+it.method]
-	}
-	devs := s.checkRequestLocked(where, r, comm, cookies, items)
-	now := s.clock()
-	for _, it := range items {
-		s.counts[it.method]++
-		s.logLocked(Request{Time: now, Path: r.URL.Path, Module: it.module, Method: it.method, Param: it.raw, Comm: comm, Cookies: cookies, Signed: signed})
-		it.fault = s.takeFaultLocked(it.method)
-		if it.fault == nil && it.spec != nil && it.spec.Auth && s.limiter != nil && !s.limiter.allow(now) {
-			it.fault = &Fault{Kind: RateLimited}
-		}
-	}
-	for _, d := range devs {
-		s.addDeviationLocked(d)
-	}
-	s.mu.Unlock()
+	s.admit(where, r, comm, cookies, items, signed)
 
 	var whole *Fault
 	for _, it := range items {
@@ -363,6 +391,28 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request, signed boo
 		}
 	}
 	writeJSON(w, http.StatusOK, resp)
+}
+
+// admit looks the items up, checks the request against the facts, counts
+// and logs the items and picks their faults (injected or rate limit).
+func (s *Server) admit(where string, r *http.Request, comm map[string]any, cookies map[string]string, items []*item, signed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, it := range items {
+		it.spec = s.methods[it.module+"/"+it.method]
+	}
+	for _, d := range s.checkRequestLocked(where, r, comm, cookies, items) {
+		s.addDeviationLocked(d)
+	}
+	now := s.clock()
+	for _, it := range items {
+		s.counts[it.method]++
+		s.logLocked(Request{Time: now, Path: r.URL.Path, Module: it.module, Method: it.method, Param: it.raw, Comm: comm, Cookies: cookies, Signed: signed})
+		it.fault = s.takeFaultLocked(it.method)
+		if it.fault == nil && it.spec != nil && it.spec.Auth && s.limiter != nil && !s.limiter.allow(now) {
+			it.fault = &Fault{Kind: RateLimited}
+		}
+	}
 }
 
 // dispatch answers one item: its injected fault, or the refusal the real

@@ -270,8 +270,16 @@ func (s *Server) Deliver(sessionID string, in Inbound) (Message, error) {
 	if !in.Time.IsZero() {
 		now = in.Time
 	}
+	if in.ID != "" {
+		for _, old := range ss.msgs {
+			if old.ID == in.ID {
+				return Message{}, fmt.Errorf("qqtest: Deliver: session %q already has message %q", sessionID, in.ID)
+			}
+		}
+	}
 	m := s.appendLocked(ss, Message{ID: in.ID, MsgType: in.MsgType, FromUIN: ss.peer, Meta: meta, RawMeta: raw}, now)
 	ss.unread++
+	s.notifyLocked()
 	return m, nil
 }
 
