@@ -1,0 +1,396 @@
+// Package qqport adapts the qq client library to the bridge's QQ port
+// (bridge.QQ): it turns QQ Music sessions and messages into the bridge's
+// model, pages the way the engine needs (an idle poll costs one request),
+// and maps qq's typed errors onto bridge.ErrLoginRequired and
+// bridge.ErrRateLimited.
+package qqport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/qmdbridge/qqmusic-discord-bridge/bridge"
+	"github.com/qmdbridge/qqmusic-discord-bridge/qq"
+)
+
+// MaxTextLen is the longest text, in characters, the bridge puts in one QQ
+// message. The protocol documents no limit; this keeps replies well inside
+// what the app shows as one message.
+const MaxTextLen = 1000
+
+// findSentScan is how many of a session's newest messages FindSent reads.
+const findSentScan = 200
+
+// TextMsgType is the msg_type of a text message.
+const TextMsgType = 1
+
+// Port is the bridge.QQ port over a *qq.Client.
+type Port struct {
+	c *qq.Client
+
+	mu sync.Mutex
+	// newestFirst records the page order the server was seen to use (nil:
+	// not known yet).
+	newestFirst *bool
+	// tail remembers, per session, the newest message this port returned,
+	// so that an oldest-first server can be read from there on.
+	tail map[string]tailMark
+}
+
+type tailMark struct {
+	id  string
+	seq int64
+}
+
+var _ bridge.QQ = (*Port)(nil)
+
+// New returns the port over c.
+func New(c *qq.Client) *Port {
+	return &Port{c: c, tail: map[string]tailMark{}}
+}
+
+// Self returns the bridged account.
+func (p *Port) Self(ctx context.Context) (bridge.Peer, error) {
+	cred := p.c.Credential()
+	if cred == nil || cred.MusicID == 0 || cred.MusicKey == "" {
+		return bridge.Peer{}, fmt.Errorf("no QQ Music credential: %w", bridge.ErrLoginRequired)
+	}
+	return bridge.Peer{UIN: strconv.FormatInt(cred.MusicID, 10), EncryptUIN: cred.EncryptUin}, nil
+}
+
+func (p *Port) ownUIN() string {
+	if cred := p.c.Credential(); cred != nil && cred.MusicID != 0 {
+		return strconv.FormatInt(cred.MusicID, 10)
+	}
+	return ""
+}
+
+// ChangedSessions returns the sessions newer than since, newest first. It
+// stops reading pages at the first session that is not newer.
+func (p *Port) ChangedSessions(ctx context.Context, since int64) ([]bridge.Session, error) {
+	var out []bridge.Session
+	for s, err := range p.c.Sessions(ctx, qq.SessionListParams{}) {
+		if err != nil {
+			return nil, mapErr(err)
+		}
+		if int64(s.SortTime) <= since {
+			break
+		}
+		if s.SessionID == "" {
+			continue
+		}
+		out = append(out, convSession(s))
+	}
+	return out, nil
+}
+
+func convSession(s qq.Session) bridge.Session {
+	return bridge.Session{ID: string(s.SessionID), Peer: convUser(s.User), SortTime: int64(s.SortTime)}
+}
+
+func convUser(u *qq.User) bridge.Peer {
+	if u == nil {
+		return bridge.Peer{}
+	}
+	return bridge.Peer{
+		UIN:        string(u.Uin),
+		EncryptUIN: string(u.EncryptUin),
+		Nick:       string(u.Nick),
+		AvatarURL:  string(u.Avatar),
+	}
+}
+
+// Messages returns the messages of a session after afterSeq, oldest first,
+// at most the newest max when max > 0.
+func (p *Port) Messages(ctx context.Context, sessionID string, afterSeq int64, max int) ([]bridge.Message, error) {
+	raw, err := p.read(ctx, sessionID, afterSeq, max)
+	if err != nil {
+		return nil, err
+	}
+	var out []qq.Message
+	for _, m := range raw {
+		if int64(m.Sequence) > afterSeq {
+			out = append(out, m)
+		}
+	}
+	qq.SortMessages(out)
+	if max > 0 && len(out) > max {
+		out = out[len(out)-max:]
+	}
+	if len(out) > 0 {
+		last := out[len(out)-1]
+		p.mu.Lock()
+		if t := p.tail[sessionID]; int64(last.Sequence) >= t.seq {
+			p.tail[sessionID] = tailMark{id: string(last.ID), seq: int64(last.Sequence)}
+		}
+		p.mu.Unlock()
+	}
+	res := make([]bridge.Message, 0, len(out))
+	own := p.ownUIN()
+	var needDetails []string
+	for _, m := range out {
+		bm := convMessage(sessionID, m, own)
+		if (bm.Kind == bridge.KindImage || bm.Kind == bridge.KindVideo) && bm.Media != nil && bm.Media.URL == "" {
+			needDetails = append(needDetails, bm.ID)
+		}
+		res = append(res, bm)
+	}
+	if len(needDetails) > 0 {
+		p.fillMedia(ctx, sessionID, needDetails, res)
+	}
+	return res, nil
+}
+
+// read pages through a session's messages until what the engine asked for
+// is covered, whichever order the server pages in.
+func (p *Port) read(ctx context.Context, sessionID string, afterSeq int64, max int) ([]qq.Message, error) {
+	p.mu.Lock()
+	order := p.newestFirst
+	start := p.tail[sessionID]
+	p.mu.Unlock()
+
+	params := qq.MessagesParams{SessionID: sessionID}
+	// An oldest-first server is read from the newest message already
+	// returned, when that is not past what the engine has.
+	if order != nil && !*order && start.id != "" && start.seq <= afterSeq {
+		params.LastID = start.id
+	}
+	var got []qq.Message
+	var prev int64 = -1
+	decided := order
+	older := 0
+	for m, err := range p.c.Messages(ctx, params) {
+		if err != nil {
+			var apiErr *qq.APIError
+			if params.LastID != "" && errors.As(err, &apiErr) && len(got) == 0 {
+				// The remembered message is gone: read from the start.
+				p.mu.Lock()
+				delete(p.tail, sessionID)
+				p.mu.Unlock()
+				return p.read(ctx, sessionID, afterSeq, max)
+			}
+			return nil, mapErr(err)
+		}
+		seq := int64(m.Sequence)
+		if decided == nil && prev >= 0 && seq != prev {
+			nf := seq < prev
+			decided = &nf
+			p.mu.Lock()
+			p.newestFirst = decided
+			p.mu.Unlock()
+		}
+		prev = seq
+		got = append(got, m)
+		if decided != nil && *decided {
+			// Newest first: stop once everything older is irrelevant.
+			if seq <= afterSeq {
+				older++
+				if older >= 2 {
+					break
+				}
+			}
+			if max > 0 && afterSeq == 0 && len(got) >= max+1 {
+				break
+			}
+		}
+	}
+	return got, nil
+}
+
+// fillMedia asks GetMsgDetails for media URLs the list left out.
+func (p *Port) fillMedia(ctx context.Context, sessionID string, ids []string, msgs []bridge.Message) {
+	det, err := p.c.GetMediaDetails(ctx, sessionID, ids)
+	if err != nil || det == nil {
+		return // rendered without the URL; the fallback still shows the message
+	}
+	for i := range msgs {
+		m := &msgs[i]
+		d, ok := det.MsgIDs[m.ID]
+		if !ok || d.MetaData == nil || m.Media == nil {
+			continue
+		}
+		m.Media.URL = firstNonEmpty(string(d.MetaData.URL), string(d.MetaData.Pic))
+		if m.Media.Width == 0 {
+			m.Media.Width = int(d.MetaData.Width)
+			m.Media.Height = int(d.MetaData.Height)
+		}
+	}
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// convMessage turns a QQ message into the bridge's model. Rendering goes by
+// the fields a message carries: the protocol documents only that msg_type
+// 2, 3, 5 and 6 are images or videos.
+func convMessage(sessionID string, m qq.Message, own string) bridge.Message {
+	bm := bridge.Message{
+		ID:        string(m.ID),
+		SessionID: sessionID,
+		Sequence:  int64(m.Sequence),
+		Time:      unixTime(int64(m.Time)),
+		Sender:    convUser(m.FromUser),
+		ClientKey: string(m.ClientKey),
+		Type:      int(m.MsgType),
+	}
+	bm.FromOwner = own != "" && bm.Sender.UIN == own
+	md := m.MetaData
+	if md == nil {
+		md = &qq.MetaData{}
+	}
+	content := string(md.Content)
+	switch {
+	case m.IsMedia():
+		bm.Kind = bridge.KindImage
+		if md.Duration > 0 || isVideoURL(string(md.URL)) {
+			bm.Kind = bridge.KindVideo
+		}
+		url := string(md.URL)
+		if bm.Kind == bridge.KindImage {
+			url = firstNonEmpty(string(md.Pic), string(md.URL))
+		}
+		bm.Media = &bridge.Media{
+			URL: url, Width: int(md.Width), Height: int(md.Height),
+			Duration: time.Duration(md.Duration) * time.Second, Size: int64(md.Size),
+		}
+		bm.Text = content
+	case md.Title != "" || (md.URL != "" && int(m.MsgType) != TextMsgType):
+		bm.Kind = bridge.KindCard
+		bm.Card = &bridge.Card{Title: string(md.Title), Description: content, CoverURL: string(md.Pic), URL: string(md.URL)}
+	case int(m.MsgType) == TextMsgType || (int(m.MsgType) == 0 && content != ""):
+		bm.Kind = bridge.KindText
+		bm.Text = content
+	default:
+		bm.Kind = bridge.KindUnknown
+		bm.Text = content
+		bm.Fields = unknownFields(m, md)
+	}
+	return bm
+}
+
+// unknownFields lists what an undocumented message carries, so that it can
+// be shown rather than dropped.
+func unknownFields(m qq.Message, md *qq.MetaData) []bridge.Field {
+	fs := []bridge.Field{{Name: "msg_type", Value: strconv.FormatInt(int64(m.MsgType), 10)}}
+	add := func(name, v string) {
+		if v != "" && v != "0" {
+			fs = append(fs, bridge.Field{Name: name, Value: v})
+		}
+	}
+	add("title", string(md.Title))
+	add("content", string(md.Content))
+	add("pic", string(md.Pic))
+	add("url", string(md.URL))
+	add("biz_id", string(md.BizID))
+	add("biz_type", strconv.FormatInt(int64(md.BizType), 10))
+	add("tips", string(m.Tips))
+	return fs
+}
+
+func unixTime(v int64) time.Time {
+	switch {
+	case v <= 0:
+		return time.Time{}
+	case v > 1e12: // milliseconds
+		return time.UnixMilli(v)
+	default:
+		return time.Unix(v, 0)
+	}
+}
+
+// SendText sends a text message and returns its QQ id when the reply names
+// it.
+func (p *Port) SendText(ctx context.Context, s bridge.OutgoingText) (string, error) {
+	if strings.TrimSpace(s.Text) == "" {
+		return "", errors.New("refusing to send an empty message to QQ Music")
+	}
+	if n := len([]rune(s.Text)); n > MaxTextLen {
+		return "", fmt.Errorf("message of %d characters is longer than the %d QQ Music takes", n, MaxTextLen)
+	}
+	res, err := p.c.SendMessage(ctx, qq.SendMessageParams{
+		UserID:    s.PeerUIN,
+		SessionID: s.SessionID,
+		MsgType:   TextMsgType,
+		MetaData:  qq.TextMetaData(s.Text),
+		ClientKey: s.ClientKey,
+	})
+	if err != nil {
+		return "", mapErr(err)
+	}
+	if res != nil {
+		for _, m := range res.Messages {
+			if string(m.ClientKey) == s.ClientKey && m.ID != "" {
+				return string(m.ID), nil
+			}
+		}
+	}
+	return "", nil
+}
+
+// FindSent looks for clientKey among a session's newest messages.
+func (p *Port) FindSent(ctx context.Context, sessionID, clientKey string) (string, bool, error) {
+	n := 0
+	var found string
+	for m, err := range p.c.Messages(ctx, qq.MessagesParams{SessionID: sessionID}) {
+		if err != nil {
+			return "", false, mapErr(err)
+		}
+		if string(m.ClientKey) == clientKey {
+			found = string(m.ID)
+			if found == "" {
+				found = "?"
+			}
+			break
+		}
+		p.mu.Lock()
+		nf := p.newestFirst
+		p.mu.Unlock()
+		n++
+		if nf != nil && *nf && n >= findSentScan {
+			break
+		}
+	}
+	if found == "?" {
+		return "", true, nil
+	}
+	return found, found != "", nil
+}
+
+// MaxTextLen is the longest text one QQ message takes.
+func (p *Port) MaxTextLen() int { return MaxTextLen }
+
+// mapErr maps qq's typed errors onto the bridge's.
+func mapErr(err error) error {
+	switch {
+	case errors.Is(err, qq.ErrCredentialExpired), errors.Is(err, qq.ErrCredentialRequired):
+		return fmt.Errorf("%w: %w", bridge.ErrLoginRequired, err)
+	case errors.Is(err, qq.ErrRateLimited):
+		return fmt.Errorf("%w: %w", bridge.ErrRateLimited, err)
+	}
+	return err
+}
+
+// isVideoURL tells a video by its file extension.
+func isVideoURL(u string) bool {
+	u = strings.ToLower(u)
+	if i := strings.IndexAny(u, "?#"); i >= 0 {
+		u = u[:i]
+	}
+	for _, ext := range []string{".mp4", ".mov", ".m4v", ".webm", ".3gp"} {
+		if strings.HasSuffix(u, ext) {
+			return true
+		}
+	}
+	return false
+}
