@@ -95,4 +95,8 @@ var (
 	ErrLoginRequired = errors.New("QQ Music login required")
 	// ErrRateLimited means QQ's risk control refused the call; back off.
 	ErrRateLimited = errors.New("QQ Music rate limit")
+	// ErrChannelNotFound (wrapped) from Post or FindPosted means the
+	// session's channel or webhook no longer exists in Discord: the engine
+	// then calls EnsureChannel again before retrying.
+	ErrChannelNotFound = errors.New("Discord channel of the session not found")
 )
