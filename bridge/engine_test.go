@@ -162,7 +162,7 @@ func (l *logCounter) Handle(_ context.Context, r slog.Record) error {
 }
 func (l *logCounter) WithAttrs([]slog.Attr) slog.Handler { return l }
 func (l *logCounter) WithGroup(string) slog.Handler      { return l }
-func (l *logCounter) warnCount() int                      { l.mu.Lock(); defer l.mu.Unlock(); return l.warns }
+func (l *logCounter) warnCount() int                     { l.mu.Lock(); defer l.mu.Unlock(); return l.warns }
 
 func TestNewSessionCreatesChannelBackfillsAndRelaysInOrder(t *testing.T) {
 	for _, order := range []string{"sorted", "newest-first", "oldest-first"} {
