@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +29,8 @@ type harness struct {
 	cfg    EngineConfig
 	events *eventLog
 	logs   *logCounter
+	// fired is set when the armed crash happened.
+	fired atomic.Bool
 }
 
 type eventLog struct {
@@ -87,6 +90,7 @@ func (h *harness) crashAt(point string) {
 			once.Do(func() { crashed = true })
 		}
 		if crashed {
+			h.fired.Store(true)
 			return errCrash
 		}
 		return nil

@@ -343,6 +343,14 @@ func (d *fakeDiscord) EnsureChannel(ctx context.Context, s Session, have *Channe
 			ch.ref.Name = s.Peer.Nick
 			return ch.ref, nil
 		}
+	} else {
+		// Adopt the channel made for this session before a crash.
+		for _, ch := range d.channels {
+			if ch.sessionID == s.ID && !ch.deleted {
+				ch.ref.Name = s.Peer.Nick
+				return ch.ref, nil
+			}
+		}
 	}
 	id := d.id()
 	ref := ChannelRef{ChannelID: id, ParentID: "cat", WebhookID: "wh" + id, WebhookToken: "token" + id, Name: s.Peer.Nick}

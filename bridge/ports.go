@@ -55,7 +55,10 @@ type OutgoingText struct {
 type Discord interface {
 	// EnsureChannel returns the channel (or forum post) of a session,
 	// creating it when have is nil or no longer exists, renaming it when the
-	// peer's nick changed, and finding or creating its webhook.
+	// peer's nick changed, and finding or creating its webhook. When have
+	// is nil it first adopts a channel it made earlier for the session (for
+	// example found by its topic): the bridge may have died between the
+	// creation and recording it, and must not leave a duplicate behind.
 	EnsureChannel(ctx context.Context, s Session, have *ChannelRef) (ChannelRef, error)
 
 	// Post posts a QQ message into a session channel as its sender and
