@@ -174,6 +174,9 @@ func TestLostAnswerReconciledWithoutRestart(t *testing.T) {
 	if n := len(h.qq.sent()); n != 1 {
 		t.Errorf("QQ received %d sends, want 1", n)
 	}
+	if a, b := h.obs.count(ToQQ, OutcomeReconciled), h.obs.count(ToDiscord, OutcomeReconciled); a != 1 || b != 1 {
+		t.Errorf("observer counted %d and %d reconciliations, want 1 and 1", a, b)
+	}
 	es, _ := h.st.Entries(h.ctx, "qq", "s1")
 	if len(es) != 1 || es[0].State != "delivered" || len(es[0].RemoteIDs) != 1 {
 		t.Errorf("reply entry %+v", es)

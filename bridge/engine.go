@@ -37,6 +37,13 @@ type EngineConfig struct {
 	// ShutdownGrace bounds how long in-flight deliveries may take once
 	// Run's context is cancelled (default 10s).
 	ShutdownGrace time.Duration
+	// RequestTimeout bounds every call to QQ or Discord (default 60s; a
+	// catch-up or a long backfill reads several pages in one call).
+	RequestTimeout time.Duration
+	// Retention is how long settled deliveries stay in the outbox for
+	// inspection (default 30 days). The map of relayed message ids, which
+	// prevents duplicates, is kept regardless.
+	Retention time.Duration
 	// RefuseLongReplies refuses a reply longer than QQ takes instead of
 	// splitting it; MaxReplyParts bounds the split (default 10 parts).
 	RefuseLongReplies bool
@@ -66,6 +73,8 @@ func (c *EngineConfig) defaults() {
 	setD(&c.RetryBase, time.Second)
 	setD(&c.MaxBackoff, 5*time.Minute)
 	setD(&c.ShutdownGrace, 10*time.Second)
+	setD(&c.RequestTimeout, 60*time.Second)
+	setD(&c.Retention, 30*24*time.Hour)
 	setI(&c.Backfill, 20)
 	setI(&c.CatchUpMax, 1000)
 	setI(&c.ResyncMax, 500)
@@ -140,8 +149,8 @@ func NewEngine(cfg EngineConfig, st *store.Store, qq QQ, dc Discord, logger *slo
 	return &Engine{
 		cfg:          cfg,
 		st:           st,
-		qq:           qq,
-		dc:           dc,
+		qq:           timeoutQQ{QQ: qq, d: cfg.RequestTimeout},
+		dc:           timeoutDiscord{Discord: dc, d: cfg.RequestTimeout},
 		log:          logger,
 		obs:          cfg.Observer,
 		kickPoll:     make(chan struct{}, 1),
@@ -223,7 +232,16 @@ func (e *Engine) pollLoop(ctx context.Context) {
 func (e *Engine) deliverLoop(ctx, dctx context.Context) {
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	var lastPrune time.Time
 	for {
+		if now := e.now(); now.Sub(lastPrune) >= 24*time.Hour {
+			lastPrune = now
+			if n, err := e.st.Prune(ctx, now.Add(-e.cfg.Retention)); err != nil {
+				e.fault("store", err)
+			} else if n > 0 {
+				e.log.Debug("bridge: pruned settled deliveries", "count", n)
+			}
+		}
 		select {
 		case <-ctx.Done():
 			return

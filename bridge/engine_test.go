@@ -31,6 +31,43 @@ type harness struct {
 	logs   *logCounter
 	// fired is set when the armed crash happened.
 	fired atomic.Bool
+	obs   *countingObserver
+}
+
+// countingObserver counts what the engine reports for metrics.
+type countingObserver struct {
+	mu        sync.Mutex
+	relayed   map[string]int
+	polls     int
+	pollErrs  int
+	latencies map[Direction]int
+}
+
+func (o *countingObserver) Relayed(d Direction, out Outcome) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.relayed[string(d)+"/"+string(out)]++
+}
+
+func (o *countingObserver) PollDone(_ time.Duration, err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.polls++
+	if err != nil {
+		o.pollErrs++
+	}
+}
+
+func (o *countingObserver) RelayLatency(d Direction, _ time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.latencies[d]++
+}
+
+func (o *countingObserver) count(d Direction, out Outcome) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.relayed[string(d)+"/"+string(out)]
 }
 
 type eventLog struct {
@@ -60,8 +97,9 @@ func newHarness(t *testing.T, mod func(*EngineConfig)) *harness {
 		clock:  &fakeClock{t: time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)},
 		events: &eventLog{},
 		logs:   &logCounter{},
+		obs:    &countingObserver{relayed: map[string]int{}, latencies: map[Direction]int{}},
 	}
-	h.cfg = EngineConfig{Clock: h.clock, OnEvent: h.events.add, Backfill: 20}
+	h.cfg = EngineConfig{Clock: h.clock, OnEvent: h.events.add, Backfill: 20, Observer: h.obs}
 	if mod != nil {
 		mod(&h.cfg)
 	}
@@ -264,6 +302,14 @@ func TestReplyReachesQQOnceAndIsNotEchoed(t *testing.T) {
 	h.settle()
 	if got := texts(h.dc.posted(ch)); got != "hello,thanks" {
 		t.Errorf("channel shows %s; the bridge's own reply must not be echoed", got)
+	}
+	if a, b := h.obs.count(ToQQ, OutcomeDelivered), h.obs.count(ToDiscord, OutcomeDelivered); a != 1 || b != 2 {
+		t.Errorf("observer counted %d to QQ and %d to Discord, want 1 and 2", a, b)
+	}
+	h.obs.mu.Lock()
+	defer h.obs.mu.Unlock()
+	if h.obs.polls == 0 || h.obs.latencies[ToQQ] != 1 || h.obs.latencies[ToDiscord] != 2 {
+		t.Errorf("observer saw %d polls, latencies %v", h.obs.polls, h.obs.latencies)
 	}
 }
 

@@ -176,7 +176,11 @@ func (e *Engine) record(ctx context.Context, sessionID string, msgs []Message, c
 	sorted := make([]Message, 0, len(msgs))
 	seen := map[string]bool{}
 	for _, m := range msgs {
-		if m.ID == "" || seen[m.ID] {
+		if m.ID == "" {
+			// Never drop a message: name it by what identifies it.
+			m.ID = fmt.Sprintf("noid-%d-%d", m.Sequence, m.Time.UnixNano())
+		}
+		if seen[m.ID] {
 			continue
 		}
 		seen[m.ID] = true
