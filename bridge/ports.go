@@ -55,7 +55,10 @@ type OutgoingText struct {
 type Discord interface {
 	// EnsureChannel returns the channel (or forum post) of a session,
 	// creating it when have is nil or no longer exists, renaming it when the
-	// peer's nick changed, and finding or creating its webhook.
+	// peer's nick changed, and finding or creating its webhook. When have
+	// is nil it first adopts a channel it made earlier for the session (for
+	// example found by its topic): the bridge may have died between the
+	// creation and recording it, and must not leave a duplicate behind.
 	EnsureChannel(ctx context.Context, s Session, have *ChannelRef) (ChannelRef, error)
 
 	// Post posts a QQ message into a session channel as its sender and
@@ -95,4 +98,8 @@ var (
 	ErrLoginRequired = errors.New("QQ Music login required")
 	// ErrRateLimited means QQ's risk control refused the call; back off.
 	ErrRateLimited = errors.New("QQ Music rate limit")
+	// ErrChannelNotFound (wrapped) from Post or FindPosted means the
+	// session's channel or webhook no longer exists in Discord: the engine
+	// then calls EnsureChannel again before retrying.
+	ErrChannelNotFound = errors.New("Discord channel of the session not found")
 )

@@ -1,0 +1,184 @@
+package bridge
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
+
+// TestCrashAtEveryStepLosesAndDuplicatesNothing kills the engine at each
+// step boundary of each direction (the hook aborts the step with no
+// further write, the engine is abandoned), starts a fresh engine on the same
+// database file, and checks that every message arrived exactly once, in
+// order.
+func TestCrashAtEveryStepLosesAndDuplicatesNothing(t *testing.T) {
+	type setup func(h *harness, ch string) (reply *Reply)
+	qqSide := func(h *harness, ch string) *Reply {
+		h.qq.peerSays("s1", "m4")
+		h.qq.peerSays("s1", "m5")
+		return nil
+	}
+	replySide := func(h *harness, ch string) *Reply {
+		r := h.dc.memberWrites(ch, "r1")
+		if err := h.e.HandleReply(h.ctx, r); err != nil {
+			h.t.Fatal(err)
+		}
+		return &r
+	}
+	tests := []struct {
+		name  string
+		point string
+		setup setup
+		// lostAnswer: the remote side does the work but answers with an
+		// error (a time-out) just before the crash.
+		lostAnswer bool
+	}{
+		{"qq→discord before observe commit", "before-observe-commit", qqSide, false},
+		{"qq→discord after observe commit", "after-observe-commit", qqSide, false},
+		{"qq→discord before attempt recorded", "before-attempt", qqSide, false},
+		{"qq→discord after attempt recorded, before post", "before-delivery", qqSide, false},
+		{"qq→discord posted, not recorded", "after-delivery", qqSide, false},
+		{"qq→discord posted, answer lost, not recorded", "after-delivery", qqSide, true},
+		{"qq→discord channel created, not recorded", "after-ensure-channel", nil, false},
+		{"discord→qq before attempt recorded", "before-attempt", replySide, false},
+		{"discord→qq after attempt recorded, before send", "before-delivery", replySide, false},
+		{"discord→qq sent, not recorded", "after-delivery", replySide, false},
+		{"discord→qq sent, answer lost, not recorded", "after-delivery", replySide, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+			want := []string{}
+			var reply *Reply
+			if tt.setup == nil {
+				// The crash happens while the session is new.
+				h.qq.peerSays("s1", "m1")
+				want = append(want, "m1")
+			} else {
+				for i := 1; i <= 3; i++ {
+					h.qq.peerSays("s1", fmt.Sprintf("m%d", i))
+				}
+				h.settle()
+				want = append(want, "m1", "m2", "m3")
+				reply = tt.setup(h, h.dc.sessionChannel("s1"))
+				if reply == nil {
+					want = append(want, "m4", "m5")
+				}
+			}
+			if tt.lostAnswer {
+				h.dc.postCrash = 1
+				h.qq.sendLoseAnswer = 1
+			}
+			h.crashAt(tt.point)
+			h.step()
+			if !h.fired.Load() {
+				t.Fatalf("the engine never reached %q", tt.point)
+			}
+
+			h.restart()
+			// Deliver before polling: reconciliation, not the echo, must
+			// settle what was in flight.
+			h.e.deliverPass(h.ctx, h.ctx)
+			h.settle()
+			ch := h.dc.sessionChannel("s1")
+			// Life goes on after the restart.
+			h.qq.peerSays("s1", "m6")
+			want = append(want, "m6")
+			r2 := h.dc.memberWrites(ch, "r2")
+			if err := h.e.HandleReply(h.ctx, r2); err != nil {
+				t.Fatal(err)
+			}
+			h.settle()
+
+			if got := texts(h.dc.posted(ch)); got != strings.Join(want, ",") {
+				t.Errorf("channel shows %s\nwant        %s", got, strings.Join(want, ","))
+			}
+			var sent []string
+			for _, s := range h.qq.sent() {
+				sent = append(sent, s.Text)
+			}
+			wantSent := "r2"
+			if reply != nil {
+				wantSent = "r1,r2"
+				if m := h.dc.markOf(ch, reply.MessageID); m != "delivered" {
+					t.Errorf("r1 mark = %q, want delivered", m)
+				}
+			}
+			if got := strings.Join(sent, ","); got != wantSent {
+				t.Errorf("QQ received %s, want %s", got, wantSent)
+			}
+			if m := h.dc.markOf(ch, r2.MessageID); m != "delivered" {
+				t.Errorf("r2 mark = %q, want delivered", m)
+			}
+			if td, tq, _ := h.st.OutboxDepth(h.ctx); td+tq != 0 {
+				t.Errorf("outbox not empty: %d, %d", td, tq)
+			}
+		})
+	}
+}
+
+// TestReplyLostBeforeCommitIsCaughtUp: the process died before HandleReply
+// committed (or the gateway never delivered the event): the catch-up at the
+// next start finds the reply and sends it once.
+func TestReplyLostBeforeCommitIsCaughtUp(t *testing.T) {
+	h := newHarness(t, nil)
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	h.qq.peerSays("s1", "m1")
+	h.settle()
+	ch := h.dc.sessionChannel("s1")
+	old := h.dc.memberWrites(ch, "handled")
+	if err := h.e.HandleReply(h.ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	h.settle()
+	lost := h.dc.memberWrites(ch, "never handled")
+	h.restart() // runs the start-up catch-up
+	h.settle()
+	var sent []string
+	for _, s := range h.qq.sent() {
+		sent = append(sent, s.Text)
+	}
+	if got := strings.Join(sent, ","); got != "handled,never handled" {
+		t.Errorf("QQ received %s", got)
+	}
+	if m := h.dc.markOf(ch, lost.MessageID); m != "delivered" {
+		t.Errorf("mark = %q", m)
+	}
+}
+
+// TestLostAnswerReconciledWithoutRestart: the remote did the work but the
+// answer was lost; the retry finds it instead of sending again.
+func TestLostAnswerReconciledWithoutRestart(t *testing.T) {
+	h := newHarness(t, nil)
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	h.qq.peerSays("s1", "m1")
+	h.settle()
+	ch := h.dc.sessionChannel("s1")
+	h.dc.postCrash = 1
+	h.qq.sendLoseAnswer = 1
+	h.qq.peerSays("s1", "m2")
+	r := h.dc.memberWrites(ch, "r1")
+	if err := h.e.HandleReply(h.ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	// Deliver before the next poll, so that the reply's echo is not what
+	// settles it: FindSent must.
+	h.e.deliverPass(h.ctx, h.ctx)
+	h.clock.Advance(10 * h.e.cfg.MaxBackoff)
+	h.e.deliverPass(h.ctx, h.ctx)
+	h.settle()
+	if got := texts(h.dc.posted(ch)); got != "m1,m2" {
+		t.Errorf("channel shows %s", got)
+	}
+	if n := len(h.qq.sent()); n != 1 {
+		t.Errorf("QQ received %d sends, want 1", n)
+	}
+	if a, b := h.obs.count(ToQQ, OutcomeReconciled), h.obs.count(ToDiscord, OutcomeReconciled); a != 1 || b != 1 {
+		t.Errorf("observer counted %d and %d reconciliations, want 1 and 1", a, b)
+	}
+	es, _ := h.st.Entries(h.ctx, "qq", "s1")
+	if len(es) != 1 || es[0].State != "delivered" || len(es[0].RemoteIDs) != 1 {
+		t.Errorf("reply entry %+v", es)
+	}
+}

@@ -1,0 +1,434 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/store"
+)
+
+// EngineConfig tunes the engine. Zero values take the defaults noted.
+type EngineConfig struct {
+	// PollInterval is the time between session-list polls while active
+	// (default 2s); IdlePollInterval once nothing happened for IdleAfter
+	// (defaults 10s and 5m).
+	PollInterval     time.Duration
+	IdlePollInterval time.Duration
+	IdleAfter        time.Duration
+	// Backfill is how many past messages a new session's channel gets
+	// (default 20).
+	Backfill int
+	// CatchUpMax bounds the messages read for a known session after a
+	// downtime (default 1000); ResyncMax those re-read by Resync (default 500).
+	CatchUpMax int
+	ResyncMax  int
+	// MaxAttempts is how many times a delivery is tried before the engine
+	// gives up on it (default 50; with MaxBackoff that is hours).
+	MaxAttempts int
+	// RetryBase and MaxBackoff bound the exponential back-off, with
+	// jitter, of failed polls and deliveries (defaults 1s and 5m).
+	RetryBase  time.Duration
+	MaxBackoff time.Duration
+	// ShutdownGrace bounds how long in-flight deliveries may take once
+	// Run's context is cancelled (default 10s).
+	ShutdownGrace time.Duration
+	// RequestTimeout bounds every call to QQ or Discord (default 60s; a
+	// catch-up or a long backfill reads several pages in one call).
+	RequestTimeout time.Duration
+	// Retention is how long settled deliveries stay in the outbox for
+	// inspection (default 30 days). The map of relayed message ids, which
+	// prevents duplicates, is kept regardless.
+	Retention time.Duration
+	// RefuseLongReplies refuses a reply longer than QQ takes instead of
+	// splitting it; MaxReplyParts bounds the split (default 10 parts).
+	RefuseLongReplies bool
+	MaxReplyParts     int
+	// Clock is the time source (default the system clock).
+	Clock Clock
+	// Observer receives metrics (default NopObserver).
+	Observer Observer
+	// OnEvent, when set, is called for each Event. It must not block.
+	OnEvent func(Event)
+}
+
+func (c *EngineConfig) defaults() {
+	setD := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	setI := func(i *int, v int) {
+		if *i <= 0 {
+			*i = v
+		}
+	}
+	setD(&c.PollInterval, 2*time.Second)
+	setD(&c.IdlePollInterval, 10*time.Second)
+	setD(&c.IdleAfter, 5*time.Minute)
+	setD(&c.RetryBase, time.Second)
+	setD(&c.MaxBackoff, 5*time.Minute)
+	setD(&c.ShutdownGrace, 10*time.Second)
+	setD(&c.RequestTimeout, 60*time.Second)
+	setD(&c.Retention, 30*24*time.Hour)
+	setI(&c.Backfill, 20)
+	setI(&c.CatchUpMax, 1000)
+	setI(&c.ResyncMax, 500)
+	setI(&c.MaxAttempts, 50)
+	setI(&c.MaxReplyParts, 10)
+	if c.Clock == nil {
+		c.Clock = realClock{}
+	}
+	if c.Observer == nil {
+		c.Observer = NopObserver{}
+	}
+}
+
+// ErrUnknownSession means no session with that id is known to the bridge.
+var ErrUnknownSession = errors.New("unknown session")
+
+// errCrash is returned by test hooks to simulate the process dying at a
+// step boundary: the engine abandons the operation without another write.
+var errCrash = errors.New("simulated crash")
+
+// Engine relays messages between QQ Music and Discord, exactly once in
+// each direction, surviving restarts through its store. It implements
+// DiscordHandler.
+type Engine struct {
+	cfg EngineConfig
+	st  *store.Store
+	qq  QQ
+	dc  Discord
+	log *slog.Logger
+	obs Observer
+
+	// syncMu serialises the reading of sessions (poller and Resync).
+	syncMu sync.Mutex
+	// deliverMu serialises delivery passes.
+	deliverMu sync.Mutex
+
+	kickPoll, kickDeliver, kickCatchUp chan struct{}
+
+	// hook, in tests, is called at named step boundaries; an error
+	// aborts the step as if the process died there.
+	hook func(point string) error
+
+	mu           sync.Mutex
+	paused       bool
+	loginNeeded  bool
+	lastPoll     time.Time
+	lastActivity time.Time
+	lastErr      string
+	lastErrAt    time.Time
+	errCount     int64
+	streaks      map[string]int
+	pollFails    int
+	sessRetry    map[string]retryState
+	qqSendUntil  time.Time
+	catchUpFails int
+}
+
+type retryState struct {
+	fails int
+	until time.Time
+}
+
+var _ DiscordHandler = (*Engine)(nil)
+
+// NewEngine returns an engine relaying between qq and dc, remembering in st.
+// logger may be nil.
+func NewEngine(cfg EngineConfig, st *store.Store, qq QQ, dc Discord, logger *slog.Logger) *Engine {
+	cfg.defaults()
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{
+		cfg:          cfg,
+		st:           st,
+		qq:           timeoutQQ{QQ: qq, d: cfg.RequestTimeout},
+		dc:           timeoutDiscord{Discord: dc, d: cfg.RequestTimeout},
+		log:          logger,
+		obs:          cfg.Observer,
+		kickPoll:     make(chan struct{}, 1),
+		kickDeliver:  make(chan struct{}, 1),
+		kickCatchUp:  make(chan struct{}, 1),
+		streaks:      map[string]int{},
+		sessRetry:    map[string]retryState{},
+		lastActivity: cfg.Clock.Now(),
+	}
+}
+
+func (e *Engine) now() time.Time { return e.cfg.Clock.Now() }
+
+func (e *Engine) at(point string) error {
+	if e.hook == nil {
+		return nil
+	}
+	return e.hook(point)
+}
+
+func kick(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// Run relays until ctx is cancelled: it catches up replies written while
+// the bridge was away, polls QQ, and delivers the outbox. On cancel it
+// stops polling, lets in-flight deliveries finish (at most ShutdownGrace)
+// and returns nil. Remote failures never end it.
+func (e *Engine) Run(ctx context.Context) error {
+	// Deliveries get their own context so that a cancel does not cut a
+	// request in half; it ends ShutdownGrace after ctx.
+	dctx, dcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer dcancel()
+	stop := context.AfterFunc(ctx, func() { time.AfterFunc(e.cfg.ShutdownGrace, dcancel) })
+	defer stop()
+
+	kick(e.kickCatchUp)
+	kick(e.kickPoll)
+	kick(e.kickDeliver)
+
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); e.pollLoop(ctx) }()
+	go func() { defer wg.Done(); e.deliverLoop(ctx, dctx) }()
+	wg.Wait()
+	return nil
+}
+
+func (e *Engine) pollLoop(ctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.kickPoll:
+		case <-timer.C:
+		}
+		wait := e.interval()
+		if err := e.pollOnce(ctx); err != nil && ctx.Err() == nil {
+			wait = e.pollBackoff(err)
+		}
+		kick(e.kickDeliver)
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(wait)
+	}
+}
+
+// deliverLoop runs catch-ups and delivery passes. ctx says when to stop
+// starting work; dctx bounds the work in flight.
+func (e *Engine) deliverLoop(ctx, dctx context.Context) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	var lastPrune time.Time
+	for {
+		if now := e.now(); now.Sub(lastPrune) >= 24*time.Hour {
+			lastPrune = now
+			if n, err := e.st.Prune(ctx, now.Add(-e.cfg.Retention)); err != nil {
+				e.fault("store", err)
+			} else if n > 0 {
+				e.log.Debug("bridge: pruned settled deliveries", "count", n)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.kickCatchUp:
+			e.catchUp(ctx, dctx)
+		case <-e.kickDeliver:
+		case <-timer.C:
+		}
+		next := e.deliverPass(ctx, dctx)
+		wait := e.cfg.PollInterval
+		if !next.IsZero() {
+			if d := next.Sub(e.now()); d < wait {
+				wait = max(d, time.Millisecond)
+			}
+		}
+		if !timer.Stop() {
+			select {
+			case <-timer.C:
+			default:
+			}
+		}
+		timer.Reset(wait)
+	}
+}
+
+// interval is the current poll interval: fast while active, slow after
+// IdleAfter without activity.
+func (e *Engine) interval() time.Duration {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.now().Sub(e.lastActivity) >= e.cfg.IdleAfter {
+		return e.cfg.IdlePollInterval
+	}
+	return e.cfg.PollInterval
+}
+
+func (e *Engine) activity() {
+	e.mu.Lock()
+	e.lastActivity = e.now()
+	e.mu.Unlock()
+}
+
+// backoff is the jittered exponential delay after fails failures.
+func (e *Engine) backoff(fails int) time.Duration {
+	d := e.cfg.RetryBase
+	for i := 1; i < fails && d < e.cfg.MaxBackoff; i++ {
+		d *= 2
+	}
+	d = min(d, e.cfg.MaxBackoff)
+	// Full jitter on the upper half: spread retries, never retry at once.
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+func (e *Engine) pollBackoff(err error) time.Duration {
+	e.mu.Lock()
+	e.pollFails++
+	n := e.pollFails
+	e.mu.Unlock()
+	if errors.Is(err, ErrRateLimited) {
+		n += 3
+	}
+	if errors.Is(err, ErrLoginRequired) {
+		return e.cfg.IdlePollInterval
+	}
+	return max(e.backoff(n), e.cfg.PollInterval)
+}
+
+// fault counts an error and logs it once per streak of the same source.
+func (e *Engine) fault(source string, err error) {
+	e.mu.Lock()
+	e.errCount++
+	e.lastErr = fmt.Sprintf("%s: %v", source, err)
+	e.lastErrAt = e.now()
+	e.streaks[source]++
+	n := e.streaks[source]
+	e.mu.Unlock()
+	if n == 1 {
+		e.log.Warn("bridge: failure; retrying with back-off (further failures of the same kind are logged at debug level)", "source", source, "err", err)
+	} else {
+		e.log.Debug("bridge: failure again", "source", source, "streak", n, "err", err)
+	}
+}
+
+// recovered ends a failure streak.
+func (e *Engine) recovered(source string) {
+	e.mu.Lock()
+	n := e.streaks[source]
+	delete(e.streaks, source)
+	e.mu.Unlock()
+	if n > 0 {
+		e.log.Info("bridge: recovered", "source", source, "after_failures", n)
+	}
+}
+
+func (e *Engine) emit(ev Event) {
+	ev.Time = e.now()
+	if e.cfg.OnEvent != nil {
+		e.cfg.OnEvent(ev)
+	}
+}
+
+// loginRequired pauses QQ traffic until CredentialRenewed.
+func (e *Engine) loginRequired(err error) {
+	e.mu.Lock()
+	was := e.loginNeeded
+	e.loginNeeded = true
+	e.mu.Unlock()
+	if !was {
+		e.log.Error("bridge: QQ Music needs a new login; polling and sending are paused, replies stay queued", "err", err)
+		e.emit(Event{Kind: EventLoginNeeded, Detail: err.Error()})
+	}
+}
+
+// CredentialRenewed tells the engine a new QQ credential is in place:
+// polling and sending resume, and everything queued is delivered.
+func (e *Engine) CredentialRenewed() {
+	e.mu.Lock()
+	was := e.loginNeeded
+	e.loginNeeded = false
+	e.pollFails = 0
+	e.qqSendUntil = time.Time{}
+	e.mu.Unlock()
+	if was {
+		e.log.Info("bridge: QQ Music credential renewed; relaying resumes")
+		e.emit(Event{Kind: EventLoginRestored})
+	}
+	kick(e.kickPoll)
+	kick(e.kickDeliver)
+}
+
+// Pause stops polling and delivering (replies are still queued).
+func (e *Engine) Pause() {
+	e.mu.Lock()
+	e.paused = true
+	e.mu.Unlock()
+}
+
+// Resume undoes Pause.
+func (e *Engine) Resume() {
+	e.mu.Lock()
+	e.paused = false
+	e.mu.Unlock()
+	kick(e.kickPoll)
+	kick(e.kickDeliver)
+}
+
+func (e *Engine) state() (paused, loginNeeded bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.paused, e.loginNeeded
+}
+
+// Status is a snapshot of the engine for health checks and the admin
+// channel.
+type Status struct {
+	// SessionsBridged is the number of sessions with a Discord channel.
+	SessionsBridged int
+	// OutboxToDiscord and OutboxToQQ are the pending deliveries.
+	OutboxToDiscord int
+	OutboxToQQ      int
+	// LastPoll is the last successful session-list poll (zero if none).
+	LastPoll time.Time
+	// LastError and LastErrorAt describe the latest failure; Errors counts
+	// them since start.
+	LastError   string
+	LastErrorAt time.Time
+	Errors      int64
+	Paused      bool
+	LoginNeeded bool
+}
+
+// Status returns a snapshot of the engine.
+func (e *Engine) Status(ctx context.Context) (Status, error) {
+	e.mu.Lock()
+	s := Status{
+		LastPoll:    e.lastPoll,
+		LastError:   e.lastErr,
+		LastErrorAt: e.lastErrAt,
+		Errors:      e.errCount,
+		Paused:      e.paused,
+		LoginNeeded: e.loginNeeded,
+	}
+	e.mu.Unlock()
+	var err error
+	if s.SessionsBridged, err = e.st.CountBridged(ctx); err != nil {
+		return s, err
+	}
+	s.OutboxToDiscord, s.OutboxToQQ, err = e.st.OutboxDepth(ctx)
+	return s, err
+}

@@ -1,0 +1,762 @@
+package bridge
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/store"
+)
+
+// harness runs an engine against the fakes, step by step, and can "kill"
+// it and start a fresh one on the same database file.
+type harness struct {
+	t      *testing.T
+	ctx    context.Context
+	path   string
+	st     *store.Store
+	e      *Engine
+	qq     *fakeQQ
+	dc     *fakeDiscord
+	clock  *fakeClock
+	cfg    EngineConfig
+	events *eventLog
+	logs   *logCounter
+	// fired is set when the armed crash happened.
+	fired atomic.Bool
+	obs   *countingObserver
+}
+
+// countingObserver counts what the engine reports for metrics.
+type countingObserver struct {
+	mu        sync.Mutex
+	relayed   map[string]int
+	polls     int
+	pollErrs  int
+	latencies map[Direction]int
+}
+
+func (o *countingObserver) Relayed(d Direction, out Outcome) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.relayed[string(d)+"/"+string(out)]++
+}
+
+func (o *countingObserver) PollDone(_ time.Duration, err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.polls++
+	if err != nil {
+		o.pollErrs++
+	}
+}
+
+func (o *countingObserver) RelayLatency(d Direction, _ time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.latencies[d]++
+}
+
+func (o *countingObserver) count(d Direction, out Outcome) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.relayed[string(d)+"/"+string(out)]
+}
+
+type eventLog struct {
+	mu sync.Mutex
+	ev []Event
+}
+
+func (l *eventLog) add(e Event) { l.mu.Lock(); l.ev = append(l.ev, e); l.mu.Unlock() }
+func (l *eventLog) kinds() []EventKind {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var k []EventKind
+	for _, e := range l.ev {
+		k = append(k, e.Kind)
+	}
+	return k
+}
+
+func newHarness(t *testing.T, mod func(*EngineConfig)) *harness {
+	t.Helper()
+	h := &harness{
+		t:      t,
+		ctx:    context.Background(),
+		path:   filepath.Join(t.TempDir(), "bridge.db"),
+		qq:     newFakeQQ(),
+		dc:     newFakeDiscord(),
+		clock:  &fakeClock{t: time.Date(2026, 11, 22, 3, 0, 0, 0, time.UTC)},
+		events: &eventLog{},
+		logs:   &logCounter{},
+		obs:    &countingObserver{relayed: map[string]int{}, latencies: map[Direction]int{}},
+	}
+	h.cfg = EngineConfig{Clock: h.clock, OnEvent: h.events.add, Backfill: 20, Observer: h.obs}
+	if mod != nil {
+		mod(&h.cfg)
+	}
+	h.start()
+	t.Cleanup(func() { h.st.Close() })
+	return h
+}
+
+// start opens the store and a fresh engine, as a process start would.
+func (h *harness) start() {
+	h.t.Helper()
+	st, err := store.Open(h.ctx, h.path)
+	if err != nil {
+		h.t.Fatalf("store.Open: %v", err)
+	}
+	h.st = st
+	h.e = NewEngine(h.cfg, st, h.qq, h.dc, slog.New(h.logs))
+}
+
+// crashAt arms the engine to die at a step boundary (once).
+func (h *harness) crashAt(point string) {
+	var once sync.Once
+	h.e.hook = func(p string) error {
+		crashed := false
+		if p == point {
+			once.Do(func() { crashed = true })
+		}
+		if crashed {
+			h.fired.Store(true)
+			return errCrash
+		}
+		return nil
+	}
+}
+
+// restart abandons the engine (whatever it was doing) and starts a new
+// process on the same database.
+func (h *harness) restart() {
+	h.t.Helper()
+	h.st.Close()
+	h.start()
+	h.e.catchUp(h.ctx, h.ctx)
+}
+
+// step is one poll and one delivery pass.
+func (h *harness) step() {
+	h.e.pollOnce(h.ctx)
+	h.e.deliverPass(h.ctx, h.ctx)
+}
+
+// settle steps, moving the clock past back-offs, until nothing is pending.
+func (h *harness) settle() {
+	h.t.Helper()
+	for i := 0; i < 50; i++ {
+		h.step()
+		td, tq, err := h.st.OutboxDepth(h.ctx)
+		if err != nil {
+			h.t.Fatal(err)
+		}
+		dirty, _ := h.st.DirtySessions(h.ctx)
+		if td == 0 && tq == 0 && len(dirty) == 0 {
+			h.e.deliverPass(h.ctx, h.ctx) // marks
+			return
+		}
+		h.clock.Advance(10 * time.Minute)
+	}
+	h.t.Fatal("the engine did not settle")
+}
+
+func texts(ms []Message) string {
+	var s []string
+	for _, m := range ms {
+		s = append(s, m.Text)
+	}
+	return strings.Join(s, ",")
+}
+
+func seqTexts(prefix string, from, to int) string {
+	var s []string
+	for i := from; i <= to; i++ {
+		s = append(s, fmt.Sprintf("%s%d", prefix, i))
+	}
+	return strings.Join(s, ",")
+}
+
+// logCounter is a slog handler counting records by level.
+type logCounter struct {
+	mu    sync.Mutex
+	warns int
+	msgs  []string
+}
+
+func (l *logCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (l *logCounter) Handle(_ context.Context, r slog.Record) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if r.Level >= slog.LevelWarn {
+		l.warns++
+	}
+	l.msgs = append(l.msgs, r.Message)
+	return nil
+}
+func (l *logCounter) WithAttrs([]slog.Attr) slog.Handler { return l }
+func (l *logCounter) WithGroup(string) slog.Handler      { return l }
+func (l *logCounter) warnCount() int                     { l.mu.Lock(); defer l.mu.Unlock(); return l.warns }
+
+func TestNewSessionCreatesChannelBackfillsAndRelaysInOrder(t *testing.T) {
+	for _, order := range []string{"sorted", "newest-first", "oldest-first"} {
+		t.Run(order, func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.qq.pageOrder = order
+			h.qq.msgPage = 7 // several pages, overlapping
+			h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea", AvatarURL: "https://a/b.png"})
+			for i := 1; i <= 30; i++ {
+				h.qq.peerSays("s1", fmt.Sprintf("m%d", i))
+			}
+			h.settle()
+			ch := h.dc.sessionChannel("s1")
+			if ch == "" {
+				t.Fatal("no channel created for the new session")
+			}
+			if got, want := texts(h.dc.posted(ch)), seqTexts("m", 11, 30); got != want {
+				t.Fatalf("backfill posted %s\nwant %s", got, want)
+			}
+			// Live messages follow, in order.
+			for i := 31; i <= 45; i++ {
+				h.qq.peerSays("s1", fmt.Sprintf("m%d", i))
+			}
+			h.settle()
+			if got, want := texts(h.dc.posted(ch)), seqTexts("m", 11, 45); got != want {
+				t.Fatalf("posted %s\nwant %s", got, want)
+			}
+			if got := h.events.kinds(); len(got) != 1 || got[0] != EventSessionBridged {
+				t.Errorf("events = %v, want one session bridged", got)
+			}
+			st, err := h.e.Status(h.ctx)
+			if err != nil || st.SessionsBridged != 1 || st.OutboxToDiscord != 0 || st.LastPoll.IsZero() {
+				t.Errorf("Status = %+v, %v", st, err)
+			}
+		})
+	}
+}
+
+func TestSameSequenceOrderedByTime(t *testing.T) {
+	h := newHarness(t, nil)
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	base := time.Unix(1700000000, 0)
+	h.qq.add("s1", Message{Sequence: 5, Time: base.Add(2 * time.Second), Text: "later"})
+	h.qq.add("s1", Message{Sequence: 5, Time: base.Add(time.Second), Text: "earlier"})
+	h.qq.add("s1", Message{Sequence: 4, Time: base.Add(3 * time.Second), Text: "first"})
+	h.settle()
+	if got := texts(h.dc.posted(h.dc.sessionChannel("s1"))); got != "first,earlier,later" {
+		t.Errorf("posted %s", got)
+	}
+}
+
+func TestUnknownKindIsPostedNotDropped(t *testing.T) {
+	h := newHarness(t, nil)
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	h.qq.add("s1", Message{Type: 99, Kind: KindUnknown, Fields: []Field{{Name: "title", Value: "a gift"}}})
+	h.qq.add("s1", Message{Type: 2, Kind: KindImage, Media: &Media{URL: "https://img/x.jpg"}})
+	h.settle()
+	got := h.dc.posted(h.dc.sessionChannel("s1"))
+	if len(got) != 2 || got[0].Kind != KindUnknown || got[0].Fields[0].Value != "a gift" || got[1].Media.URL != "https://img/x.jpg" {
+		t.Errorf("posted %+v", got)
+	}
+}
+
+func TestReplyReachesQQOnceAndIsNotEchoed(t *testing.T) {
+	h := newHarness(t, nil)
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	h.qq.peerSays("s1", "hello")
+	h.settle()
+	ch := h.dc.sessionChannel("s1")
+
+	r := h.dc.memberWrites(ch, "hi Bea", "https://cdn/x.png")
+	if err := h.e.HandleReply(h.ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	// The gateway delivers it twice, and a catch-up sees it again.
+	if err := h.e.HandleReply(h.ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	h.e.catchUp(h.ctx, h.ctx)
+	h.settle()
+
+	sent := h.qq.sent()
+	if len(sent) != 1 {
+		t.Fatalf("sent %d times: %+v", len(sent), sent)
+	}
+	want := OutgoingText{SessionID: "s1", PeerUIN: "222", Text: "hi Bea\nhttps://cdn/x.png", ClientKey: ClientKeyFor(r.MessageID, 0)}
+	if sent[0] != want {
+		t.Errorf("sent %+v\nwant %+v", sent[0], want)
+	}
+	if m := h.dc.markOf(ch, r.MessageID); m != "delivered" {
+		t.Errorf("mark = %q, want delivered", m)
+	}
+	// The sent message came back through GetMessage: not posted again.
+	h.qq.peerSays("s1", "thanks")
+	h.settle()
+	if got := texts(h.dc.posted(ch)); got != "hello,thanks" {
+		t.Errorf("channel shows %s; the bridge's own reply must not be echoed", got)
+	}
+	if a, b := h.obs.count(ToQQ, OutcomeDelivered), h.obs.count(ToDiscord, OutcomeDelivered); a != 1 || b != 2 {
+		t.Errorf("observer counted %d to QQ and %d to Discord, want 1 and 2", a, b)
+	}
+	h.obs.mu.Lock()
+	defer h.obs.mu.Unlock()
+	if h.obs.polls == 0 || h.obs.latencies[ToQQ] != 1 || h.obs.latencies[ToDiscord] != 2 {
+		t.Errorf("observer saw %d polls, latencies %v", h.obs.polls, h.obs.latencies)
+	}
+}
+
+func TestOwnerAppMessagesAreMirrored(t *testing.T) {
+	h := newHarness(t, nil)
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	h.qq.peerSays("s1", "hello")
+	h.qq.ownerTyped("s1", "typed in the app")
+	h.qq.add("s1", Message{Sender: h.qq.owner, FromOwner: true, Text: "no key at all"})
+	h.settle()
+	got := h.dc.posted(h.dc.sessionChannel("s1"))
+	if texts(got) != "hello,typed in the app,no key at all" {
+		t.Fatalf("posted %s", texts(got))
+	}
+	if got[0].FromOwner || !got[1].FromOwner || !got[2].FromOwner || got[1].Sender.UIN != "10000" {
+		t.Errorf("owner marks wrong: %+v", got)
+	}
+}
+
+func TestLongReplySplitOrRefused(t *testing.T) {
+	long := strings.Repeat("word ", 30) // 149 characters once trimmed
+	tests := []struct {
+		name      string
+		refuse    bool
+		maxLen    int
+		content   string
+		wantSends int
+		wantMark  string
+	}{
+		{"split", false, 60, long, 3, "delivered"},
+		{"refused", true, 60, long, 0, "failed: too long for QQ Music: 149 characters"},
+		{"too many parts", false, 10, long, 0, "failed: too long for QQ Music: 149 characters would need"},
+		{"empty", false, 60, "   ", 0, "failed: nothing to send"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, func(c *EngineConfig) { c.RefuseLongReplies = tt.refuse; c.MaxReplyParts = 5 })
+			h.qq.maxLen = tt.maxLen
+			h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+			h.qq.peerSays("s1", "hello")
+			h.settle()
+			ch := h.dc.sessionChannel("s1")
+			r := h.dc.memberWrites(ch, tt.content)
+			if err := h.e.HandleReply(h.ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			h.settle()
+			sent := h.qq.sent()
+			if len(sent) != tt.wantSends {
+				t.Fatalf("sent %d messages, want %d", len(sent), tt.wantSends)
+			}
+			var joined string
+			for i, s := range sent {
+				if n := len([]rune(s.Text)); n > tt.maxLen {
+					t.Errorf("part %d has %d characters", i, n)
+				}
+				if s.ClientKey != ClientKeyFor(r.MessageID, i) {
+					t.Errorf("part %d client key %q", i, s.ClientKey)
+				}
+				joined += s.Text
+			}
+			if tt.wantSends > 0 && joined != strings.TrimSpace(tt.content) {
+				t.Errorf("parts do not add up to the reply: %q", joined)
+			}
+			if m := h.dc.markOf(ch, r.MessageID); !strings.HasPrefix(m, tt.wantMark) {
+				t.Errorf("mark = %q, want prefix %q", m, tt.wantMark)
+			}
+			if got := texts(h.dc.posted(ch)); got != "hello" {
+				t.Errorf("echo posted: %s", got)
+			}
+		})
+	}
+}
+
+func TestIdleCycleCostsOneQQRequest(t *testing.T) {
+	h := newHarness(t, func(c *EngineConfig) { c.Backfill = 2 })
+	for i := 0; i < 100; i++ {
+		id := fmt.Sprintf("s%03d", i)
+		h.qq.addSession(id, Peer{UIN: fmt.Sprint(1000 + i), Nick: id})
+		h.qq.peerSays(id, "hi")
+	}
+	h.settle()
+	if n, _ := h.st.CountBridged(h.ctx); n != 100 {
+		t.Fatalf("%d sessions bridged, want 100", n)
+	}
+	for cycle := 0; cycle < 3; cycle++ {
+		before := h.qq.requestCount()
+		h.step()
+		if got := h.qq.requestCount() - before; got != 1 {
+			t.Fatalf("idle cycle %d cost %d QQ requests, want 1", cycle, got)
+		}
+	}
+	// One session changes: one list page plus that session's messages.
+	h.qq.peerSays("s042", "news")
+	before := h.qq.requestCount()
+	h.step()
+	if got := h.qq.requestCount() - before; got != 2 {
+		t.Errorf("cycle with one change cost %d requests, want 2", got)
+	}
+	if got := texts(h.dc.posted(h.dc.sessionChannel("s042"))); got != "hi,news" {
+		t.Errorf("s042 shows %s", got)
+	}
+}
+
+func TestPollIntervalSwitchesToIdle(t *testing.T) {
+	h := newHarness(t, func(c *EngineConfig) { c.PollInterval = 2 * time.Second; c.IdlePollInterval = 10 * time.Second })
+	if got := h.e.interval(); got != 2*time.Second {
+		t.Fatalf("interval at start = %v", got)
+	}
+	h.clock.Advance(4 * time.Minute)
+	if got := h.e.interval(); got != 2*time.Second {
+		t.Fatalf("interval after 4m = %v", got)
+	}
+	h.clock.Advance(time.Minute)
+	if got := h.e.interval(); got != 10*time.Second {
+		t.Fatalf("interval after 5m idle = %v", got)
+	}
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	h.qq.peerSays("s1", "wake up")
+	h.step()
+	if got := h.e.interval(); got != 2*time.Second {
+		t.Fatalf("interval after activity = %v", got)
+	}
+	h.clock.Advance(5 * time.Minute)
+	ch := h.dc.sessionChannel("s1")
+	if err := h.e.HandleReply(h.ctx, h.dc.memberWrites(ch, "a reply is activity too")); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.e.interval(); got != 2*time.Second {
+		t.Fatalf("interval after a reply = %v", got)
+	}
+}
+
+func TestLoginExpiryPausesAndResumesWithoutLoss(t *testing.T) {
+	h := newHarness(t, nil)
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	h.qq.peerSays("s1", "one")
+	h.settle()
+	ch := h.dc.sessionChannel("s1")
+
+	h.qq.setLoginExpired(true)
+	h.qq.peerSays("s1", "two")
+	r := h.dc.memberWrites(ch, "queued while expired")
+	if err := h.e.HandleReply(h.ctx, r); err != nil {
+		t.Fatalf("HandleReply while expired: %v", err)
+	}
+	h.step()
+	if got := h.events.kinds(); got[len(got)-1] != EventLoginNeeded {
+		t.Fatalf("events = %v, want login needed last", got)
+	}
+	st, _ := h.e.Status(h.ctx)
+	if !st.LoginNeeded || st.OutboxToQQ != 1 {
+		t.Fatalf("Status while expired = %+v", st)
+	}
+	// While paused, the engine does not hammer QQ.
+	before := h.qq.requestCount()
+	for i := 0; i < 5; i++ {
+		h.clock.Advance(time.Minute)
+		h.step()
+	}
+	if got := h.qq.requestCount() - before; got != 0 {
+		t.Errorf("%d QQ requests while login is needed, want 0", got)
+	}
+	h.qq.setLoginExpired(false)
+	h.e.CredentialRenewed()
+	h.settle()
+	if got := texts(h.dc.posted(ch)); got != "one,two" {
+		t.Errorf("channel shows %s", got)
+	}
+	if sent := h.qq.sent(); len(sent) != 1 || sent[0].Text != "queued while expired" {
+		t.Errorf("sent %+v", sent)
+	}
+	if m := h.dc.markOf(ch, r.MessageID); m != "delivered" {
+		t.Errorf("mark = %q", m)
+	}
+	if got := h.events.kinds(); got[len(got)-1] != EventLoginRestored {
+		t.Errorf("events = %v, want login restored last", got)
+	}
+	if st, _ := h.e.Status(h.ctx); st.LoginNeeded {
+		t.Error("still login needed after renewal")
+	}
+}
+
+func TestLoginExpiryDuringSend(t *testing.T) {
+	h := newHarness(t, nil)
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	h.qq.peerSays("s1", "one")
+	h.settle()
+	ch := h.dc.sessionChannel("s1")
+	h.qq.fail("send", fmt.Errorf("code 1000: %w", ErrLoginRequired))
+	r := h.dc.memberWrites(ch, "reply")
+	if err := h.e.HandleReply(h.ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	h.e.deliverPass(h.ctx, h.ctx)
+	if st, _ := h.e.Status(h.ctx); !st.LoginNeeded || st.OutboxToQQ != 1 {
+		t.Fatalf("Status = %+v", st)
+	}
+	h.e.CredentialRenewed()
+	h.settle()
+	if sent := h.qq.sent(); len(sent) != 1 {
+		t.Fatalf("sent %d, want 1", len(sent))
+	}
+}
+
+func TestFaultsBackOffAndRecover(t *testing.T) {
+	h := newHarness(t, nil)
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	h.qq.peerSays("s1", "one")
+	fiveXX := errors.New("fake qq: HTTP 502 Bad Gateway")
+	h.qq.fail("list", fiveXX, fiveXX, fmt.Errorf("code 104604: %w", ErrRateLimited), errors.New("malformed reply: unexpected end of JSON input"))
+	for i := 0; i < 4; i++ {
+		if err := h.e.pollOnce(h.ctx); err == nil {
+			t.Fatalf("poll %d succeeded despite a fault", i)
+		}
+	}
+	if d := h.e.pollBackoff(fmt.Errorf("x: %w", ErrRateLimited)); d < h.e.cfg.PollInterval {
+		t.Errorf("rate-limit back-off %v is shorter than the poll interval", d)
+	}
+	if w := h.logs.warnCount(); w != 1 {
+		t.Errorf("%d warnings for one streak of poll failures, want 1", w)
+	}
+	// Discord fails twice: the delivery is retried later, in order.
+	h.dc.postFail = []error{errors.New("discord 503"), errors.New("discord 500")}
+	h.qq.peerSays("s1", "two")
+	h.step()
+	if got := h.dc.posted(h.dc.sessionChannel("s1")); len(got) != 0 {
+		t.Fatalf("posted %s despite failures", texts(got))
+	}
+	es, _ := h.st.Entries(h.ctx, store.ToDiscord, "s1")
+	if es[0].LastError == "" || !es[0].NextAttemptAt.After(h.clock.Now()) {
+		t.Errorf("no back-off recorded: %+v", es[0])
+	}
+	h.settle()
+	if got := texts(h.dc.posted(h.dc.sessionChannel("s1"))); got != "one,two" {
+		t.Errorf("posted %s", got)
+	}
+	st, _ := h.e.Status(h.ctx)
+	if st.Errors < 6 || st.LastError == "" {
+		t.Errorf("Status = %+v, want errors counted", st)
+	}
+}
+
+func TestSessionFailureDoesNotBlockOthers(t *testing.T) {
+	h := newHarness(t, nil)
+	h.qq.addSession("s1", Peer{UIN: "1", Nick: "A"})
+	h.qq.addSession("s2", Peer{UIN: "2", Nick: "B"})
+	h.qq.peerSays("s1", "a")
+	h.qq.peerSays("s2", "b")
+	h.qq.fail("messages", errors.New("timeout"))
+	h.step()
+	h.step()
+	posted := len(h.dc.posted(h.dc.sessionChannel("s1"))) + len(h.dc.posted(h.dc.sessionChannel("s2")))
+	if posted != 1 {
+		t.Fatalf("%d messages posted; the healthy session must go on while the other backs off", posted)
+	}
+	h.settle()
+	if texts(h.dc.posted(h.dc.sessionChannel("s1"))) != "a" || texts(h.dc.posted(h.dc.sessionChannel("s2"))) != "b" {
+		t.Error("a session was lost after its failure")
+	}
+}
+
+func TestGiveUpAfterMaxAttempts(t *testing.T) {
+	h := newHarness(t, func(c *EngineConfig) { c.MaxAttempts = 3 })
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	h.qq.peerSays("s1", "one")
+	h.settle()
+	ch := h.dc.sessionChannel("s1")
+	bad := errors.New("fake qq: code 20261 bad parameters")
+	h.qq.fail("send", bad, bad, bad)
+	r := h.dc.memberWrites(ch, "doomed")
+	h.e.HandleReply(h.ctx, r)
+	r2 := h.dc.memberWrites(ch, "fine")
+	h.e.HandleReply(h.ctx, r2)
+	h.settle()
+	if m := h.dc.markOf(ch, r.MessageID); !strings.Contains(m, "gave up after 3 attempts") {
+		t.Errorf("mark of the failed reply = %q", m)
+	}
+	if sent := h.qq.sent(); len(sent) != 1 || sent[0].Text != "fine" {
+		t.Errorf("sent %+v", sent)
+	}
+	if m := h.dc.markOf(ch, r2.MessageID); m != "delivered" {
+		t.Errorf("mark of the next reply = %q", m)
+	}
+}
+
+func TestDeletedChannelIsRecreated(t *testing.T) {
+	h := newHarness(t, nil)
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	h.qq.peerSays("s1", "one")
+	h.settle()
+	old := h.dc.sessionChannel("s1")
+	h.dc.deleteChannel(old)
+	h.qq.peerSays("s1", "two")
+	h.settle()
+	ch := h.dc.sessionChannel("s1")
+	if ch == "" || ch == old {
+		t.Fatal("channel not recreated")
+	}
+	if got := texts(h.dc.posted(ch)); got != "two" {
+		t.Errorf("new channel shows %s", got)
+	}
+}
+
+func TestPeerRenameRenamesChannel(t *testing.T) {
+	h := newHarness(t, nil)
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	h.qq.peerSays("s1", "one")
+	h.settle()
+	n := h.dc.ensures
+	h.qq.mu.Lock()
+	h.qq.sessions["s1"].s.Peer.Nick = "Beatrice"
+	h.qq.mu.Unlock()
+	h.qq.peerSays("s1", "two")
+	h.settle()
+	h.qq.peerSays("s1", "three")
+	h.settle()
+	if h.dc.ensures != n+1 {
+		t.Errorf("EnsureChannel called %d times after a rename, want once", h.dc.ensures-n)
+	}
+	if name := h.dc.channels[h.dc.sessionChannel("s1")].ref.Name; name != "Beatrice" {
+		t.Errorf("channel name %q", name)
+	}
+}
+
+func TestResyncFillsGapsWithoutDuplicates(t *testing.T) {
+	h := newHarness(t, nil)
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	for i := 1; i <= 5; i++ {
+		h.qq.add("s1", Message{Sequence: int64(i * 10), Text: fmt.Sprint(i * 10)})
+	}
+	h.settle()
+	// A message the server surfaced late, below the cursor: polling cannot
+	// see it, Resync does.
+	h.qq.add("s1", Message{Sequence: 25, Text: "25"})
+	h.settle()
+	ch := h.dc.sessionChannel("s1")
+	if got := texts(h.dc.posted(ch)); got != "10,20,30,40,50" {
+		t.Fatalf("before resync: %s", got)
+	}
+	n, err := h.e.Resync(h.ctx, "s1")
+	if err != nil || n != 1 {
+		t.Fatalf("Resync = %d, %v; want 1", n, err)
+	}
+	if n, err := h.e.Resync(h.ctx, "s1"); err != nil || n != 0 {
+		t.Fatalf("second Resync = %d, %v; want 0", n, err)
+	}
+	h.settle()
+	if got := texts(h.dc.posted(ch)); got != "10,20,30,40,50,25" {
+		t.Errorf("after resync: %s", got)
+	}
+	if _, err := h.e.Resync(h.ctx, "nope"); !errors.Is(err, ErrUnknownSession) {
+		t.Errorf("Resync of an unknown session: %v", err)
+	}
+}
+
+func TestPauseStopsPollingAndDelivery(t *testing.T) {
+	h := newHarness(t, nil)
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	h.qq.peerSays("s1", "one")
+	h.settle()
+	ch := h.dc.sessionChannel("s1")
+	h.e.Pause()
+	h.qq.peerSays("s1", "two")
+	if err := h.e.HandleReply(h.ctx, h.dc.memberWrites(ch, "queued")); err != nil {
+		t.Fatal(err)
+	}
+	before := h.qq.requestCount()
+	h.step()
+	if h.qq.requestCount() != before || len(h.qq.sent()) != 0 {
+		t.Fatal("the engine talked to QQ while paused")
+	}
+	if st, _ := h.e.Status(h.ctx); !st.Paused || st.OutboxToQQ != 1 {
+		t.Errorf("Status = %+v", st)
+	}
+	h.e.Resume()
+	h.settle()
+	if got := texts(h.dc.posted(ch)); got != "one,two" || len(h.qq.sent()) != 1 {
+		t.Errorf("after resume: %s, sent %d", got, len(h.qq.sent()))
+	}
+}
+
+func TestSplitText(t *testing.T) {
+	tests := []struct {
+		in    string
+		limit int
+		want  []string
+	}{
+		{"abcdef", 3, []string{"abc", "def"}},
+		{"hello world again", 12, []string{"hello world ", "again"}},
+		{"line one\nline two", 10, []string{"line one\n", "line two"}},
+		{"日本語のテキスト", 3, []string{"日本語", "のテキ", "スト"}},
+	}
+	for _, tt := range tests {
+		got := splitText(tt.in, tt.limit)
+		if strings.Join(got, "|") != strings.Join(tt.want, "|") {
+			t.Errorf("splitText(%q, %d) = %q, want %q", tt.in, tt.limit, got, tt.want)
+		}
+	}
+}
+
+func TestRunRelaysAndStopsOnCancel(t *testing.T) {
+	h := newHarness(t, func(c *EngineConfig) {
+		c.Clock = nil
+		c.PollInterval = 5 * time.Millisecond
+		c.IdlePollInterval = 5 * time.Millisecond
+		c.RetryBase = time.Millisecond
+	})
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	h.qq.peerSays("s1", "one")
+	ctx, cancel := context.WithCancel(h.ctx)
+	done := make(chan error, 1)
+	go func() { done <- h.e.Run(ctx) }()
+	waitFor(t, func() bool { return texts(h.dc.posted(h.dc.sessionChannel("s1"))) == "one" })
+	ch := h.dc.sessionChannel("s1")
+	r := h.dc.memberWrites(ch, "answer")
+	if err := h.e.HandleReply(h.ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return h.dc.markOf(ch, r.MessageID) == "delivered" })
+	// A reply written while the gateway was down is caught up on Resumed.
+	r2 := h.dc.memberWrites(ch, "missed by the gateway")
+	h.e.Resumed(h.ctx)
+	waitFor(t, func() bool { return h.dc.markOf(ch, r2.MessageID) == "delivered" })
+	h.qq.peerSays("s1", "two")
+	waitFor(t, func() bool { return texts(h.dc.posted(ch)) == "one,two" })
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run = %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+	if sent := h.qq.sent(); len(sent) != 2 {
+		t.Errorf("sent %d, want 2", len(sent))
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition not reached in 5s")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}

@@ -1,0 +1,507 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Direction is where a delivery goes.
+type Direction string
+
+const (
+	// ToDiscord is a QQ message to post into its session channel.
+	ToDiscord Direction = "discord"
+	// ToQQ is a member's reply (or one part of it) to send to QQ.
+	ToQQ Direction = "qq"
+)
+
+// Delivery states.
+const (
+	StatePending   = "pending"
+	StateDelivered = "delivered"
+	StateFailed    = "failed"
+)
+
+// Entry is one delivery in the outbox.
+type Entry struct {
+	ID        int64
+	Direction Direction
+	SessionID string
+	// Key is the QQ message id (ToDiscord) or "<discord id>#<part>" (ToQQ).
+	Key string
+	// ClientKey, ChannelID, DiscordMsgID, Part and Parts describe a ToQQ
+	// entry: the client_key it is sent with, and which part of which
+	// member's message it is.
+	ClientKey    string
+	ChannelID    string
+	DiscordMsgID string
+	Part, Parts  int
+	// Payload is what to deliver, encoded by the caller.
+	Payload []byte
+	State   string
+	// Attempts counts the delivery attempts started. An entry that is still
+	// pending with Attempts > 0 may have been delivered already: reconcile
+	// it with the remote side before trying again.
+	Attempts      int
+	NextAttemptAt time.Time
+	LastError     string
+	RemoteIDs     []string
+	CreatedAt     time.Time
+}
+
+const entryCols = `id, direction, session_id, key, client_key, channel_id, discord_msg_id, part, parts,
+	payload, state, attempts, next_attempt_at, last_error, remote_ids, created_at`
+
+func scanEntry(r scanner) (Entry, error) {
+	var e Entry
+	var next, created int64
+	var remote string
+	err := r.Scan(&e.ID, &e.Direction, &e.SessionID, &e.Key, &e.ClientKey, &e.ChannelID, &e.DiscordMsgID,
+		&e.Part, &e.Parts, &e.Payload, &e.State, &e.Attempts, &next, &e.LastError, &remote, &created)
+	e.NextAttemptAt = time.UnixMilli(next)
+	e.CreatedAt = time.UnixMilli(created)
+	e.RemoteIDs = strings.Fields(remote)
+	return e, err
+}
+
+func (s *Store) entries(ctx context.Context, q string, args ...any) ([]Entry, error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT "+entryCols+" FROM outbox "+q, args...)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, s.wrap(err)
+		}
+		out = append(out, e)
+	}
+	return out, s.wrap(rows.Err())
+}
+
+// Entry returns one outbox entry.
+func (s *Store) Entry(ctx context.Context, id int64) (Entry, bool, error) {
+	es, err := s.entries(ctx, "WHERE id = ?", id)
+	if err != nil || len(es) == 0 {
+		return Entry{}, false, err
+	}
+	return es[0], true, nil
+}
+
+// Entries returns the entries of a session in one direction, oldest first
+// (for inspection and tests).
+func (s *Store) Entries(ctx context.Context, dir Direction, sessionID string) ([]Entry, error) {
+	return s.entries(ctx, "WHERE direction = ? AND session_id = ? ORDER BY id", dir, sessionID)
+}
+
+// Heads returns, for each session and direction, the oldest pending entry:
+// deliveries of one session happen in order, so only heads may be tried.
+// Callers skip the heads whose NextAttemptAt is still in the future.
+func (s *Store) Heads(ctx context.Context) ([]Entry, error) {
+	return s.entries(ctx, `WHERE id IN (SELECT min(id) FROM outbox WHERE state = 'pending'
+		GROUP BY direction, session_id) ORDER BY id`)
+}
+
+// OutboxDepth is the number of pending deliveries in each direction.
+func (s *Store) OutboxDepth(ctx context.Context) (toDiscord, toQQ int, err error) {
+	rows, err := s.db.QueryContext(ctx, "SELECT direction, count(*) FROM outbox WHERE state = 'pending' GROUP BY direction")
+	if err != nil {
+		return 0, 0, s.wrap(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d Direction
+		var n int
+		if err := rows.Scan(&d, &n); err != nil {
+			return 0, 0, s.wrap(err)
+		}
+		switch d {
+		case ToDiscord:
+			toDiscord = n
+		case ToQQ:
+			toQQ = n
+		}
+	}
+	return toDiscord, toQQ, s.wrap(rows.Err())
+}
+
+// Observed is a QQ message read from a session.
+type Observed struct {
+	ID       string
+	Sequence int64
+	// FromOwner and ClientKey identify the bridge's own replies coming back
+	// (the owner wrote it, with the client_key of a ToQQ entry).
+	FromOwner bool
+	ClientKey string
+	// Payload is the message, to be posted to Discord.
+	Payload []byte
+}
+
+// Cursor is how far a session has been read.
+type Cursor struct {
+	MsgID string
+	Seq   int64
+}
+
+// ObserveResult says what RecordObserved did with each message.
+type ObserveResult struct {
+	// Queued are the ids of messages queued for Discord.
+	Queued []string
+	// Echoes are the ids of the bridge's own replies, recorded only.
+	Echoes []string
+	// Known counts the messages already recorded before.
+	Known int
+}
+
+// RecordObserved records, in one transaction, the messages read from a
+// session: each message id not known before is either queued for Discord
+// or, when it is the bridge's own reply, recorded as an echo (settling the
+// reply's entry if it was still pending). The session's cursor moves
+// forward to cursor (never backwards), the session is marked backfilled,
+// and, when clearDirty, no longer dirty.
+func (s *Store) RecordObserved(ctx context.Context, sessionID string, msgs []Observed, cursor Cursor, clearDirty bool) (ObserveResult, error) {
+	var res ObserveResult
+	now := s.ms()
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res = ObserveResult{}
+		for _, m := range msgs {
+			if m.ID == "" {
+				return errors.New("observed message without an id")
+			}
+			var exists int
+			err := tx.QueryRowContext(ctx, "SELECT count(*) FROM messages WHERE session_id = ? AND qq_msg_id = ?", sessionID, m.ID).Scan(&exists)
+			if err != nil {
+				return err
+			}
+			if exists > 0 {
+				res.Known++
+				continue
+			}
+			var echo *Entry
+			if m.FromOwner && m.ClientKey != "" {
+				row := tx.QueryRowContext(ctx, "SELECT "+entryCols+" FROM outbox WHERE direction = 'qq' AND client_key = ? ORDER BY id LIMIT 1", m.ClientKey)
+				e, err := scanEntry(row)
+				switch {
+				case err == nil:
+					echo = &e
+				case !errors.Is(err, sql.ErrNoRows):
+					return err
+				}
+			}
+			origin, discordIDs := "relay", ""
+			if echo != nil {
+				origin, discordIDs = "echo", echo.DiscordMsgID
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO messages (session_id, qq_msg_id, sequence, origin, discord_ids, created_at)
+				VALUES (?, ?, ?, ?, ?, ?)`, sessionID, m.ID, m.Sequence, origin, discordIDs, now); err != nil {
+				return err
+			}
+			if echo != nil {
+				res.Echoes = append(res.Echoes, m.ID)
+				if echo.State == StatePending {
+					// Sent before a crash, never recorded: this is the proof.
+					if err := delivered(ctx, tx, *echo, []string{m.ID}, now); err != nil {
+						return err
+					}
+				}
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (direction, session_id, key, payload, created_at, next_attempt_at)
+				VALUES ('discord', ?, ?, ?, ?, ?)`, sessionID, m.ID, m.Payload, now, now); err != nil {
+				return err
+			}
+			res.Queued = append(res.Queued, m.ID)
+		}
+		clear := 0
+		if clearDirty {
+			clear = 1
+		}
+		r, err := tx.ExecContext(ctx, `UPDATE sessions SET
+			last_msg_id = CASE WHEN ? > last_seq OR last_msg_id = '' AND ? <> '' THEN ? ELSE last_msg_id END,
+			last_seq = max(last_seq, ?), backfilled = 1,
+			dirty = CASE WHEN ? = 1 THEN 0 ELSE dirty END, updated_at = ?
+			WHERE session_id = ?`,
+			cursor.Seq, cursor.MsgID, cursor.MsgID, cursor.Seq, clear, now, sessionID)
+		if err != nil {
+			return err
+		}
+		if n, _ := r.RowsAffected(); n == 0 {
+			return fmt.Errorf("record messages: unknown session %s", sessionID)
+		}
+		return nil
+	})
+	return res, err
+}
+
+// KnownMessage reports whether a QQ message was recorded, and the Discord
+// message ids it maps to (the posted parts; for an echo, the member's
+// message it came from).
+func (s *Store) KnownMessage(ctx context.Context, sessionID, qqMsgID string) (discordIDs []string, known bool, err error) {
+	var ids string
+	err = s.db.QueryRowContext(ctx, "SELECT discord_ids FROM messages WHERE session_id = ? AND qq_msg_id = ?", sessionID, qqMsgID).Scan(&ids)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, s.wrap(err)
+	}
+	return strings.Fields(ids), true, nil
+}
+
+// MinRelayedSeq is the smallest sequence among the QQ messages recorded for
+// a session (0, false when there are none).
+func (s *Store) MinRelayedSeq(ctx context.Context, sessionID string) (int64, bool, error) {
+	var v sql.NullInt64
+	err := s.db.QueryRowContext(ctx, "SELECT min(sequence) FROM messages WHERE session_id = ? AND origin IN ('relay', 'echo') AND sequence > 0", sessionID).Scan(&v)
+	if err != nil {
+		return 0, false, s.wrap(err)
+	}
+	return v.Int64, v.Valid, nil
+}
+
+// ReplyPart is one QQ message a member's reply becomes.
+type ReplyPart struct {
+	ClientKey string
+	Payload   []byte
+}
+
+// QueueReply records, in one transaction, a member's Discord message as
+// ToQQ entries (one per part, keyed "<discordMsgID>#<part>") and advances
+// the channel's last seen member message. When refusal is not "", the
+// message is recorded as failed with that reason instead (parts may then
+// be empty) and waits for its failed mark. It reports false when the
+// message was queued before.
+func (s *Store) QueueReply(ctx context.Context, sessionID, channelID, discordMsgID string, parts []ReplyPart, refusal string) (bool, error) {
+	if discordMsgID == "" {
+		return false, errors.New("store: queue reply: no Discord message id")
+	}
+	if refusal == "" && len(parts) == 0 {
+		return false, errors.New("store: queue reply: nothing to send and no refusal")
+	}
+	queued := false
+	now := s.ms()
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		queued = false
+		var n int
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM outbox WHERE direction = 'qq' AND discord_msg_id = ? AND channel_id = ?",
+			discordMsgID, channelID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			if refusal != "" {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (direction, session_id, key, channel_id, discord_msg_id, part, parts,
+					payload, state, last_error, ack, created_at, done_at) VALUES ('qq', ?, ?, ?, ?, 0, 1, x'', 'failed', ?, 1, ?, ?)`,
+					sessionID, discordMsgID+"#0", channelID, discordMsgID, refusal, now, now); err != nil {
+					return err
+				}
+			}
+			for i, p := range parts {
+				if refusal != "" {
+					break
+				}
+				if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (direction, session_id, key, client_key, channel_id, discord_msg_id,
+					part, parts, payload, created_at, next_attempt_at) VALUES ('qq', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+					sessionID, fmt.Sprintf("%s#%d", discordMsgID, i), p.ClientKey, channelID, discordMsgID, i, len(parts),
+					p.Payload, now, now); err != nil {
+					return err
+				}
+			}
+			queued = true
+		}
+		return advanceLastSeen(ctx, tx, channelID, discordMsgID)
+	})
+	return queued, err
+}
+
+// MarkAttempt counts a delivery attempt that is about to start. It must be
+// committed before the attempt so that a crash during it leads to
+// reconciliation, not a blind retry.
+func (s *Store) MarkAttempt(ctx context.Context, id int64) error {
+	_, err := s.db.ExecContext(ctx, "UPDATE outbox SET attempts = attempts + 1 WHERE id = ? AND state = 'pending'", id)
+	return s.wrap(err)
+}
+
+// RecordRetry schedules another attempt of a pending entry at next and
+// keeps why the last one failed.
+func (s *Store) RecordRetry(ctx context.Context, id int64, next time.Time, why string) error {
+	_, err := s.db.ExecContext(ctx, "UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ? AND state = 'pending'",
+		next.UnixMilli(), why, id)
+	return s.wrap(err)
+}
+
+// RecordDelivered settles an entry as delivered with the remote message ids
+// (the Discord ids of a ToDiscord entry, the QQ id of a ToQQ entry). For
+// ToDiscord it also maps the QQ message to the Discord ids and advances the
+// channel's last posted message; for ToQQ it records the QQ id as the
+// bridge's own and, when the member's message is complete, asks for its
+// mark.
+func (s *Store) RecordDelivered(ctx context.Context, id int64, remoteIDs []string) error {
+	now := s.ms()
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		e, err := scanEntry(tx.QueryRowContext(ctx, "SELECT "+entryCols+" FROM outbox WHERE id = ?", id))
+		if err != nil {
+			return err
+		}
+		if e.State != StatePending {
+			return nil
+		}
+		return delivered(ctx, tx, e, remoteIDs, now)
+	})
+}
+
+func delivered(ctx context.Context, tx *sql.Tx, e Entry, remoteIDs []string, now int64) error {
+	ids := strings.Join(remoteIDs, " ")
+	if _, err := tx.ExecContext(ctx, "UPDATE outbox SET state = 'delivered', remote_ids = ?, done_at = ?, last_error = '' WHERE id = ?",
+		ids, now, e.ID); err != nil {
+		return err
+	}
+	switch e.Direction {
+	case ToDiscord:
+		if _, err := tx.ExecContext(ctx, "UPDATE messages SET discord_ids = ? WHERE session_id = ? AND qq_msg_id = ?",
+			ids, e.SessionID, e.Key); err != nil {
+			return err
+		}
+		if len(remoteIDs) > 0 {
+			last := remoteIDs[len(remoteIDs)-1]
+			var cur string
+			if err := tx.QueryRowContext(ctx, "SELECT last_posted_discord_id FROM sessions WHERE session_id = ?", e.SessionID).Scan(&cur); err != nil {
+				return err
+			}
+			if SnowflakeAfter(last, cur) {
+				if _, err := tx.ExecContext(ctx, "UPDATE sessions SET last_posted_discord_id = ? WHERE session_id = ?", last, e.SessionID); err != nil {
+					return err
+				}
+			}
+		}
+	case ToQQ:
+		for _, qid := range remoteIDs {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO messages (session_id, qq_msg_id, origin, discord_ids, created_at)
+				VALUES (?, ?, 'sent', ?, ?) ON CONFLICT DO NOTHING`, e.SessionID, qid, e.DiscordMsgID, now); err != nil {
+				return err
+			}
+		}
+		return settleReply(ctx, tx, e)
+	}
+	return nil
+}
+
+// settleReply asks for the mark of a member's message once none of its
+// parts is pending.
+func settleReply(ctx context.Context, tx *sql.Tx, e Entry) error {
+	var pending int
+	if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM outbox WHERE direction = 'qq' AND channel_id = ? AND discord_msg_id = ? AND state = 'pending'",
+		e.ChannelID, e.DiscordMsgID).Scan(&pending); err != nil {
+		return err
+	}
+	if pending > 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx, `UPDATE outbox SET ack = 1 WHERE id = (SELECT max(id) FROM outbox
+		WHERE direction = 'qq' AND channel_id = ? AND discord_msg_id = ?)`, e.ChannelID, e.DiscordMsgID)
+	return err
+}
+
+// RecordFailed gives up on an entry. For ToQQ the later parts of the same
+// member's message are given up too (sending them alone would garble it)
+// and the message waits for its failed mark.
+func (s *Store) RecordFailed(ctx context.Context, id int64, why string) error {
+	now := s.ms()
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		e, err := scanEntry(tx.QueryRowContext(ctx, "SELECT "+entryCols+" FROM outbox WHERE id = ?", id))
+		if err != nil {
+			return err
+		}
+		if e.State != StatePending {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, "UPDATE outbox SET state = 'failed', last_error = ?, done_at = ? WHERE id = ?", why, now, id); err != nil {
+			return err
+		}
+		if e.Direction != ToQQ {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'failed', last_error = ?, done_at = ?
+			WHERE direction = 'qq' AND channel_id = ? AND discord_msg_id = ? AND state = 'pending'`,
+			"an earlier part failed: "+why, now, e.ChannelID, e.DiscordMsgID); err != nil {
+			return err
+		}
+		return settleReply(ctx, tx, e)
+	})
+}
+
+// Ack is a member's message that still needs its delivered or failed mark
+// in Discord.
+type Ack struct {
+	EntryID      int64
+	SessionID    string
+	ChannelID    string
+	DiscordMsgID string
+	// Delivered is true when every part reached QQ; otherwise Reason says
+	// why it did not.
+	Delivered bool
+	Reason    string
+	Attempts  int
+}
+
+// PendingAcks returns the member messages waiting for their mark.
+func (s *Store) PendingAcks(ctx context.Context) ([]Ack, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT o.id, o.session_id, o.channel_id, o.discord_msg_id, o.ack_attempts,
+		(SELECT count(*) FROM outbox f WHERE f.direction = 'qq' AND f.channel_id = o.channel_id AND f.discord_msg_id = o.discord_msg_id AND f.state = 'failed'),
+		coalesce((SELECT f.last_error FROM outbox f WHERE f.direction = 'qq' AND f.channel_id = o.channel_id AND f.discord_msg_id = o.discord_msg_id AND f.state = 'failed' ORDER BY f.id LIMIT 1), '')
+		FROM outbox o WHERE o.ack = 1 ORDER BY o.id`)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	defer rows.Close()
+	var out []Ack
+	for rows.Next() {
+		var a Ack
+		var failed int
+		if err := rows.Scan(&a.EntryID, &a.SessionID, &a.ChannelID, &a.DiscordMsgID, &a.Attempts, &failed, &a.Reason); err != nil {
+			return nil, s.wrap(err)
+		}
+		a.Delivered = failed == 0
+		out = append(out, a)
+	}
+	return out, s.wrap(rows.Err())
+}
+
+// AckDone records that the mark was made (or given up on).
+func (s *Store) AckDone(ctx context.Context, entryID int64) error {
+	_, err := s.db.ExecContext(ctx, "UPDATE outbox SET ack = 0 WHERE id = ?", entryID)
+	return s.wrap(err)
+}
+
+// AckFailed counts a failed attempt to make the mark.
+func (s *Store) AckFailed(ctx context.Context, entryID int64) error {
+	_, err := s.db.ExecContext(ctx, "UPDATE outbox SET ack_attempts = ack_attempts + 1 WHERE id = ?", entryID)
+	return s.wrap(err)
+}
+
+// IsOwnClientKey reports whether clientKey is one the bridge sent with a
+// reply.
+func (s *Store) IsOwnClientKey(ctx context.Context, clientKey string) (bool, error) {
+	if clientKey == "" {
+		return false, nil
+	}
+	var n int
+	err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM outbox WHERE direction = 'qq' AND client_key = ?", clientKey).Scan(&n)
+	return n > 0, s.wrap(err)
+}
+
+// Prune deletes settled deliveries (and nothing else) finished before
+// before. The message map is kept: it is what prevents duplicates.
+func (s *Store) Prune(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, "DELETE FROM outbox WHERE state <> 'pending' AND ack = 0 AND done_at < ?", before.UnixMilli())
+	if err != nil {
+		return 0, s.wrap(err)
+	}
+	n, _ := res.RowsAffected()
+	return n, nil
+}

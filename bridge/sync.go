@@ -1,0 +1,269 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/store"
+)
+
+// pollOnce reads the changed sessions (one QQ request when idle), records
+// them as dirty with the new watermark, then reads the messages of every
+// dirty session whose back-off allows.
+func (e *Engine) pollOnce(ctx context.Context) error {
+	if paused, login := e.state(); paused || login {
+		return nil
+	}
+	wm, err := e.st.Watermark(ctx)
+	if err != nil {
+		e.fault("store", err)
+		return err
+	}
+	start := e.now()
+	changed, err := e.qq.ChangedSessions(ctx, wm)
+	e.obs.PollDone(e.now().Sub(start), err)
+	if err != nil {
+		if ctx.Err() != nil {
+			return err
+		}
+		if errors.Is(err, ErrLoginRequired) {
+			e.loginRequired(err)
+			return err
+		}
+		e.fault("qq poll", err)
+		return err
+	}
+	e.recovered("qq poll")
+	e.mu.Lock()
+	e.pollFails = 0
+	e.lastPoll = e.now()
+	e.mu.Unlock()
+
+	if len(changed) > 0 {
+		e.activity()
+		newWM := wm
+		changes := make([]store.SessionChange, 0, len(changed))
+		for _, s := range changed {
+			if s.ID == "" {
+				continue
+			}
+			newWM = max(newWM, s.SortTime)
+			changes = append(changes, store.SessionChange{ID: s.ID, Peer: toStorePeer(s.Peer), SortTime: s.SortTime})
+		}
+		if err := e.st.MarkChanged(ctx, changes, newWM); err != nil {
+			e.fault("store", err)
+			return err
+		}
+	}
+	return e.syncDirty(ctx)
+}
+
+// syncDirty reads the messages of the dirty sessions that are due.
+func (e *Engine) syncDirty(ctx context.Context) error {
+	dirty, err := e.st.DirtySessions(ctx)
+	if err != nil {
+		e.fault("store", err)
+		return err
+	}
+	now := e.now()
+	for _, s := range dirty {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		e.mu.Lock()
+		r := e.sessRetry[s.ID]
+		e.mu.Unlock()
+		if now.Before(r.until) {
+			continue
+		}
+		err := e.syncSession(ctx, s.ID)
+		switch {
+		case errors.Is(err, errCrash):
+			return err
+		case errors.Is(err, ErrLoginRequired):
+			e.loginRequired(err)
+			return err
+		case err != nil:
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			e.fault("session "+s.ID, err)
+			e.mu.Lock()
+			r.fails++
+			r.until = e.now().Add(e.backoff(r.fails))
+			e.sessRetry[s.ID] = r
+			e.mu.Unlock()
+		default:
+			e.recovered("session " + s.ID)
+			e.mu.Lock()
+			delete(e.sessRetry, s.ID)
+			e.mu.Unlock()
+		}
+	}
+	return nil
+}
+
+// syncSession makes sure a session has its channel, then reads its new
+// messages (the backfill, for a new one) and records them with the cursor
+// and their outbox entries in one transaction.
+func (e *Engine) syncSession(ctx context.Context, id string) error {
+	e.syncMu.Lock()
+	defer e.syncMu.Unlock()
+	s, ok, err := e.st.Session(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrUnknownSession, id)
+	}
+	if _, err := e.ensureChannel(ctx, s, false); err != nil {
+		return err
+	}
+	after, limit := s.LastSeq, e.cfg.CatchUpMax
+	if !s.Backfilled {
+		after, limit = 0, e.cfg.Backfill
+	}
+	msgs, err := e.qq.Messages(ctx, id, after, limit)
+	if err != nil {
+		return fmt.Errorf("read messages of session %s: %w", id, err)
+	}
+	if s.Backfilled && len(msgs) >= limit {
+		e.log.Warn("bridge: more messages arrived while away than the catch-up reads; the oldest are skipped (Resync fills gaps)",
+			"session", id, "read", len(msgs))
+	}
+	_, err = e.record(ctx, id, msgs, true)
+	return err
+}
+
+// ensureChannel creates the session's channel when it has none (or when
+// force), and renames it when the peer changed.
+func (e *Engine) ensureChannel(ctx context.Context, s store.Session, force bool) (ChannelRef, error) {
+	ref := fromStoreChannel(s.Channel)
+	if ref.ChannelID != "" && !force && s.ChannelNick == s.Peer.Nick && s.ChannelAvatar == s.Peer.AvatarURL {
+		return ref, nil
+	}
+	var have *ChannelRef
+	if ref.ChannelID != "" {
+		have = &ref
+	}
+	sess := Session{ID: s.ID, Peer: fromStorePeer(s.Peer), SortTime: s.SortTime}
+	got, err := e.dc.EnsureChannel(ctx, sess, have)
+	if err != nil {
+		return ref, fmt.Errorf("ensure Discord channel of session %s: %w", s.ID, err)
+	}
+	if got.ChannelID == "" {
+		return ref, fmt.Errorf("ensure Discord channel of session %s: the adapter returned no channel id", s.ID)
+	}
+	if err := e.at("after-ensure-channel"); err != nil {
+		return ref, err
+	}
+	if err := e.st.SetChannel(ctx, s.ID, toStoreChannel(got), s.Peer.Nick, s.Peer.AvatarURL); err != nil {
+		return ref, err
+	}
+	if got.ChannelID != ref.ChannelID {
+		e.log.Info("bridge: session bridged", "session", s.ID, "peer", s.Peer.Nick, "channel", got.ChannelID)
+		e.emit(Event{Kind: EventSessionBridged, SessionID: s.ID, Detail: s.Peer.Nick})
+	}
+	return got, nil
+}
+
+// record sorts and de-duplicates msgs and records them (see
+// store.RecordObserved). It returns how many were queued for Discord.
+func (e *Engine) record(ctx context.Context, sessionID string, msgs []Message, clearDirty bool) (int, error) {
+	sorted := make([]Message, 0, len(msgs))
+	seen := map[string]bool{}
+	for _, m := range msgs {
+		if m.ID == "" {
+			// Never drop a message: name it by what identifies it.
+			m.ID = fmt.Sprintf("noid-%d-%d", m.Sequence, m.Time.UnixNano())
+		}
+		if seen[m.ID] {
+			continue
+		}
+		seen[m.ID] = true
+		if m.SessionID == "" {
+			m.SessionID = sessionID
+		}
+		sorted = append(sorted, m)
+	}
+	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Less(sorted[j]) })
+	obs := make([]store.Observed, 0, len(sorted))
+	var cur store.Cursor
+	for _, m := range sorted {
+		payload, err := json.Marshal(m)
+		if err != nil {
+			return 0, fmt.Errorf("encode message %s: %w", m.ID, err)
+		}
+		obs = append(obs, store.Observed{ID: m.ID, Sequence: m.Sequence, FromOwner: m.FromOwner, ClientKey: m.ClientKey, Payload: payload})
+		if m.Sequence >= cur.Seq {
+			cur = store.Cursor{MsgID: m.ID, Seq: m.Sequence}
+		}
+	}
+	if err := e.at("before-observe-commit"); err != nil {
+		return 0, err
+	}
+	res, err := e.st.RecordObserved(ctx, sessionID, obs, cur, clearDirty)
+	if err != nil {
+		return 0, err
+	}
+	if len(res.Queued) > 0 {
+		e.activity()
+		kick(e.kickDeliver)
+	}
+	if err := e.at("after-observe-commit"); err != nil {
+		return 0, err
+	}
+	return len(res.Queued), nil
+}
+
+// Resync re-reads the history of a session (at most ResyncMax messages)
+// and queues those missing in Discord since the first message relayed, in
+// order, without duplicating any. It returns how many were queued.
+func (e *Engine) Resync(ctx context.Context, sessionID string) (int, error) {
+	s, ok, err := e.st.Session(ctx, sessionID)
+	if err != nil {
+		return 0, err
+	}
+	if !ok {
+		return 0, fmt.Errorf("resync: %w: %s", ErrUnknownSession, sessionID)
+	}
+	if !s.Backfilled || s.Channel.ChannelID == "" {
+		// Never read: an ordinary sync is the resync.
+		return 0, e.syncSession(ctx, sessionID)
+	}
+	e.syncMu.Lock()
+	defer e.syncMu.Unlock()
+	after := int64(0)
+	if min, ok, err := e.st.MinRelayedSeq(ctx, sessionID); err != nil {
+		return 0, err
+	} else if ok {
+		after = min - 1
+	}
+	msgs, err := e.qq.Messages(ctx, sessionID, after, e.cfg.ResyncMax)
+	if err != nil {
+		if errors.Is(err, ErrLoginRequired) {
+			e.loginRequired(err)
+		}
+		return 0, fmt.Errorf("resync session %s: %w", sessionID, err)
+	}
+	return e.record(ctx, sessionID, msgs, false)
+}
+
+func toStorePeer(p Peer) store.Peer {
+	return store.Peer{UIN: p.UIN, EncryptUIN: p.EncryptUIN, Nick: p.Nick, AvatarURL: p.AvatarURL}
+}
+
+func fromStorePeer(p store.Peer) Peer {
+	return Peer{UIN: p.UIN, EncryptUIN: p.EncryptUIN, Nick: p.Nick, AvatarURL: p.AvatarURL}
+}
+
+func toStoreChannel(c ChannelRef) store.Channel {
+	return store.Channel{ChannelID: c.ChannelID, ParentID: c.ParentID, WebhookID: c.WebhookID, WebhookToken: c.WebhookToken, Name: c.Name}
+}
+
+func fromStoreChannel(c store.Channel) ChannelRef {
+	return ChannelRef{ChannelID: c.ChannelID, ParentID: c.ParentID, WebhookID: c.WebhookID, WebhookToken: c.WebhookToken, Name: c.Name}
+}
