@@ -137,9 +137,9 @@ type Adapter struct {
 	appID       string
 	guild       *guildInfo
 	members     map[string]memberInfo
-	categories  map[string]int      // category id -> n of CategoryName(base, n)
-	forumID     string              // forum mode
-	sessionChan map[string]bool     // channel id -> is a session channel
+	categories  map[string]int       // category id -> n of CategoryName(base, n)
+	forumID     string               // forum mode
+	sessionChan map[string]bool      // channel id -> is a session channel
 	checkedAt   map[string]time.Time // when a negative sessionChan answer was cached
 	webhooks    map[string]*discordgo.Webhook
 	notices     map[string]time.Time
