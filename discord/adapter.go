@@ -1,0 +1,442 @@
+package discord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+	"github.com/gorilla/websocket"
+
+	"github.com/qmdbridge/qqmusic-discord-bridge/bridge"
+)
+
+// Modes of Options.Mode.
+const (
+	ModeChannels = "channels"
+	ModeForum    = "forum"
+)
+
+// Options configures an Adapter. Token and GuildID are required; zero
+// values of the rest take the defaults given.
+type Options struct {
+	// Token is the bot token ("Bot " is added when missing).
+	Token string
+	// GuildID is the server the bridge lives in.
+	GuildID string
+	// AdminChannelID is where admin messages and warnings go.
+	AdminChannelID string
+	// CategoryName names the categories of session channels, and the forum
+	// in forum mode. Default "QQ Music".
+	CategoryName string
+	// AdminRoleID is the role allowed to reply and to use the admin
+	// commands; empty means members with the Manage Server permission.
+	AdminRoleID string
+	// Mode is ModeChannels (default) or ModeForum.
+	Mode string
+	// APIURL is the REST base, e.g. "http://127.0.0.1:3001/api/v9"; empty
+	// means Discord's. The gateway URL then comes from GET /gateway.
+	APIURL string
+	// Logger defaults to slog.Default().
+	Logger *slog.Logger
+	// WebhookName is the name of the bridge's webhooks. Default "QQ Music Bridge".
+	WebhookName string
+
+	// WatchdogInterval is how often the gateway's health is checked.
+	// Default 10s.
+	WatchdogInterval time.Duration
+	// HeartbeatTimeout is how long the gateway may go without a heartbeat
+	// acknowledgement before the session is rebuilt. It must exceed the
+	// gateway's heartbeat interval (about 41 s on Discord). Default 2m.
+	HeartbeatTimeout time.Duration
+	// OpenTimeout bounds one gateway connection attempt. Default 30s.
+	OpenTimeout time.Duration
+	// ReconnectBackoff is the first wait after a failed connection; it
+	// doubles up to MaxReconnectBackoff. Defaults 1s and 2m.
+	ReconnectBackoff    time.Duration
+	MaxReconnectBackoff time.Duration
+	// NoticeInterval is how often one member may be told, per channel, that
+	// they may not reply. Default 10m.
+	NoticeInterval time.Duration
+	// CallTimeout bounds one REST request. Default 15s.
+	CallTimeout time.Duration
+	// MaxRetries is how often a REST call is retried after a 429 or a 5xx.
+	// Default 4.
+	MaxRetries int
+	// MaxRetryAfter is the longest 429 wait the adapter accepts; a longer
+	// one fails the call with ErrRateLimited. Default 60s.
+	MaxRetryAfter time.Duration
+	// RetryBackoff is the first back-off after a 5xx. Default 500ms.
+	RetryBackoff time.Duration
+	// ChannelWarnAt is the guild channel count from which the admin channel
+	// is warned about Discord's 500-channel limit. Default 490.
+	ChannelWarnAt int
+}
+
+func (o *Options) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	if o.CategoryName == "" {
+		o.CategoryName = "QQ Music"
+	}
+	if o.Mode == "" {
+		o.Mode = ModeChannels
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.WebhookName == "" {
+		o.WebhookName = "QQ Music Bridge"
+	}
+	def(&o.WatchdogInterval, 10*time.Second)
+	def(&o.HeartbeatTimeout, 2*time.Minute)
+	def(&o.OpenTimeout, 30*time.Second)
+	def(&o.ReconnectBackoff, time.Second)
+	def(&o.MaxReconnectBackoff, 2*time.Minute)
+	def(&o.NoticeInterval, 10*time.Minute)
+	def(&o.CallTimeout, 15*time.Second)
+	def(&o.MaxRetryAfter, time.Minute)
+	def(&o.RetryBackoff, 500*time.Millisecond)
+	if o.MaxRetries <= 0 {
+		o.MaxRetries = 4
+	}
+	if o.ChannelWarnAt <= 0 {
+		o.ChannelWarnAt = 490
+	}
+}
+
+// Adapter is the bridge's Discord side; it implements bridge.Discord.
+// Create it with New, then Start it; it is safe for concurrent use.
+type Adapter struct {
+	opts  Options
+	log   *slog.Logger
+	token string
+	http  *http.Client
+	rest  *discordgo.Session
+
+	globalMu    sync.Mutex
+	globalUntil time.Time
+
+	metricsRateLimited atomic.Int64
+
+	mu          sync.Mutex
+	started     bool
+	handler     bridge.DiscordHandler
+	onInteract  func(context.Context, *Interaction)
+	botID       string
+	appID       string
+	guild       *guildInfo
+	members     map[string]memberInfo
+	categories  map[string]int       // category id -> n of CategoryName(base, n)
+	forumID     string               // forum mode
+	sessionChan map[string]bool      // channel id -> is a session channel
+	checkedAt   map[string]time.Time // when a negative sessionChan answer was cached
+	webhooks    map[string]*discordgo.Webhook
+	notices     map[string]time.Time
+	warnedAt    time.Time
+
+	layoutMu sync.Mutex // serialises channel creation and renaming
+
+	cur       atomic.Pointer[gateway]
+	connected atomic.Bool
+	queue     chan *discordgo.Message
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+}
+
+var _ bridge.Discord = (*Adapter)(nil)
+
+// New checks opts and returns an Adapter; it does not touch the network.
+func New(opts Options) (*Adapter, error) {
+	opts.setDefaults()
+	if strings.TrimSpace(opts.Token) == "" {
+		return nil, errors.New("discord: no bot token: set discord.token")
+	}
+	if opts.GuildID == "" {
+		return nil, errors.New("discord: no guild: set discord.guild_id")
+	}
+	if opts.Mode != ModeChannels && opts.Mode != ModeForum {
+		return nil, fmt.Errorf("discord: mode %q: use %q or %q", opts.Mode, ModeChannels, ModeForum)
+	}
+	a := &Adapter{
+		opts:        opts,
+		log:         opts.Logger.With("component", "discord"),
+		members:     map[string]memberInfo{},
+		categories:  map[string]int{},
+		sessionChan: map[string]bool{},
+		checkedAt:   map[string]time.Time{},
+		webhooks:    map[string]*discordgo.Webhook{},
+		notices:     map[string]time.Time{},
+		queue:       make(chan *discordgo.Message, 4096),
+	}
+	a.token = strings.TrimSpace(opts.Token)
+	if !strings.HasPrefix(a.token, "Bot ") {
+		a.token = "Bot " + a.token
+	}
+	tr := &transport{next: http.DefaultTransport, a: a}
+	if opts.APIURL != "" {
+		u, err := url.Parse(opts.APIURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, fmt.Errorf("discord: api_url %q is not an http(s) URL like http://127.0.0.1:3001/api/v9", opts.APIURL)
+		}
+		tr.base = u
+	}
+	a.http = &http.Client{Transport: tr, Timeout: opts.CallTimeout + 5*time.Second}
+	a.rest = a.newSession()
+	return a, nil
+}
+
+// newSession is a discordgo session with the adapter's HTTP client and
+// every unbounded retry switched off.
+func (a *Adapter) newSession() *discordgo.Session {
+	s, _ := discordgo.New(a.token) // never fails
+	s.Client = a.http
+	s.ShouldReconnectOnError = false
+	s.ShouldRetryOnRateLimit = false
+	s.MaxRestRetries = 0
+	s.StateEnabled = false
+	s.SyncEvents = true
+	s.LogLevel = discordgo.LogError
+	s.Identify.Intents = discordgo.IntentsGuilds | discordgo.IntentsGuildMessages | discordgo.IntentMessageContent
+	s.Identify.Compress = false
+	return s
+}
+
+// Start checks the token and the guild, loads the channel layout, then
+// keeps a gateway connection in the background and hands replies to h.
+// It returns ErrTokenRejected (wrapped) when Discord refuses the token.
+func (a *Adapter) Start(ctx context.Context, h bridge.DiscordHandler) error {
+	if h == nil {
+		return errors.New("discord: Start needs a handler")
+	}
+	a.mu.Lock()
+	if a.started {
+		a.mu.Unlock()
+		return errors.New("discord: adapter already started")
+	}
+	a.mu.Unlock()
+
+	var me *discordgo.User
+	err := a.do(ctx, "check the bot token", true, func(o ...discordgo.RequestOption) (err error) {
+		me, err = a.rest.User("@me", o...)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	a.mu.Lock()
+	a.botID, a.appID = me.ID, me.ID
+	a.handler = h
+	a.mu.Unlock()
+	if _, err := a.guildInfo(ctx, true); err != nil {
+		if s := restStatus(err); s == http.StatusNotFound || s == http.StatusForbidden {
+			return fmt.Errorf("discord: the bot cannot see guild %s (invite it, or fix discord.guild_id): %w", a.opts.GuildID, err)
+		}
+		return err
+	}
+	if err := a.loadLayout(ctx); err != nil {
+		return err
+	}
+
+	a.mu.Lock()
+	a.started = true
+	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.mu.Unlock()
+	a.wg.Add(2)
+	go a.runGateway(a.ctx)
+	go a.runQueue(a.ctx)
+	return nil
+}
+
+// Close stops the gateway and the workers. The adapter cannot be started
+// again.
+func (a *Adapter) Close() {
+	a.mu.Lock()
+	cancel := a.cancel
+	a.mu.Unlock()
+	if cancel != nil {
+		cancel()
+		a.wg.Wait()
+	}
+}
+
+// Connected reports whether the gateway connection is up (for health).
+func (a *Adapter) Connected() bool { return a.connected.Load() }
+
+// RateLimitHits counts the 429 answers the adapter has met (for metrics).
+func (a *Adapter) RateLimitHits() int64 { return a.metricsRateLimited.Load() }
+
+// gateway is one discordgo session's gateway connection.
+type gateway struct {
+	s     *discordgo.Session
+	dials *dialTracker
+	down  chan struct{}
+	once  sync.Once
+}
+
+func (g *gateway) markDown() { g.once.Do(func() { close(g.down) }) }
+
+// runGateway keeps one gateway session open, rebuilding it whenever it
+// drops, stops acknowledging heartbeats, or hangs while opening.
+func (a *Adapter) runGateway(ctx context.Context) {
+	defer a.wg.Done()
+	backoff := a.opts.ReconnectBackoff
+	for ctx.Err() == nil {
+		g, err := a.connect(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			a.log.Warn("gateway connection failed; retrying", "err", err, "in", backoff)
+			if sleep(ctx, backoff) != nil {
+				return
+			}
+			backoff = min(backoff*2, a.opts.MaxReconnectBackoff)
+			continue
+		}
+		backoff = a.opts.ReconnectBackoff
+		a.connected.Store(true)
+		a.log.Info("gateway connected")
+		a.wg.Add(1)
+		go func() {
+			defer a.wg.Done()
+			a.handler.Resumed(ctx)
+		}()
+		reason := a.watch(ctx, g)
+		a.connected.Store(false)
+		a.cur.CompareAndSwap(g, nil)
+		if ctx.Err() != nil {
+			a.closeGateway(g, 3*time.Second)
+			return
+		}
+		a.log.Warn("gateway lost; reconnecting", "reason", reason)
+		go a.closeGateway(g, time.Minute)
+	}
+}
+
+// closeGateway closes a session, waiting at most wait (a session stuck in
+// discordgo's locks is abandoned).
+func (a *Adapter) closeGateway(g *gateway, wait time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		g.dials.closeAll()
+		g.s.Close()
+	}()
+	select {
+	case <-done:
+	case <-time.After(wait):
+		a.log.Warn("abandoned a gateway session that would not close")
+	}
+}
+
+// connect opens a new gateway session, giving up after OpenTimeout.
+func (a *Adapter) connect(ctx context.Context) (*gateway, error) {
+	s := a.newSession()
+	g := &gateway{s: s, dials: &dialTracker{}, down: make(chan struct{})}
+	s.Dialer = &websocket.Dialer{
+		NetDialContext:   g.dials.dial,
+		HandshakeTimeout: a.opts.OpenTimeout,
+		Proxy:            http.ProxyFromEnvironment,
+	}
+	live := func() bool { return a.cur.Load() == g }
+	s.AddHandler(func(_ *discordgo.Session, _ *discordgo.Disconnect) { g.markDown() })
+	s.AddHandler(func(_ *discordgo.Session, r *discordgo.Ready) {
+		if live() && r.Application != nil && r.Application.ID != "" {
+			a.mu.Lock()
+			a.appID = r.Application.ID
+			a.mu.Unlock()
+		}
+	})
+	s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageCreate) {
+		if live() && m.Message != nil {
+			select {
+			case a.queue <- m.Message:
+			default:
+				a.log.Error("reply queue full; the message will be picked up by the next catch-up", "message", m.ID)
+			}
+		}
+	})
+	s.AddHandler(func(_ *discordgo.Session, i *discordgo.InteractionCreate) {
+		if live() && i.Interaction != nil {
+			// Interactions must be answered within 3 s: never queue them
+			// behind replies.
+			go a.handleInteraction(ctx, i.Interaction)
+		}
+	})
+	s.AddHandler(func(_ *discordgo.Session, c *discordgo.ChannelDelete) {
+		if c.Channel != nil {
+			a.forgetChannel(c.ID)
+		}
+	})
+	a.cur.Store(g)
+	errc := make(chan error, 1)
+	go func() { errc <- s.Open() }()
+	t := time.NewTimer(a.opts.OpenTimeout)
+	defer t.Stop()
+	select {
+	case err := <-errc:
+		if err != nil {
+			a.cur.CompareAndSwap(g, nil)
+			g.dials.closeAll()
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) && ce.Code == 4004 {
+				return nil, fmt.Errorf("discord: gateway: %w", ErrTokenRejected)
+			}
+			return nil, fmt.Errorf("discord: open gateway: %w", err)
+		}
+		return g, nil
+	case <-t.C:
+		a.cur.CompareAndSwap(g, nil)
+		g.dials.closeAll()
+		a.log.Warn("gateway open hung; abandoning that session", "after", a.opts.OpenTimeout)
+		return nil, fmt.Errorf("discord: opening the gateway took longer than %v", a.opts.OpenTimeout)
+	case <-ctx.Done():
+		a.cur.CompareAndSwap(g, nil)
+		g.dials.closeAll()
+		return nil, ctx.Err()
+	}
+}
+
+// watch returns why the session g must be rebuilt, or "" when ctx ends.
+func (a *Adapter) watch(ctx context.Context, g *gateway) string {
+	t := time.NewTicker(a.opts.WatchdogInterval)
+	defer t.Stop()
+	locked := time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return ""
+		case <-g.down:
+			return "gateway disconnected"
+		case <-t.C:
+			if !g.s.TryRLock() {
+				// discordgo holds its lock while opening and closing; a
+				// lock held this long is a stuck session.
+				if locked.IsZero() {
+					locked = time.Now()
+				} else if time.Since(locked) > a.opts.HeartbeatTimeout {
+					return "session stuck"
+				}
+				continue
+			}
+			locked = time.Time{}
+			last := g.s.LastHeartbeatAck
+			g.s.RUnlock()
+			if since := time.Since(last); since > a.opts.HeartbeatTimeout {
+				return fmt.Sprintf("no heartbeat acknowledged for %v", since.Round(time.Millisecond))
+			}
+		}
+	}
+}

@@ -1,0 +1,16 @@
+// Package discord is the bridge's Discord side, built on discordgo.
+//
+// An Adapter implements bridge.Discord: it gives every QQ Music session its
+// own text channel (or forum post), posts QQ messages there through a
+// webhook under the sender's name and avatar, and hands what allowed members
+// write back to a bridge.DiscordHandler. It keeps the gateway connection
+// alive with a watchdog that rebuilds stuck sessions, bounds every REST call
+// (no endless 429 retries) and never lets bridged content ping anyone.
+//
+// It also offers the admin-channel primitives that the login and admin UI is
+// built on: posting and editing a message with an image, guild slash
+// commands and interaction replies, all restricted to the admin role.
+//
+// The pure parts (channel naming, message splitting, mention neutralising
+// and rendering) live in naming.go, split.go, sanitize.go and render.go.
+package discord

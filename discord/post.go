@@ -1,0 +1,200 @@
+package discord
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/qmdbridge/qqmusic-discord-bridge/bridge"
+)
+
+// hookOf returns the webhook to post into ref with: the adapter's current
+// one for the channel when it knows one, else the ref's.
+func (a *Adapter) hookOf(ref bridge.ChannelRef) (id, token, threadID string) {
+	key := ref.ChannelID
+	if a.opts.Mode == ModeForum {
+		key, threadID = ref.ParentID, ref.ChannelID
+	}
+	a.mu.Lock()
+	wh := a.webhooks[key]
+	a.mu.Unlock()
+	if wh != nil {
+		return wh.ID, wh.Token, threadID
+	}
+	return ref.WebhookID, ref.WebhookToken, threadID
+}
+
+// Post implements bridge.Discord. On an error it returns the ids of the
+// parts already posted with it (FindPosted then tells what is missing).
+func (a *Adapter) Post(ctx context.Context, ref bridge.ChannelRef, m bridge.Message) ([]string, error) {
+	if ref.ChannelID == "" {
+		return nil, errors.New("discord: Post: no channel")
+	}
+	parts := Render(m)
+	username := WebhookUsername(m.Sender.Nick, m.Sender.UIN, m.FromOwner)
+	avatar := httpURL(m.Sender.AvatarURL)
+	var ids []string
+	for _, p := range parts {
+		params := &discordgo.WebhookParams{
+			Content:         p.Content,
+			Username:        username,
+			AvatarURL:       avatar,
+			Embeds:          p.Embeds,
+			AllowedMentions: noMentions(),
+		}
+		msg, err := a.execute(ctx, ref, params)
+		if err != nil {
+			return ids, fmt.Errorf("discord: post QQ message %s (part %d of %d): %w", m.ID, len(ids)+1, len(parts), err)
+		}
+		ids = append(ids, msg.ID)
+	}
+	return ids, nil
+}
+
+// execute runs the webhook, finding the channel's webhook again once when
+// Discord says it is gone.
+func (a *Adapter) execute(ctx context.Context, ref bridge.ChannelRef, params *discordgo.WebhookParams) (*discordgo.Message, error) {
+	for try := 0; ; try++ {
+		id, token, thread := a.hookOf(ref)
+		if id == "" || token == "" {
+			return nil, errors.New("channel has no webhook: call EnsureChannel first")
+		}
+		var msg *discordgo.Message
+		err := a.do(ctx, "execute webhook", false, func(o ...discordgo.RequestOption) (err error) {
+			if thread != "" {
+				msg, err = a.rest.WebhookThreadExecute(id, token, true, thread, params, o...)
+			} else {
+				msg, err = a.rest.WebhookExecute(id, token, true, params, o...)
+			}
+			return err
+		})
+		if err == nil {
+			if msg == nil || msg.ID == "" {
+				return nil, errors.New("discord returned no message for the webhook post")
+			}
+			return msg, nil
+		}
+		if restCode(err) != 10015 || try > 0 { // 10015: unknown webhook
+			return nil, err
+		}
+		key := ref.ChannelID
+		if a.opts.Mode == ModeForum {
+			key = ref.ParentID
+		}
+		a.log.Warn("webhook is gone; making a new one", "channel", key)
+		a.mu.Lock()
+		delete(a.webhooks, key)
+		a.mu.Unlock()
+		if _, err := a.webhook(ctx, key); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// history returns the messages of a channel after afterID, oldest first,
+// reading at most maxPages pages of 100.
+func (a *Adapter) history(ctx context.Context, channelID, afterID string, maxPages int) ([]*discordgo.Message, error) {
+	if afterID == "" {
+		afterID = "0"
+	}
+	var all []*discordgo.Message
+	for page := 0; page < maxPages; page++ {
+		var msgs []*discordgo.Message
+		err := a.do(ctx, "read channel history", true, func(o ...discordgo.RequestOption) (err error) {
+			msgs, err = a.rest.ChannelMessages(channelID, 100, "", afterID, "", o...)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		slices.SortFunc(msgs, func(x, y *discordgo.Message) int { return compareIDs(x.ID, y.ID) })
+		for _, m := range msgs {
+			if compareIDs(m.ID, afterID) > 0 {
+				all = append(all, m)
+				afterID = m.ID
+			}
+		}
+		if len(msgs) < 100 {
+			return all, nil
+		}
+	}
+	a.log.Warn("channel history longer than the catch-up reads; older part skipped", "channel", channelID)
+	return all, nil
+}
+
+// compareIDs orders snowflakes (decimal strings of different lengths).
+func compareIDs(x, y string) int {
+	if len(x) != len(y) {
+		return len(x) - len(y)
+	}
+	return strings.Compare(x, y)
+}
+
+// FindPosted implements bridge.Discord: it looks, after afterID, for the
+// webhook messages m renders to. When only the first parts of a split
+// message are there (a crash mid-post), it deletes them and reports not
+// found, so that posting again does not duplicate them.
+func (a *Adapter) FindPosted(ctx context.Context, ref bridge.ChannelRef, afterID string, m bridge.Message) ([]string, bool, error) {
+	msgs, err := a.history(ctx, ref.ChannelID, afterID, 10)
+	if err != nil {
+		return nil, false, err
+	}
+	hookID, token, thread := a.hookOf(ref)
+	parts := Render(m)
+	username := WebhookUsername(m.Sender.Nick, m.Sender.UIN, m.FromOwner)
+	var ours []*discordgo.Message
+	for _, dm := range msgs {
+		if dm.WebhookID != "" && (dm.WebhookID == hookID || dm.WebhookID == ref.WebhookID) {
+			ours = append(ours, dm)
+		}
+	}
+	for i := range ours {
+		if !samePart(ours[i], parts[0], username) {
+			continue
+		}
+		ids := []string{ours[i].ID}
+		for k := 1; k < len(parts) && i+k < len(ours) && samePart(ours[i+k], parts[k], username); k++ {
+			ids = append(ids, ours[i+k].ID)
+		}
+		if len(ids) == len(parts) {
+			return ids, true, nil
+		}
+		if i+len(ids) < len(ours) {
+			continue // the run was cut by another message: not this one
+		}
+		for _, id := range ids {
+			err := a.do(ctx, "delete a partly posted message", true, func(o ...discordgo.RequestOption) error {
+				if thread != "" {
+					// discordgo has no thread variant of the delete.
+					return a.rest.ChannelMessageDelete(ref.ChannelID, id, o...)
+				}
+				return a.rest.WebhookMessageDelete(hookID, token, id, o...)
+			})
+			if err != nil && !notFound(err) {
+				return nil, false, fmt.Errorf("discord: remove the first parts of QQ message %s before posting it again: %w", m.ID, err)
+			}
+		}
+		return nil, false, nil
+	}
+	return nil, false, nil
+}
+
+// samePart reports whether a posted message is the rendering p.
+func samePart(dm *discordgo.Message, p outMessage, username string) bool {
+	if strings.TrimSpace(dm.Content) != strings.TrimSpace(p.Content) || len(dm.Embeds) != len(p.Embeds) {
+		return false
+	}
+	if dm.Author != nil && dm.Author.Username != "" && dm.Author.Username != username {
+		return false
+	}
+	for i, e := range p.Embeds {
+		if dm.Embeds[i].Title != e.Title || dm.Embeds[i].URL != e.URL {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,186 @@
+package discord
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+
+	"github.com/qmdbridge/qqmusic-discord-bridge/bridge"
+)
+
+// runQueue hands the gateway's messages, in order, to the handler.
+func (a *Adapter) runQueue(ctx context.Context) {
+	defer a.wg.Done()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case m := <-a.queue:
+			a.handleMessage(ctx, m)
+		}
+	}
+}
+
+// fromMember reports whether m is a message a member typed (not a bot, a
+// webhook or a system message).
+func (a *Adapter) fromMember(m *discordgo.Message) bool {
+	if m.Author == nil || m.Author.Bot || m.Author.System || m.WebhookID != "" {
+		return false
+	}
+	a.mu.Lock()
+	bot := a.botID
+	a.mu.Unlock()
+	if m.Author.ID == bot {
+		return false
+	}
+	return m.Type == discordgo.MessageTypeDefault || m.Type == discordgo.MessageTypeReply
+}
+
+func (a *Adapter) handleMessage(ctx context.Context, m *discordgo.Message) {
+	if m.GuildID != "" && m.GuildID != a.opts.GuildID {
+		return
+	}
+	if !a.fromMember(m) {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	ok, err := a.isSessionChannel(cctx, m.ChannelID)
+	if err != nil {
+		a.log.Warn("could not tell whether a channel is a session channel; the catch-up will retry", "channel", m.ChannelID, "err", err)
+		return
+	}
+	if !ok {
+		return
+	}
+	allowed, err := a.allowed(cctx, m.Author.ID, m.Member)
+	if err != nil {
+		a.log.Warn("could not check a member's permission; the catch-up will retry", "user", m.Author.ID, "err", err)
+		return
+	}
+	if !allowed {
+		a.notice(cctx, m)
+		return
+	}
+	if err := a.handler.HandleReply(cctx, toReply(m)); err != nil {
+		a.log.Warn("reply not queued; the next catch-up will find it again", "message", m.ID, "err", err)
+	}
+}
+
+func toReply(m *discordgo.Message) bridge.Reply {
+	r := bridge.Reply{
+		ChannelID: m.ChannelID,
+		MessageID: m.ID,
+		AuthorID:  m.Author.ID,
+		Content:   m.Content,
+		Time:      m.Timestamp,
+	}
+	r.AuthorName = m.Author.GlobalName
+	if m.Member != nil && m.Member.Nick != "" {
+		r.AuthorName = m.Member.Nick
+	}
+	if r.AuthorName == "" {
+		r.AuthorName = m.Author.Username
+	}
+	for _, at := range m.Attachments {
+		if at != nil && at.URL != "" {
+			r.AttachmentURLs = append(r.AttachmentURLs, at.URL)
+		}
+	}
+	if m.MessageReference != nil {
+		r.ReplyTo = m.MessageReference.MessageID
+	}
+	return r
+}
+
+// notice tells a member who may not reply so, at most once per
+// NoticeInterval per member and channel.
+func (a *Adapter) notice(ctx context.Context, m *discordgo.Message) {
+	key := m.Author.ID + "/" + m.ChannelID
+	a.mu.Lock()
+	last, seen := a.notices[key]
+	if seen && time.Since(last) < a.opts.NoticeInterval {
+		a.mu.Unlock()
+		return
+	}
+	a.notices[key] = time.Now()
+	for k, t := range a.notices { // keep the map small
+		if time.Since(t) > a.opts.NoticeInterval {
+			delete(a.notices, k)
+		}
+	}
+	a.mu.Unlock()
+	who := "members with the Manage Server permission"
+	if a.opts.AdminRoleID != "" {
+		who = "members with the bridge's admin role"
+	}
+	text := fmt.Sprintf("Your message was not sent to QQ: only %s can reply here.", who)
+	err := a.do(ctx, "send a notice", false, func(o ...discordgo.RequestOption) error {
+		_, err := a.rest.ChannelMessageSendComplex(m.ChannelID, &discordgo.MessageSend{
+			Content:         text,
+			Reference:       &discordgo.MessageReference{MessageID: m.ID, ChannelID: m.ChannelID, FailIfNotExists: new(false)},
+			AllowedMentions: noMentions(),
+		}, o...)
+		return err
+	})
+	if err != nil {
+		a.log.Warn("could not send a notice", "channel", m.ChannelID, "err", err)
+	}
+}
+
+// RepliesAfter implements bridge.Discord. It reads at most 5000 messages.
+func (a *Adapter) RepliesAfter(ctx context.Context, channelID, afterID string) ([]bridge.Reply, error) {
+	msgs, err := a.history(ctx, channelID, afterID, 50)
+	if err != nil {
+		return nil, err
+	}
+	var out []bridge.Reply
+	for _, m := range msgs {
+		if !a.fromMember(m) {
+			continue
+		}
+		ok, err := a.allowed(ctx, m.Author.ID, nil)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if m.ChannelID == "" {
+				m.ChannelID = channelID
+			}
+			out = append(out, toReply(m))
+		}
+	}
+	return out, nil
+}
+
+// MarkDelivered implements bridge.Discord: it reacts with ✅.
+func (a *Adapter) MarkDelivered(ctx context.Context, channelID, messageID string) error {
+	return a.do(ctx, "mark a reply delivered", true, func(o ...discordgo.RequestOption) error {
+		return a.rest.MessageReactionAdd(channelID, messageID, "✅", o...)
+	})
+}
+
+// MarkFailed implements bridge.Discord: it reacts with ❌ and replies with
+// the reason.
+func (a *Adapter) MarkFailed(ctx context.Context, channelID, messageID, reason string) error {
+	err := a.do(ctx, "mark a reply failed", true, func(o ...discordgo.RequestOption) error {
+		return a.rest.MessageReactionAdd(channelID, messageID, "❌", o...)
+	})
+	if err != nil {
+		return err
+	}
+	if reason == "" {
+		reason = "unknown error"
+	}
+	text := clip("Not sent to QQ: "+NeutraliseMentions(stripControl(reason)), 1900)
+	return a.do(ctx, "explain a failed reply", false, func(o ...discordgo.RequestOption) error {
+		_, err := a.rest.ChannelMessageSendComplex(channelID, &discordgo.MessageSend{
+			Content:         text,
+			Reference:       &discordgo.MessageReference{MessageID: messageID, ChannelID: channelID, FailIfNotExists: new(false)},
+			AllowedMentions: noMentions(),
+		}, o...)
+		return err
+	})
+}

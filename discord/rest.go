@@ -1,0 +1,250 @@
+package discord
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/bwmarrin/discordgo"
+)
+
+var (
+	// ErrTokenRejected means Discord refused the bot token (HTTP 401): the
+	// token in the configuration is wrong or was reset.
+	ErrTokenRejected = errors.New("discord: the bot token was rejected (401); check discord.token")
+	// ErrRateLimited means Discord kept answering 429 (or asked to wait
+	// longer than the adapter allows) and the call was given up.
+	ErrRateLimited = errors.New("discord: rate limited")
+	// ErrUnavailable means Discord kept failing with 5xx or network errors.
+	ErrUnavailable = errors.New("discord: service unavailable")
+	// ErrGuildFull means the guild holds Discord's maximum of 500 channels.
+	ErrGuildFull = errors.New("discord: the guild has reached Discord's 500-channel limit; delete old session channels or switch to forum mode")
+	// ErrWebhookLimit means a channel already holds 15 webhooks, none ours.
+	ErrWebhookLimit = errors.New("discord: the channel already has 15 webhooks; delete one so the bridge can create its own")
+	// ErrNotStarted means the adapter was used before Start succeeded.
+	ErrNotStarted = errors.New("discord: adapter not started")
+)
+
+// discordBase is where discordgo's endpoints point.
+const discordBase = "https://discord.com/api/v9"
+
+// transport sends discordgo's requests to the configured API base and
+// watches 429 answers for Discord's global rate limit.
+type transport struct {
+	base *url.URL // nil: Discord itself
+	next http.RoundTripper
+	a    *Adapter
+}
+
+func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.base != nil {
+		u := req.URL.String()
+		if rest, ok := strings.CutPrefix(u, discordBase); ok {
+			nu, err := url.Parse(strings.TrimSuffix(t.base.String(), "/") + rest)
+			if err != nil {
+				return nil, fmt.Errorf("discord: rewrite %s to the configured api_url: %w", req.URL.Path, err)
+			}
+			req = req.Clone(req.Context())
+			req.URL = nu
+			req.Host = nu.Host
+		}
+	}
+	resp, err := t.next.RoundTrip(req)
+	if err != nil || resp.StatusCode != http.StatusTooManyRequests {
+		return resp, err
+	}
+	// Read the small 429 body to learn whether the limit is global, then
+	// hand discordgo an identical body.
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	var rl struct {
+		RetryAfter float64 `json:"retry_after"`
+		Global     bool    `json:"global"`
+	}
+	_ = json.Unmarshal(body, &rl)
+	global := rl.Global || resp.Header.Get("X-RateLimit-Global") != "" || resp.Header.Get("X-RateLimit-Scope") == "global"
+	if global {
+		wait := time.Duration(rl.RetryAfter * float64(time.Second))
+		if wait <= 0 {
+			if s, err := strconv.ParseFloat(resp.Header.Get("Retry-After"), 64); err == nil {
+				wait = time.Duration(s * float64(time.Second))
+			}
+		}
+		if wait <= 0 {
+			wait = time.Second
+		}
+		t.a.pauseAll(wait)
+	}
+	return resp, nil
+}
+
+// pauseAll makes every REST call wait d before its next request (Discord's
+// global rate limit).
+func (a *Adapter) pauseAll(d time.Duration) {
+	a.globalMu.Lock()
+	defer a.globalMu.Unlock()
+	if until := time.Now().Add(d); until.After(a.globalUntil) {
+		a.globalUntil = until
+	}
+}
+
+func (a *Adapter) waitGlobal(ctx context.Context) error {
+	a.globalMu.Lock()
+	until := a.globalUntil
+	a.globalMu.Unlock()
+	d := time.Until(until)
+	if d <= 0 {
+		return nil
+	}
+	if d > a.opts.MaxRetryAfter {
+		return fmt.Errorf("%w: global limit for %v", ErrRateLimited, d.Round(time.Millisecond))
+	}
+	return sleep(ctx, d)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// restCall is one REST request through discordgo, given the options that
+// bound it.
+type restCall func(opts ...discordgo.RequestOption) error
+
+// do runs call with a per-attempt deadline, discordgo's own retries off,
+// and bounded retries of its own: a 429 waits retry_after (at most
+// MaxRetryAfter) and is retried up to MaxRetries times; 5xx answers, and
+// network errors of idempotent calls, are retried with exponential back-off
+// just as often. what names the call in errors.
+func (a *Adapter) do(ctx context.Context, what string, idempotent bool, call restCall) error {
+	var last error
+	for attempt := 0; ; attempt++ {
+		if err := a.waitGlobal(ctx); err != nil {
+			return fmt.Errorf("discord: %s: %w", what, err)
+		}
+		cctx, cancel := context.WithTimeout(ctx, a.opts.CallTimeout)
+		err := call(discordgo.WithContext(cctx), discordgo.WithRetryOnRatelimit(false), discordgo.WithRestRetries(0))
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("discord: %s: %w", what, ctx.Err())
+		}
+		var wait time.Duration
+		var rle *discordgo.RateLimitError
+		var re *discordgo.RESTError
+		switch {
+		case errors.As(err, &rle):
+			wait = rle.RetryAfter
+			if wait <= 0 {
+				wait = 100 * time.Millisecond
+			}
+			last = fmt.Errorf("%w (retry after %v)", ErrRateLimited, wait.Round(time.Millisecond))
+			if wait > a.opts.MaxRetryAfter {
+				return fmt.Errorf("discord: %s: %w; Discord asked to wait longer than the %v the bridge allows", what, last, a.opts.MaxRetryAfter)
+			}
+			a.metricsRateLimited.Add(1)
+		case errors.As(err, &re) && re.Response != nil && re.Response.StatusCode == http.StatusUnauthorized:
+			return fmt.Errorf("discord: %s: %w", what, ErrTokenRejected)
+		case errors.As(err, &re) && re.Response != nil && re.Response.StatusCode >= 500:
+			last = fmt.Errorf("%w: HTTP %d", ErrUnavailable, re.Response.StatusCode)
+			wait = a.backoff(attempt)
+		case errors.As(err, &re):
+			return fmt.Errorf("discord: %s: %w", what, err)
+		case idempotent && isTransient(err):
+			last = fmt.Errorf("%w: %v", ErrUnavailable, err)
+			wait = a.backoff(attempt)
+		default:
+			return fmt.Errorf("discord: %s: %w", what, err)
+		}
+		if attempt >= a.opts.MaxRetries {
+			return fmt.Errorf("discord: %s: gave up after %d attempts: %w", what, attempt+1, last)
+		}
+		if err := sleep(ctx, wait); err != nil {
+			return fmt.Errorf("discord: %s: %w", what, err)
+		}
+	}
+}
+
+func (a *Adapter) backoff(attempt int) time.Duration {
+	d := a.opts.RetryBackoff << min(attempt, 10)
+	if d > 30*time.Second {
+		d = 30 * time.Second
+	}
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// isTransient reports whether err looks like a network failure worth one
+// more try.
+func isTransient(err error) bool {
+	var ne net.Error
+	if errors.As(err, &ne) {
+		return true
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) || errors.Is(err, context.DeadlineExceeded)
+}
+
+// restCode returns Discord's JSON error code of err (e.g. 10003 unknown
+// channel), or 0.
+func restCode(err error) int {
+	var re *discordgo.RESTError
+	if errors.As(err, &re) && re.Message != nil {
+		return re.Message.Code
+	}
+	return 0
+}
+
+// restStatus returns the HTTP status of a REST error, or 0.
+func restStatus(err error) int {
+	var re *discordgo.RESTError
+	if errors.As(err, &re) && re.Response != nil {
+		return re.Response.StatusCode
+	}
+	return 0
+}
+
+// dialTracker remembers the gateway's network connections so that a hung
+// Open can be broken by closing them.
+type dialTracker struct {
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func (d *dialTracker) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	c, err := (&net.Dialer{Timeout: 30 * time.Second}).DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	d.conns = append(d.conns, c)
+	d.mu.Unlock()
+	return c, nil
+}
+
+func (d *dialTracker) closeAll() {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, c := range d.conns {
+		c.Close()
+	}
+	d.conns = nil
+}
