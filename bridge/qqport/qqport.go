@@ -40,7 +40,16 @@ type Port struct {
 	// tail remembers, per session, the newest message this port returned,
 	// so that an oldest-first server can be read from there on.
 	tail map[string]tailMark
+
+	// refreshMu serialises refreshes; lastRefreshFail spaces out the
+	// attempts after a refused one.
+	refreshMu       sync.Mutex
+	lastRefreshFail time.Time
 }
+
+// RefreshRetry is the shortest time between two refresh attempts after one
+// was refused.
+const RefreshRetry = 5 * time.Minute
 
 type tailMark struct {
 	id  string
@@ -70,13 +79,62 @@ func (p *Port) ownUIN() string {
 	return ""
 }
 
+// withRefresh runs call; when QQ says the credential expired, it refreshes
+// the credential once (the first answer to an expiry is always a refresh)
+// and runs call again. Only an expiry that a refresh cannot fix becomes
+// bridge.ErrLoginRequired.
+func (p *Port) withRefresh(ctx context.Context, call func() error) error {
+	err := call()
+	if err == nil || !errors.Is(err, qq.ErrCredentialExpired) {
+		return mapErr(err)
+	}
+	if rerr := p.refresh(ctx); rerr != nil {
+		return fmt.Errorf("%w: %w (refresh: %w)", bridge.ErrLoginRequired, err, rerr)
+	}
+	return mapErr(call())
+}
+
+// refresh renews the credential, at most once per RefreshRetry after a
+// refused attempt.
+func (p *Port) refresh(ctx context.Context) error {
+	p.refreshMu.Lock()
+	defer p.refreshMu.Unlock()
+	if !p.lastRefreshFail.IsZero() && time.Since(p.lastRefreshFail) < RefreshRetry {
+		return errors.New("the last refresh was refused moments ago")
+	}
+	if _, err := p.c.RefreshCredential(ctx); err != nil {
+		p.lastRefreshFail = time.Now()
+		return err
+	}
+	p.lastRefreshFail = time.Time{}
+	return nil
+}
+
+// ResetRefresh forgets a refused refresh, for when a new credential was put
+// in place.
+func (p *Port) ResetRefresh() {
+	p.refreshMu.Lock()
+	p.lastRefreshFail = time.Time{}
+	p.refreshMu.Unlock()
+}
+
 // ChangedSessions returns the sessions newer than since, newest first. It
 // stops reading pages at the first session that is not newer.
 func (p *Port) ChangedSessions(ctx context.Context, since int64) ([]bridge.Session, error) {
 	var out []bridge.Session
+	err := p.withRefresh(ctx, func() error {
+		var err error
+		out, err = p.changedSessions(ctx, since)
+		return err
+	})
+	return out, err
+}
+
+func (p *Port) changedSessions(ctx context.Context, since int64) ([]bridge.Session, error) {
+	var out []bridge.Session
 	for s, err := range p.c.Sessions(ctx, qq.SessionListParams{}) {
 		if err != nil {
-			return nil, mapErr(err)
+			return nil, err
 		}
 		if int64(s.SortTime) <= since {
 			break
@@ -108,7 +166,12 @@ func convUser(u *qq.User) bridge.Peer {
 // Messages returns the messages of a session after afterSeq, oldest first,
 // at most the newest max when max > 0.
 func (p *Port) Messages(ctx context.Context, sessionID string, afterSeq int64, max int) ([]bridge.Message, error) {
-	raw, err := p.read(ctx, sessionID, afterSeq, max)
+	var raw []qq.Message
+	err := p.withRefresh(ctx, func() error {
+		var err error
+		raw, err = p.read(ctx, sessionID, afterSeq, max)
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -174,7 +237,7 @@ func (p *Port) read(ctx context.Context, sessionID string, afterSeq int64, max i
 				p.mu.Unlock()
 				return p.read(ctx, sessionID, afterSeq, max)
 			}
-			return nil, mapErr(err)
+			return nil, err
 		}
 		seq := int64(m.Sequence)
 		if decided == nil && prev >= 0 && seq != prev {
@@ -318,15 +381,20 @@ func (p *Port) SendText(ctx context.Context, s bridge.OutgoingText) (string, err
 	if n := len([]rune(s.Text)); n > MaxTextLen {
 		return "", fmt.Errorf("message of %d characters is longer than the %d QQ Music takes", n, MaxTextLen)
 	}
-	res, err := p.c.SendMessage(ctx, qq.SendMessageParams{
-		UserID:    s.PeerUIN,
-		SessionID: s.SessionID,
-		MsgType:   TextMsgType,
-		MetaData:  qq.TextMetaData(s.Text),
-		ClientKey: s.ClientKey,
+	var res *qq.SendResult
+	err := p.withRefresh(ctx, func() error {
+		var err error
+		res, err = p.c.SendMessage(ctx, qq.SendMessageParams{
+			UserID:    s.PeerUIN,
+			SessionID: s.SessionID,
+			MsgType:   TextMsgType,
+			MetaData:  qq.TextMetaData(s.Text),
+			ClientKey: s.ClientKey,
+		})
+		return err
 	})
 	if err != nil {
-		return "", mapErr(err)
+		return "", err
 	}
 	if res != nil {
 		for _, m := range res.Messages {
@@ -340,11 +408,22 @@ func (p *Port) SendText(ctx context.Context, s bridge.OutgoingText) (string, err
 
 // FindSent looks for clientKey among a session's newest messages.
 func (p *Port) FindSent(ctx context.Context, sessionID, clientKey string) (string, bool, error) {
+	var id string
+	var found bool
+	err := p.withRefresh(ctx, func() error {
+		var err error
+		id, found, err = p.findSent(ctx, sessionID, clientKey)
+		return err
+	})
+	return id, found, err
+}
+
+func (p *Port) findSent(ctx context.Context, sessionID, clientKey string) (string, bool, error) {
 	n := 0
 	var found string
 	for m, err := range p.c.Messages(ctx, qq.MessagesParams{SessionID: sessionID}) {
 		if err != nil {
-			return "", false, mapErr(err)
+			return "", false, err
 		}
 		if string(m.ClientKey) == clientKey {
 			found = string(m.ID)
@@ -373,6 +452,8 @@ func (p *Port) MaxTextLen() int { return MaxTextLen }
 // mapErr maps qq's typed errors onto the bridge's.
 func mapErr(err error) error {
 	switch {
+	case err == nil:
+		return nil
 	case errors.Is(err, qq.ErrCredentialExpired), errors.Is(err, qq.ErrCredentialRequired):
 		return fmt.Errorf("%w: %w", bridge.ErrLoginRequired, err)
 	case errors.Is(err, qq.ErrRateLimited):

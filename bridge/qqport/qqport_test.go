@@ -256,7 +256,6 @@ func TestErrorMapping(t *testing.T) {
 		kind qqtest.FaultKind
 		want error
 	}{
-		{qqtest.Expired, bridge.ErrLoginRequired},
 		{qqtest.RateLimited, bridge.ErrRateLimited},
 	}
 	for _, tc := range tests {
@@ -287,4 +286,51 @@ func mustClient(t *testing.T) *qq.Client {
 		t.Fatal(err)
 	}
 	return c
+}
+
+func TestExpiryIsRefreshedFirst(t *testing.T) {
+	s, p := newPort(t)
+	ctx := ctxT(t)
+	u := s.AddUser(qqtest.User{Nick: "Eve"})
+	sid := s.AddSession(u)
+	deliver(t, s, sid, qqtest.Text("before expiry"))
+	oldKey := s.Account().MusicKey
+	s.ExpireCredential()
+	got, err := p.ChangedSessions(ctx, 0)
+	if err != nil {
+		t.Fatalf("an expiry a refresh can fix surfaced: %v", err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("got %d sessions after the refresh", len(got))
+	}
+	if s.Count("Login") != 1 {
+		t.Errorf("Login (refresh) called %d times, want 1", s.Count("Login"))
+	}
+	if newKey := s.Account().MusicKey; newKey == oldKey || p.c.Credential().MusicKey != newKey {
+		t.Errorf("the client does not use the refreshed key")
+	}
+}
+
+func TestExpiryRefreshRefusedNeedsLogin(t *testing.T) {
+	s, p := newPort(t)
+	ctx := ctxT(t)
+	s.Fail("GetSessionList", qqtest.Fault{Kind: qqtest.Expired})
+	s.Fail("Login", qqtest.Fault{Kind: qqtest.Expired})
+	_, err := p.ChangedSessions(ctx, 0)
+	if !errors.Is(err, bridge.ErrLoginRequired) {
+		t.Fatalf("error %v, want ErrLoginRequired", err)
+	}
+	// A second poll soon after does not hammer the login endpoint.
+	_, err = p.ChangedSessions(ctx, 0)
+	if !errors.Is(err, bridge.ErrLoginRequired) {
+		t.Fatalf("second poll: %v", err)
+	}
+	if n := s.Count("Login"); n != 1 {
+		t.Errorf("refresh tried %d times, want 1 within RefreshRetry", n)
+	}
+	p.ResetRefresh()
+	s.ClearFaults()
+	if _, err := p.ChangedSessions(ctx, 0); err != nil {
+		t.Errorf("after the faults cleared: %v", err)
+	}
 }
