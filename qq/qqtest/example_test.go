@@ -1,6 +1,7 @@
 package qqtest_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -33,10 +34,15 @@ func Example() {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	fmt.Println(string(body))
+	var top map[string]any
+	if err := json.Unmarshal(body, &top); err != nil {
+		fmt.Println(err)
+		return
+	}
+	fmt.Println(top["code"], top["req_0"])
 	fmt.Println(s.Count("GetSessionList"), len(s.Deviations()) > 0)
 	// Output:
 	// true
-	// {"code":0,"req_0":{"code":1000,"data":{}}}
+	// 0 map[code:1000 data:map[]]
 	// 1 true
 }

@@ -379,11 +379,24 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request, signed boo
 		}
 	}
 
-	resp := make(map[string]any, len(items)+1)
+	// Besides the items, the reply carries ts, start_ts and traceid at the
+	// top level, as real gateway replies are commonly seen to (not in the
+	// facts sheet); a client must not take them for items.
+	s.mu.Lock()
+	start := s.clock().UnixMilli()
+	trace := s.randHexLocked(16)
+	s.mu.Unlock()
+	resp := make(map[string]any, len(items)+4)
 	resp["code"] = 0
+	resp["start_ts"] = start
+	resp["traceid"] = trace
 	for _, it := range items {
 		resp[it.key] = s.dispatch(r, it, comm, cookies, signed, signOK)
 	}
+
+	s.mu.Lock()
+	resp["ts"] = s.clock().UnixMilli()
+	s.mu.Unlock()
 
 	if whole != nil && whole.AfterApply {
 		if s.applyWhole(w, r, whole) {
