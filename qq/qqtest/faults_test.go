@@ -257,12 +257,13 @@ func TestConcurrentUse(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for j := range 10 {
-				code, _ := c.call(qqtest.ModuleWrite, "SendMessageAsync", map[string]any{
+				// Not c.call: t.Fatal must not run on this goroutine.
+				_, b, err := c.post(qqtest.PathMusicu, c.body([3]any{qqtest.ModuleWrite, "SendMessageAsync", map[string]any{
 					"last_msg_seq": 0, "user_id": "777", "entrance": 0, "client_key": string(rune('a'+i)) + string(rune('a'+j)),
 					"msg_type": 1, "meta_data": map[string]any{"content": "out"},
-				})
-				if code != 0 {
-					t.Errorf("send: code %d", code)
+				}}))
+				if err != nil || !strings.Contains(string(b), `"req_0":{"code":0,`) {
+					t.Errorf("send: %v %s", err, b)
 				}
 			}
 		}()
