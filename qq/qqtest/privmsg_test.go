@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -447,3 +450,42 @@ func TestDeliverRejectsDuplicateID(t *testing.T) {
 		t.Error("a second message with id m1 was accepted")
 	}
 }
+
+func TestSeedMakesKeysDeterministic(t *testing.T) {
+	refresh := func(seed int64) string {
+		_, c, _ := newEnv(t, qqtest.WithSeed(seed))
+		code, data := c.call(qqtest.ModuleLogin, "Login", refreshParam(testAccount, testAccount.MusicKey))
+		if code != 0 {
+			t.Fatalf("refresh: code %d", code)
+		}
+		return str(data["musickey"]) + "|" + fmt.Sprint(c.comm["sid"])
+	}
+	if a, b := refresh(7), refresh(7); a != b {
+		t.Errorf("same seed, different keys: %s vs %s", a, b)
+	}
+	if a, b := refresh(7), refresh(8); a == b {
+		t.Errorf("different seeds, same keys: %s", a)
+	}
+}
+
+func TestLogger(t *testing.T) {
+	var buf strings.Builder
+	var mu sync.Mutex
+	l := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	_, c, _ := newEnv(t, qqtest.WithLogger(l))
+	listSessions(c)
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	if !strings.Contains(out, "method=GetSessionList") || strings.Contains(out, testAccount.MusicKey) {
+		t.Errorf("log: %s", out)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
