@@ -243,6 +243,7 @@ func TestInboundKinds(t *testing.T) {
 	for _, in := range []qqtest.Inbound{
 		qqtest.Image("https://y.gtimg.cn/pic.jpg", 640, 480),
 		qqtest.Card("Song", "Artist", "https://y.gtimg.cn/c.jpg", "https://y.qq.com/n/song"),
+		qqtest.Video("https://v.example/v.mp4", "https://v.example/cover.jpg", 720, 1280, 15),
 		{MsgType: 99, RawMeta: []byte(`{"content":"odd","extra_field":[1,2]}`)},
 	} {
 		if _, err := s.Deliver(id, in); err != nil {
@@ -258,8 +259,8 @@ func TestInboundKinds(t *testing.T) {
 	s.SetPageOrder(false)
 	_, data := c.call(qqtest.ModuleRead, "GetMessage", map[string]any{"order": 1, "size": 50, "flag": 0, "session_id": id})
 	msgs := list(data["messages"])
-	if len(msgs) != 3 {
-		t.Fatalf("%d messages, want 3", len(msgs))
+	if len(msgs) != 4 {
+		t.Fatalf("%d messages, want 4", len(msgs))
 	}
 	img := msgs[0]["meta_data"].(map[string]any)
 	if num(msgs[0]["msg_type"]) != 2 || str(img["pic"]) == "" || num(img["width"]) != 640 || num(img["height"]) != 480 {
@@ -269,9 +270,13 @@ func TestInboundKinds(t *testing.T) {
 	if str(card["title"]) != "Song" || str(card["content"]) != "Artist" || str(card["url"]) == "" {
 		t.Errorf("card %v", msgs[1])
 	}
-	raw := msgs[2]["meta_data"].(map[string]any)
-	if num(msgs[2]["msg_type"]) != 99 || raw["extra_field"] == nil {
-		t.Errorf("raw message %v", msgs[2])
+	video := msgs[2]["meta_data"].(map[string]any)
+	if num(msgs[2]["msg_type"]) != 3 || num(video["Duration"]) != 15 || str(video["url"]) == "" {
+		t.Errorf("video %v", msgs[2])
+	}
+	raw := msgs[3]["meta_data"].(map[string]any)
+	if num(msgs[3]["msg_type"]) != 99 || raw["extra_field"] == nil {
+		t.Errorf("raw message %v", msgs[3])
 	}
 	// GetMsgDetails returns the media message by id.
 	imgID := str(msgs[0]["id"])
