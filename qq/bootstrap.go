@@ -34,6 +34,30 @@ const (
 func (c *Client) bootstrap(ctx context.Context) error {
 	c.bootMu.Lock()
 	defer c.bootMu.Unlock()
+	c.ensureQIMEILocked(ctx)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	now := c.now()
+	c.mu.Lock()
+	dev := c.dev.clone()
+	c.mu.Unlock()
+	sessionOK := !stale(dev.SessionSaveTime, now) && deref(dev.SessionUID) != "" && deref(dev.SessionSID) != ""
+	if !sessionOK && !now.Before(c.sessionNextTry) {
+		if err := c.fetchSession(ctx, dev); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			c.sessionNextTry = c.now().Add(c.retryAfter)
+			c.log.Warn("qq: session bootstrap (GetSession) failed; going on without a fresh session", "err", err, "retry_in", c.retryAfter)
+		}
+	}
+	return nil
+}
+
+// ensureQIMEILocked acquires a QIMEI when the cached one is missing or 24 h
+// old and no back-off is pending. Failures are logged, not returned.
+func (c *Client) ensureQIMEILocked(ctx context.Context) {
 	now := c.now()
 
 	c.mu.Lock()
@@ -44,7 +68,7 @@ func (c *Client) bootstrap(ctx context.Context) error {
 		q16, q36, err := c.acquireQIMEI(ctx, dev)
 		if err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return
 			}
 			c.qimeiFailures++
 			wait := min(c.retryAfter<<min(c.qimeiFailures-1, 16), maxRetryAfter)
@@ -58,21 +82,6 @@ func (c *Client) bootstrap(ctx context.Context) error {
 			})
 		}
 	}
-
-	c.mu.Lock()
-	dev = c.dev.clone()
-	c.mu.Unlock()
-	sessionOK := !stale(dev.SessionSaveTime, now) && deref(dev.SessionUID) != "" && deref(dev.SessionSID) != ""
-	if !sessionOK && !now.Before(c.sessionNextTry) {
-		if err := c.fetchSession(ctx, dev); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			c.sessionNextTry = c.now().Add(c.retryAfter)
-			c.log.Warn("qq: session bootstrap (GetSession) failed; going on without a fresh session", "err", err, "retry_in", c.retryAfter)
-		}
-	}
-	return nil
 }
 
 func stale(saved *int64, now time.Time) bool {
@@ -98,6 +107,7 @@ func (c *Client) updateDevice(f func(*Device)) {
 func (c *Client) RefreshSession(ctx context.Context) error {
 	c.bootMu.Lock()
 	defer c.bootMu.Unlock()
+	c.ensureQIMEILocked(ctx)
 	c.mu.Lock()
 	dev := c.dev.clone()
 	c.mu.Unlock()
