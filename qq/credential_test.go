@@ -85,7 +85,7 @@ func TestCredentialExpiryAndString(t *testing.T) {
 	if c.Expired(time.Unix(1099, 0)) || !c.Expired(time.Unix(1100, 0)) {
 		t.Error("expiry arithmetic wrong")
 	}
-	for _, s := range []string{c.String(), fmt.Sprintf("%v %+v %#v", c, c, c)} {
+	for _, s := range []string{c.String(), fmt.Sprintf("%v %+v %#v %v %+v %#v %s", c, c, c, *c, *c, *c, []Credential{*c})} {
 		if strings.Contains(s, "topsecret") {
 			t.Errorf("String leaks the musickey: %s", s)
 		}
