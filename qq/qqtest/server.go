@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -101,6 +102,7 @@ type Server struct {
 	feedbackURL    string
 	qimeiIssued    bool
 	changed        chan struct{} // closed and replaced on every change
+	logger         *slog.Logger  // nil: silent
 }
 
 // Option configures a Server at creation.
@@ -139,6 +141,11 @@ func WithExpiredCode(code int) Option { return func(s *Server) { s.expiredCode =
 func WithKeyLifetime(d time.Duration) Option {
 	return func(s *Server) { s.keyLife = int64(d / time.Second) }
 }
+
+// WithLogger makes the server log every gateway item's method and code,
+// and every whole-request fault, at debug level (never a param, comm or
+// cookie: they hold the musickey).
+func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.logger = l } }
 
 // WithAccount sets the logged-in account at creation (see SetAccount).
 func WithAccount(a Account) Option { return func(s *Server) { s.setAccountLocked(a) } }
@@ -373,17 +380,37 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request, signed boo
 			break
 		}
 	}
+	if whole != nil && s.logger != nil {
+		s.logger.Debug("qqtest: whole-request fault", "path", where, "kind", whole.Kind.String(), "after_apply", whole.AfterApply)
+	}
 	if whole != nil && !whole.AfterApply {
 		if s.applyWhole(w, r, whole) {
 			return
 		}
 	}
 
-	resp := make(map[string]any, len(items)+1)
+	// Besides the items, the reply carries ts, start_ts and traceid at the
+	// top level, as real gateway replies are commonly seen to (not in the
+	// facts sheet); a client must not take them for items.
+	s.mu.Lock()
+	start := s.clock().UnixMilli()
+	trace := s.randHexLocked(16)
+	s.mu.Unlock()
+	resp := make(map[string]any, len(items)+4)
 	resp["code"] = 0
+	resp["start_ts"] = start
+	resp["traceid"] = trace
 	for _, it := range items {
-		resp[it.key] = s.dispatch(r, it, comm, cookies, signed, signOK)
+		rep := s.dispatch(r, it, comm, cookies, signed, signOK)
+		resp[it.key] = rep
+		if s.logger != nil {
+			s.logger.Debug("qqtest: gateway item", "path", where, "method", it.method, "code", rep["code"])
+		}
 	}
+
+	s.mu.Lock()
+	resp["ts"] = s.clock().UnixMilli()
+	s.mu.Unlock()
 
 	if whole != nil && whole.AfterApply {
 		if s.applyWhole(w, r, whole) {
