@@ -24,7 +24,10 @@ import (
 const (
 	cacheTTL      = 24 * time.Hour
 	maxRetryAfter = time.Hour
-	qimeiURL      = "https://api.tencentmusic.com/tme/trpc/proxy"
+	// qimeiAttemptTimeout bounds one QIMEI request, so an unreachable
+	// QIMEI service delays the first call by seconds, not minutes.
+	qimeiAttemptTimeout = 10 * time.Second
+	qimeiURL            = "https://api.tencentmusic.com/tme/trpc/proxy"
 )
 
 // bootstrap makes sure the device has a QIMEI and a session younger than
@@ -188,7 +191,9 @@ func (c *Client) RefreshQIMEI(ctx context.Context) error {
 func (c *Client) acquireQIMEI(ctx context.Context, dev *Device) (q16, q36 string, err error) {
 	wait := c.qimeiBackoff
 	for attempt := 1; ; attempt++ {
-		q16, q36, err = c.requestQIMEI(ctx, dev)
+		actx, cancel := context.WithTimeout(ctx, qimeiAttemptTimeout)
+		q16, q36, err = c.requestQIMEI(actx, dev)
+		cancel()
 		if err == nil || attempt >= c.qimeiAttempts || ctx.Err() != nil {
 			return q16, q36, err
 		}

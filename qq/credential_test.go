@@ -125,3 +125,17 @@ func TestNewLoadsCredentialFile(t *testing.T) {
 		t.Errorf("a missing credential file is an error: %v", err)
 	}
 }
+
+func TestSaveCreatesParentDirectory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state", "qq", "credential.json")
+	if err := SaveCredential(path, &Credential{MusicID: 1, MusicKey: "Q_k"}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(filepath.Dir(path))
+	if err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("parent directory: %v %v", st, err)
+	}
+	if c, err := LoadCredential(path); err != nil || c.MusicKey != "Q_k" || c.LoginType != 2 {
+		t.Errorf("loaded %v, %v", c, err)
+	}
+}
