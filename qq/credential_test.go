@@ -135,7 +135,7 @@ func TestSaveCreatesParentDirectory(t *testing.T) {
 	if err != nil || st.Mode().Perm() != 0o700 {
 		t.Errorf("parent directory: %v %v", st, err)
 	}
-	if c, err := LoadCredential(path); err != nil || c.MusicKey != "Q_k" || c.LoginType != 2 {
+	if c, err := LoadCredential(path); err != nil || c.MusicKey != "Q_k" || c.LoginType != 0 {
 		t.Errorf("loaded %v, %v", c, err)
 	}
 }
