@@ -385,3 +385,35 @@ func TestQQTestQIMEIFailureIsNotFatal(t *testing.T) {
 	}
 	e.s.ResetDeviations()
 }
+
+func TestQQTestConcurrentUse(t *testing.T) {
+	e := newEnv(t)
+	ctx := ctxT(t)
+	u := e.s.AddUser(qqtest.User{Nick: "Bob"})
+	sid := e.s.AddSession(u)
+	done := make(chan error, 40)
+	for i := range 20 {
+		go func() {
+			_, err := e.c.GetMessages(ctx, qq.MessagesParams{SessionID: sid})
+			done <- err
+		}()
+		go func() {
+			_, err := e.c.SendMessage(ctx, qq.SendMessageParams{UserID: strconv.FormatInt(u.UIN, 10), SessionID: sid, MsgType: 1, MetaData: qq.TextMetaData("n" + strconv.Itoa(i))})
+			done <- err
+		}()
+	}
+	for range 40 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+	if n := len(e.s.Sent()); n != 20 {
+		t.Errorf("%d sent, want 20", n)
+	}
+	if n := e.s.Count("GetSession"); n != 1 {
+		t.Errorf("concurrent first calls bootstrapped %d sessions, want 1", n)
+	}
+	if n := e.s.Count("GetQimei"); n != 1 {
+		t.Errorf("concurrent first calls acquired %d QIMEIs, want 1", n)
+	}
+}
