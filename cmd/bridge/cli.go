@@ -117,11 +117,19 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	if code, ok := parseFlags(fs, args, stderr); !ok {
 		return code
 	}
-	if _, ok := loadConfig(*cfgPath, stderr); !ok {
+	cfg, ok := loadConfig(*cfgPath, stderr)
+	if !ok {
 		return exitUsage
 	}
-	fmt.Fprintln(stderr, "bridge: the configuration is valid, but the relay engine is not built yet in this version: nothing was started")
-	return exitRuntime
+	log := newLogger(cfg.Log, stderr)
+	ctx, stop := signalContext(log)
+	defer stop()
+	if err := runBridge(ctx, cfg, log); err != nil {
+		fmt.Fprintf(stderr, "bridge: %v\n", err)
+		return exitRuntime
+	}
+	log.Info("bridge: stopped")
+	return exitOK
 }
 
 func cmdVersion(args []string, stdout, stderr io.Writer) int {

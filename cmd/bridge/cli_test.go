@@ -69,10 +69,8 @@ func TestCLI(t *testing.T) {
 		{name: "stray argument", args: []string{"check-config", "extra"}, code: 2, stderrHas: []string{"unexpected argument"}},
 		{name: "unknown flag", args: []string{"check-config", "--nope"}, code: 2, stderrHas: []string{"-nope"}},
 		{name: "unknown command", args: []string{"frobnicate"}, code: 2, stderrHas: []string{"unknown command", "usage"}},
-		{name: "run not built yet", args: []string{"run", "--config", good}, code: 1,
-			stderrHas: []string{"not built yet"}, nowhereHas: "secret-bot-token-123"},
-		{name: "run is the default command", args: []string{"--config", good}, code: 1, stderrHas: []string{"not built yet"}},
-		{name: "run with a bad config", args: []string{"--config", bogus}, code: 2, stderrHas: []string{"discord.bogus_key"}},
+		{name: "run with a bad config", args: []string{"run", "--config", bogus}, code: 2, stderrHas: []string{"discord.bogus_key"}},
+		{name: "run is the default command", args: []string{"--config", badMode}, code: 2, stderrHas: []string{"discord.mode"}},
 		{name: "version", args: []string{"version"}, code: 0, stdoutHas: []string{"bridge dev", runtime.Version()}},
 		{name: "help", args: []string{"help"}, code: 0, stdoutHas: []string{"check-config"}},
 	}

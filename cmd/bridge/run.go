@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/qmdbridge/qqmusic-discord-bridge/bridge"
+	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/config"
+	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/qqport"
+	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/store"
+	"github.com/qmdbridge/qqmusic-discord-bridge/discord"
+	"github.com/qmdbridge/qqmusic-discord-bridge/qq"
+)
+
+// newLogger builds the process logger from the [log] table.
+func newLogger(cfg config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Level)) // validated by config
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// signalContext returns a context cancelled by the first SIGINT or SIGTERM;
+// a second one exits at once.
+func signalContext(log *slog.Logger) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch := make(chan os.Signal, 2)
+	signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		sig, ok := <-ch
+		if !ok {
+			return
+		}
+		log.Info("bridge: stopping (send the signal again to exit at once)", "signal", sig.String())
+		cancel()
+		if _, ok := <-ch; ok {
+			log.Warn("bridge: second signal, exiting at once")
+			os.Exit(exitRuntime)
+		}
+	}()
+	return ctx, func() { signal.Stop(ch); close(ch); cancel() }
+}
+
+// runBridge wires the packages together and runs until ctx ends. It
+// returns an error only for failures that restarting will not fix.
+func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	for _, dir := range []string{filepath.Dir(cfg.Bridge.Database), filepath.Dir(cfg.QQ.CredentialFile), filepath.Dir(cfg.QQ.DeviceFile)} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return fmt.Errorf("creating the data folder %s: %w", dir, err)
+		}
+	}
+
+	st, err := store.Open(ctx, cfg.Bridge.Database)
+	if err != nil {
+		return fmt.Errorf("opening the database %s: %w", cfg.Bridge.Database, err)
+	}
+	defer st.Close()
+
+	client, err := qq.New(qq.Options{
+		Endpoints:      qq.Endpoints(cfg.QQ.Endpoints),
+		DeviceFile:     cfg.QQ.DeviceFile,
+		CredentialFile: cfg.QQ.CredentialFile,
+		Logger:         log,
+	})
+	if err != nil {
+		return fmt.Errorf("starting the QQ Music client: %w", err)
+	}
+	port := qqport.New(client)
+	if !client.Credential().HasLogin() {
+		log.Warn("bridge: no QQ Music login yet; run `bridge login` (the bridge picks the credential file up by itself)",
+			"credential_file", cfg.QQ.CredentialFile)
+	}
+
+	dc, err := discord.New(discord.Options{
+		Token:          cfg.Discord.Token,
+		GuildID:        cfg.Discord.GuildID.String(),
+		AdminChannelID: cfg.Discord.AdminChannelID.String(),
+		CategoryName:   cfg.Discord.CategoryName,
+		AdminRoleID:    cfg.Discord.AdminRoleID.String(),
+		Mode:           cfg.Discord.Mode,
+		APIURL:         cfg.Discord.APIURL,
+		Logger:         log,
+	})
+	if err != nil {
+		return fmt.Errorf("setting up Discord: %w", err)
+	}
+	defer dc.Close()
+
+	events := make(chan bridge.Event, 64)
+	engine := bridge.NewEngine(bridge.EngineConfig{
+		PollInterval:     cfg.Bridge.PollInterval.Duration,
+		IdlePollInterval: cfg.Bridge.IdlePollInterval.Duration,
+		Backfill:         cfg.Bridge.Backfill,
+		OnEvent: func(ev bridge.Event) {
+			select {
+			case events <- ev:
+			default: // the watcher is behind; it also polls on its own
+			}
+		},
+	}, st, port, dc, log)
+
+	// Discord first: the engine has nowhere to post until it is up. A
+	// refused token will not get better by waiting.
+	if err := startDiscord(ctx, dc, engine, log); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return nil
+	}
+	log.Info("bridge: running", "version", version, "mode", cfg.Discord.Mode)
+
+	go watchCredential(ctx, cfg.QQ.CredentialFile, client, port, engine, events, log)
+	return engine.Run(ctx)
+}
+
+// startDiscord starts the adapter, retrying with back-off while Discord is
+// unreachable; a rejected token is returned at once.
+func startDiscord(ctx context.Context, dc *discord.Adapter, h bridge.DiscordHandler, log *slog.Logger) error {
+	backoff := time.Second
+	for {
+		err := dc.Start(ctx, h)
+		if err == nil {
+			return nil
+		}
+		if errors.Is(err, discord.ErrTokenRejected) {
+			return fmt.Errorf("Discord refused the bot token (401): check discord.token or BRIDGE_DISCORD_TOKEN: %w", err)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		log.Warn("bridge: cannot reach Discord yet; retrying", "in", backoff, "error", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 2*time.Minute)
+	}
+}
+
+// credentialPoll is how often the credential file is checked for a new
+// login written by `bridge login` or by hand.
+var credentialPoll = 3 * time.Second
+
+// watchCredential resumes the engine when a working credential appears:
+// a credential file written by `bridge login` (or replaced by hand), or a
+// refresh that succeeds on a later try.
+func watchCredential(ctx context.Context, path string, client *qq.Client, port *qqport.Port, engine *bridge.Engine, events <-chan bridge.Event, log *slog.Logger) {
+	stamp := fileStamp(path)
+	loginNeeded := false
+	retry := time.Minute
+	nextRetry := time.Time{}
+	tick := time.NewTicker(credentialPoll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-events:
+			switch ev.Kind {
+			case bridge.EventLoginNeeded:
+				if !loginNeeded {
+					log.Warn("bridge: QQ Music needs a new login; relaying is paused and nothing is lost. Run `bridge login` to log in again",
+						"credential_file", path)
+				}
+				loginNeeded = true
+				retry = time.Minute
+				nextRetry = time.Now().Add(retry)
+			case bridge.EventLoginRestored:
+				loginNeeded = false
+			}
+		case <-tick.C:
+			if s := fileStamp(path); s != stamp {
+				stamp = s
+				cred, err := qq.LoadCredential(path)
+				if err != nil {
+					log.Warn("bridge: the credential file changed but cannot be read", "credential_file", path, "error", err)
+					continue
+				}
+				if !cred.HasLogin() {
+					continue
+				}
+				cur := client.Credential()
+				if cur != nil && cur.MusicID == cred.MusicID && cur.MusicKey == cred.MusicKey {
+					continue // our own refresh wrote it
+				}
+				log.Info("bridge: new QQ Music credential file found", "musicid", cred.MusicID)
+				client.SetCredential(cred)
+				port.ResetRefresh()
+				engine.CredentialRenewed()
+				continue
+			}
+			if loginNeeded && !nextRetry.IsZero() && time.Now().After(nextRetry) {
+				// Perhaps a refresh works now.
+				port.ResetRefresh()
+				engine.CredentialRenewed()
+				retry = min(retry*2, 30*time.Minute)
+				nextRetry = time.Now().Add(retry)
+			}
+		}
+	}
+}
+
+type stamp struct {
+	mod  time.Time
+	size int64
+}
+
+func fileStamp(path string) stamp {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return stamp{}
+	}
+	return stamp{fi.ModTime(), fi.Size()}
+}
