@@ -760,3 +760,29 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// panickyQQ panics on its first session-list call, as a buggy adapter
+// meeting a hostile reply might.
+type panickyQQ struct {
+	*fakeQQ
+	once sync.Once
+}
+
+func (p *panickyQQ) ChangedSessions(ctx context.Context, since int64) ([]Session, error) {
+	p.once.Do(func() { panic("index out of range [3] with length 3") })
+	return p.fakeQQ.ChangedSessions(ctx, since)
+}
+
+func TestAdapterPanicBecomesAnError(t *testing.T) {
+	h := newHarness(t, nil)
+	h.e = NewEngine(h.cfg, h.st, &panickyQQ{fakeQQ: h.qq}, h.dc, nil)
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	h.qq.peerSays("s1", "one")
+	if err := h.e.pollOnce(h.ctx); err == nil || !strings.Contains(err.Error(), "panicked") {
+		t.Fatalf("pollOnce = %v, want the panic as an error", err)
+	}
+	h.settle()
+	if got := texts(h.dc.posted(h.dc.sessionChannel("s1"))); got != "one" {
+		t.Errorf("posted %s", got)
+	}
+}
