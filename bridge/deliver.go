@@ -170,10 +170,15 @@ func (e *Engine) deliverToDiscord(ctx context.Context, h store.Entry) error {
 	return nil
 }
 
-// retryDiscord schedules a retry; a channel found missing is re-ensured
-// first.
+// checkChannelEvery is how many failed posts in a row make the engine ask
+// Discord whether the session's channel still exists (an adapter that does
+// not report ErrChannelNotFound would otherwise fail until it gives up).
+const checkChannelEvery = 3
+
+// retryDiscord schedules a retry; a channel found missing (or suspected
+// so, after repeated failures) is re-ensured first.
 func (e *Engine) retryDiscord(ctx context.Context, h store.Entry, s store.Session, err error) error {
-	if errors.Is(err, ErrChannelNotFound) {
+	if errors.Is(err, ErrChannelNotFound) || (h.Attempts+1)%checkChannelEvery == 0 {
 		if _, eerr := e.ensureChannel(ctx, s, true); eerr != nil {
 			err = errors.Join(err, eerr)
 		}

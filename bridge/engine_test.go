@@ -786,3 +786,24 @@ func TestAdapterPanicBecomesAnError(t *testing.T) {
 		t.Errorf("posted %s", got)
 	}
 }
+
+func TestDeletedChannelRecreatedEvenWithoutTypedError(t *testing.T) {
+	h := newHarness(t, nil)
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	h.qq.peerSays("s1", "one")
+	h.settle()
+	old := h.dc.sessionChannel("s1")
+	h.dc.deleteChannel(old)
+	// The adapter reports the loss as a plain error.
+	gone := errors.New("discord: HTTP 404 Not Found, {\"message\": \"Unknown Channel\", \"code\": 10003}")
+	h.dc.postFail = []error{gone, gone, gone}
+	h.qq.peerSays("s1", "two")
+	h.settle()
+	ch := h.dc.sessionChannel("s1")
+	if ch == "" || ch == old {
+		t.Fatal("channel not recreated")
+	}
+	if got := texts(h.dc.posted(ch)); got != "two" {
+		t.Errorf("new channel shows %s", got)
+	}
+}
