@@ -2,6 +2,7 @@ package discord
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -235,8 +236,22 @@ func (a *Adapter) Start(ctx context.Context, h bridge.DiscordHandler) error {
 	if err != nil {
 		return err
 	}
+	appID := me.ID // bots made before 2021 share their user's id
+	var app discordgo.Application
+	err = a.do(ctx, "read the bot's application", true, func(o ...discordgo.RequestOption) error {
+		body, err := a.rest.RequestWithBucketID("GET", discordgo.EndpointOAuth2Application("@me"), nil, discordgo.EndpointOAuth2Applications, o...)
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(body, &app)
+	})
+	if err == nil && app.ID != "" {
+		appID = app.ID
+	} else if err != nil {
+		a.log.Warn("could not read the bot's application; using the bot's user id", "err", err)
+	}
 	a.mu.Lock()
-	a.botID, a.appID = me.ID, me.ID
+	a.botID, a.appID = me.ID, appID
 	a.handler = h
 	a.mu.Unlock()
 	if _, err := a.guildInfo(ctx, true); err != nil {
