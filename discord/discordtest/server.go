@@ -1,0 +1,529 @@
+package discordtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+// DefaultToken is the bot token a Server accepts unless WithToken says otherwise.
+const DefaultToken = "ODk5OTk5OTk5OTk5OTk5OTk5.discordtest.bot-token"
+
+// Server is a running Discord double. Create it with New and Close it when
+// the test ends (close discordgo sessions first). All methods are safe for
+// concurrent use.
+type Server struct {
+	// URL is the base URL, http://127.0.0.1:port. REST lives under
+	// URL+"/api/v9" and URL+"/api/v10", the gateway at GatewayURL().
+	URL string
+	// Token is the bot token; requests must carry "Authorization: Bot "+Token.
+	Token string
+
+	GuildID        string // the one guild
+	EveryoneRoleID string // == GuildID, as on Discord
+	AdminRoleID    string // "Admin" role (Administrator permission)
+	ManagerRoleID  string // "Manager" role (Manage Server, 0x20)
+	BotRoleID      string // the bot's managed role (Administrator by default)
+	BotUserID      string // the bot user
+	ApplicationID  string // the bot's application
+	AdminUserID    string // member with the Admin role; also the guild owner
+	PlainUserID    string // member without roles
+	AdminChannelID string // text channel "bridge-admin"
+
+	cfg  config
+	hs   *httptest.Server
+	api  *http.ServeMux
+	wsUp websocket.Upgrader
+
+	mu    sync.Mutex // guards the state below
+	ids   int64
+	state state
+
+	recMu     sync.Mutex // guards records and fault injection
+	records   []RequestRecord
+	n429      int
+	rlLeft    int
+	rlAfter   time.Duration
+	rlGlobal  bool
+	failLeft  int
+	failCode  int
+	globalRPS int
+	winStart  time.Time
+	winCount  int
+
+	gw gateway
+}
+
+type config struct {
+	token              string
+	heartbeatInterval  time.Duration
+	interactionTimeout time.Duration
+	uploadLimit        int
+	guildName          string
+	writeTimeout       time.Duration
+}
+
+// Option configures New.
+type Option func(*config)
+
+// WithToken sets the bot token the double accepts (without the "Bot " prefix).
+func WithToken(token string) Option { return func(c *config) { c.token = token } }
+
+// WithHeartbeatInterval sets the heartbeat_interval sent in HELLO
+// (default 41.25 s as on Discord; use tens of milliseconds in tests).
+func WithHeartbeatInterval(d time.Duration) Option {
+	return func(c *config) { c.heartbeatInterval = d }
+}
+
+// WithInteractionTimeout sets how long an interaction accepts its initial
+// callback (default 3 s as on Discord); later callbacks get 404 10062.
+func WithInteractionTimeout(d time.Duration) Option {
+	return func(c *config) { c.interactionTimeout = d }
+}
+
+// WithUploadLimit sets the per-file upload limit in bytes (default 10 MiB);
+// bigger files get 413 with code 40005.
+func WithUploadLimit(n int) Option { return func(c *config) { c.uploadLimit = n } }
+
+// WithGuildName sets the guild's name (default "Bridge Test Guild").
+func WithGuildName(name string) Option { return func(c *config) { c.guildName = name } }
+
+// New starts a double with the default guild (see the Server fields).
+func New(opts ...Option) *Server {
+	cfg := config{
+		token:              DefaultToken,
+		heartbeatInterval:  41250 * time.Millisecond,
+		interactionTimeout: 3 * time.Second,
+		uploadLimit:        10 << 20,
+		guildName:          "Bridge Test Guild",
+		writeTimeout:       5 * time.Second,
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	s := &Server{cfg: cfg, Token: cfg.token, ids: snowflakeBase}
+	s.wsUp = websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+	s.gw.init()
+	s.initState()
+	s.api = http.NewServeMux()
+	s.routes()
+	root := http.NewServeMux()
+	root.HandleFunc("/api/", s.serveAPI)
+	root.HandleFunc("/gateway", s.serveGateway)
+	root.HandleFunc("/gateway/", s.serveGateway)
+	root.HandleFunc("GET /attachments/{channel}/{attachment}/{filename}", s.serveAttachment)
+	s.hs = httptest.NewServer(root)
+	s.URL = s.hs.URL
+	return s
+}
+
+// APIURL returns URL+"/api/v9", the REST base discordgo uses.
+func (s *Server) APIURL() string { return s.URL + "/api/v9" }
+
+// GatewayURL returns the websocket URL GET /gateway hands out.
+func (s *Server) GatewayURL() string { return "ws" + strings.TrimPrefix(s.URL, "http") + "/gateway" }
+
+// Close closes every gateway connection and stops the server.
+func (s *Server) Close() {
+	s.gw.closeAll()
+	s.hs.CloseClientConnections()
+	s.hs.Close()
+	s.gw.wait()
+}
+
+// HTTPClient returns an http.Client that sends requests for
+// https://discord.com (and cdn.discordapp.com) to this double instead. Give
+// it to discordgo as Session.Client.
+func (s *Server) HTTPClient() *http.Client {
+	return &http.Client{Transport: &rewriteTransport{base: s.URL}, Timeout: 30 * time.Second}
+}
+
+type rewriteTransport struct{ base string }
+
+func (t *rewriteTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	u := *r.URL
+	if u.Host == "discord.com" || u.Host == "cdn.discordapp.com" || u.Host == "media.discordapp.net" {
+		base := strings.TrimPrefix(strings.TrimPrefix(t.base, "http://"), "https://")
+		u.Scheme = "http"
+		u.Host = base
+	}
+	r2 := r.Clone(r.Context())
+	r2.URL = &u
+	r2.Host = u.Host
+	return http.DefaultTransport.RoundTrip(r2)
+}
+
+// ---- fault injection and records ----
+
+// RateLimit makes the next n REST requests (anywhere under /api) answer 429
+// with the given retry_after, Retry-After and X-RateLimit-* headers; global
+// sets "global": true and X-RateLimit-Global.
+func (s *Server) RateLimit(n int, retryAfter time.Duration, global bool) {
+	s.recMu.Lock()
+	defer s.recMu.Unlock()
+	s.rlLeft, s.rlAfter, s.rlGlobal = n, retryAfter, global
+}
+
+// FailNext makes the next n REST requests answer with status (e.g. 500,
+// 502, 503) and a Discord-style JSON body.
+func (s *Server) FailNext(n int, status int) {
+	s.recMu.Lock()
+	defer s.recMu.Unlock()
+	s.failLeft, s.failCode = n, status
+}
+
+// SetGlobalLimit enforces a budget of rps REST requests per one-second
+// window (Discord's global limit is 50/s); requests beyond it get a global
+// 429. Zero turns the budget off.
+func (s *Server) SetGlobalLimit(rps int) {
+	s.recMu.Lock()
+	defer s.recMu.Unlock()
+	s.globalRPS = rps
+	s.winStart, s.winCount = time.Time{}, 0
+}
+
+// Requests returns every REST request answered so far, oldest first.
+func (s *Server) Requests() []RequestRecord {
+	s.recMu.Lock()
+	defer s.recMu.Unlock()
+	return append([]RequestRecord(nil), s.records...)
+}
+
+// Count returns how many REST requests matched method (empty matches any)
+// and pathPattern, a path without the /api/vN prefix in which a "*" or
+// "{name}" segment matches any one segment, e.g. "/channels/*/messages".
+func (s *Server) Count(method, pathPattern string) int {
+	s.recMu.Lock()
+	defer s.recMu.Unlock()
+	n := 0
+	for _, r := range s.records {
+		if (method == "" || strings.EqualFold(method, r.Method)) && pathMatch(pathPattern, r.Path) {
+			n++
+		}
+	}
+	return n
+}
+
+// Count429 returns how many REST requests were answered with 429.
+func (s *Server) Count429() int {
+	s.recMu.Lock()
+	defer s.recMu.Unlock()
+	return s.n429
+}
+
+func pathMatch(pattern, path string) bool {
+	ps := strings.Split(strings.Trim(pattern, "/"), "/")
+	xs := strings.Split(strings.Trim(path, "/"), "/")
+	if len(ps) != len(xs) {
+		return false
+	}
+	for i, p := range ps {
+		if p == "*" || (strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}")) {
+			continue
+		}
+		if p != xs[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// ---- HTTP plumbing ----
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+const maxRequestBody = 100 << 20
+
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	rest := strings.TrimPrefix(r.URL.Path, "/api")
+	version := 0
+	switch {
+	case strings.HasPrefix(rest, "/v9/"):
+		version, rest = 9, rest[3:]
+	case strings.HasPrefix(rest, "/v10/"):
+		version, rest = 10, rest[4:]
+	case strings.HasPrefix(rest, "/v"):
+		writeError(w, http.StatusBadRequest, 50041, "Invalid API version provided")
+		return
+	}
+	var body []byte
+	if r.Body != nil {
+		b, err := io.ReadAll(io.LimitReader(r.Body, maxRequestBody+1))
+		if err != nil {
+			writeError(w, http.StatusBadRequest, 0, "400: Bad Request")
+			return
+		}
+		if len(b) > maxRequestBody {
+			writeError(w, http.StatusRequestEntityTooLarge, 40005, "Request entity too large")
+			return
+		}
+		body = b
+		r.Body = io.NopCloser(bytes.NewReader(b))
+	}
+	rec := &statusRecorder{ResponseWriter: w}
+	defer func() {
+		kept := body
+		if len(kept) > 64<<10 {
+			kept = kept[:64<<10]
+		}
+		s.recMu.Lock()
+		s.records = append(s.records, RequestRecord{
+			Method: r.Method, Path: rest, Query: r.URL.RawQuery, Version: version,
+			Status: rec.status, Body: kept, Time: time.Now(),
+		})
+		if rec.status == http.StatusTooManyRequests {
+			s.n429++
+		}
+		s.recMu.Unlock()
+	}()
+	if s.injectFault(rec) {
+		return
+	}
+	r2 := r.Clone(r.Context())
+	r2.URL.Path = rest
+	r2.URL.RawPath = ""
+	if raw := r.URL.EscapedPath(); raw != r.URL.Path {
+		r2.URL.RawPath = strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(raw, "/api"), "/v9"), "/v10")
+	}
+	r2.Body = r.Body
+	h, pattern := s.api.Handler(r2)
+	if pattern == "" {
+		probe := httptest.NewRecorder()
+		h.ServeHTTP(probe, r2)
+		if probe.Code == http.StatusMethodNotAllowed {
+			writeError(rec, http.StatusMethodNotAllowed, 0, "405: Method Not Allowed")
+		} else {
+			writeError(rec, http.StatusNotFound, 0, "404: Not Found")
+		}
+		return
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			writeError(rec, http.StatusInternalServerError, 0, fmt.Sprintf("500: Internal Server Error (discordtest bug: %v)", v))
+		}
+	}()
+	s.api.ServeHTTP(rec, r2) // ServeHTTP (not h) so that PathValue works
+}
+
+// injectFault answers the request with an injected failure or 429 and
+// reports whether it did.
+func (s *Server) injectFault(w http.ResponseWriter) bool {
+	s.recMu.Lock()
+	if s.failLeft > 0 {
+		s.failLeft--
+		code := s.failCode
+		s.recMu.Unlock()
+		writeError(w, code, 0, fmt.Sprintf("%d: %s", code, http.StatusText(code)))
+		return true
+	}
+	if s.rlLeft > 0 {
+		s.rlLeft--
+		after, global := s.rlAfter, s.rlGlobal
+		s.recMu.Unlock()
+		write429(w, after, global)
+		return true
+	}
+	if s.globalRPS > 0 {
+		now := time.Now()
+		if now.Sub(s.winStart) >= time.Second {
+			s.winStart, s.winCount = now, 0
+		}
+		s.winCount++
+		if s.winCount > s.globalRPS {
+			after := time.Second - now.Sub(s.winStart)
+			s.recMu.Unlock()
+			write429(w, after, true)
+			return true
+		}
+	}
+	s.recMu.Unlock()
+	return false
+}
+
+func write429(w http.ResponseWriter, after time.Duration, global bool) {
+	secs := after.Seconds()
+	h := w.Header()
+	h.Set("Retry-After", strconv.Itoa(int(math.Ceil(secs))))
+	h.Set("X-RateLimit-Limit", "5")
+	h.Set("X-RateLimit-Remaining", "0")
+	h.Set("X-RateLimit-Reset-After", strconv.FormatFloat(secs, 'f', 3, 64))
+	h.Set("X-RateLimit-Reset", strconv.FormatFloat(float64(time.Now().Add(after).UnixMilli())/1000, 'f', 3, 64))
+	h.Set("X-RateLimit-Bucket", "discordtest-bucket")
+	if global {
+		h.Set("X-RateLimit-Global", "true")
+		h.Set("X-RateLimit-Scope", "global")
+	} else {
+		h.Set("X-RateLimit-Scope", "user")
+	}
+	writeJSON(w, http.StatusTooManyRequests, map[string]any{
+		"message":     "You are being rate limited.",
+		"retry_after": math.Round(secs*1000) / 1000,
+		"global":      global,
+	})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"message":"500: Internal Server Error","code":0}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
+}
+
+func writeNoContent(w http.ResponseWriter) { w.WriteHeader(http.StatusNoContent) }
+
+// apiError is a Discord error answer.
+type apiError struct {
+	status  int
+	code    int
+	message string
+	errors  map[string]any
+}
+
+func (e *apiError) write(w http.ResponseWriter) {
+	body := map[string]any{"message": e.message, "code": e.code}
+	if e.errors != nil {
+		body["errors"] = e.errors
+	}
+	writeJSON(w, e.status, body)
+}
+
+func writeError(w http.ResponseWriter, status, code int, msg string) {
+	(&apiError{status: status, code: code, message: msg}).write(w)
+}
+
+func errf(status, code int, msg string) *apiError {
+	return &apiError{status: status, code: code, message: msg}
+}
+
+// Common Discord errors.
+func errUnknownChannel() *apiError { return errf(404, 10003, "Unknown Channel") }
+func errUnknownMessage() *apiError { return errf(404, 10008, "Unknown Message") }
+func errUnknownWebhook() *apiError { return errf(404, 10015, "Unknown Webhook") }
+func errUnknownMember() *apiError  { return errf(404, 10007, "Unknown Member") }
+func errUnknownUser() *apiError    { return errf(404, 10013, "Unknown User") }
+func errUnknownGuild() *apiError   { return errf(404, 10004, "Unknown Guild") }
+func errMissingPerms() *apiError   { return errf(403, 50013, "Missing Permissions") }
+func errMissingAccess() *apiError  { return errf(403, 50001, "Missing Access") }
+func errInvalidJSON() *apiError    { return errf(400, 50109, "The request body contains invalid JSON.") }
+
+// formErrors collects Invalid Form Body (50035) field errors.
+type formErrors struct{ m map[string]any }
+
+// add records an error at a dotted path such as "embeds.0.description".
+func (f *formErrors) add(path, code, message string) {
+	if f.m == nil {
+		f.m = map[string]any{}
+	}
+	cur := f.m
+	for _, p := range strings.Split(path, ".") {
+		next, ok := cur[p].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			cur[p] = next
+		}
+		cur = next
+	}
+	list, _ := cur["_errors"].([]any)
+	cur["_errors"] = append(list, map[string]any{"code": code, "message": message})
+}
+
+func (f *formErrors) err() *apiError {
+	if f.m == nil {
+		return nil
+	}
+	return &apiError{status: 400, code: 50035, message: "Invalid Form Body", errors: f.m}
+}
+
+func formErr(path, code, message string) *apiError {
+	var f formErrors
+	f.add(path, code, message)
+	return f.err()
+}
+
+// decodeJSON decodes a JSON request body into v, mapping failures to
+// Discord's answers (50109 for broken JSON, 50035 for wrong types).
+func decodeJSON(body []byte, v any) *apiError {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return errInvalidJSON()
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		var te *json.UnmarshalTypeError
+		if asTypeError(err, &te) {
+			field := te.Field
+			if field == "" {
+				field = "_root"
+			}
+			return formErr(field, "MODEL_TYPE_CONVERT", fmt.Sprintf("Could not interpret %s as %s.", te.Value, te.Type))
+		}
+		return errInvalidJSON()
+	}
+	return nil
+}
+
+func asTypeError(err error, te **json.UnmarshalTypeError) bool {
+	t, ok := err.(*json.UnmarshalTypeError)
+	if ok {
+		*te = t
+	}
+	return ok
+}
+
+func readBody(r *http.Request) []byte {
+	if r.Body == nil {
+		return nil
+	}
+	b, _ := io.ReadAll(r.Body)
+	return b
+}
+
+// authorized reports whether the request carries the bot token.
+func (s *Server) authorized(r *http.Request) bool {
+	return r.Header.Get("Authorization") == "Bot "+s.Token
+}
+
+type handlerFunc func(w http.ResponseWriter, r *http.Request) *apiError
+
+// handle registers an API route; auth says whether the bot token is required.
+func (s *Server) handle(pattern string, auth bool, h handlerFunc) {
+	s.api.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		if auth && !s.authorized(r) {
+			writeError(w, http.StatusUnauthorized, 0, "401: Unauthorized")
+			return
+		}
+		if e := h(w, r); e != nil {
+			e.write(w)
+		}
+	})
+}

@@ -1,0 +1,513 @@
+package discordtest
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// snowflakeBase is where ids start: a real-looking snowflake for
+// 2025-01-01T00:00:00Z (milliseconds since Discord's 2015 epoch, shifted by
+// 22 bits). Every new id is the previous one plus one.
+const snowflakeBase int64 = 315_619_200_000 << 22
+
+// Discord's limits that the double enforces.
+const (
+	MaxContentLength       = 2000
+	MaxEmbeds              = 10
+	MaxEmbedTotal          = 6000
+	MaxAttachments         = 10
+	MaxChannelsPerGuild    = 500
+	MaxChannelsPerCategory = 50
+	MaxWebhooksPerChannel  = 15
+	MaxWebhooksPerGuild    = 1000
+)
+
+type state struct {
+	guildName string
+	createdAt time.Time
+	users     map[string]*User
+	roles     map[string]*Role
+	members   map[string]*Member
+	memberIDs []string // join order
+	channels  map[string]*Channel
+	chanOrder []string // creation order
+	messages  map[string][]*Message
+	webhooks  map[string]*Webhook
+	whOrder   []string
+	commands  map[string]*Command // by id
+	cmdOrder  []string
+	inters    map[string]*Interaction // by id
+	byToken   map[string]*Interaction
+}
+
+// nextID returns a new snowflake; callers hold s.mu.
+func (s *Server) nextID() string {
+	s.ids++
+	return strconv.FormatInt(s.ids, 10)
+}
+
+func (s *Server) initState() {
+	now := time.Now().UTC()
+	st := &s.state
+	st.guildName = s.cfg.guildName
+	st.createdAt = now
+	st.users = map[string]*User{}
+	st.roles = map[string]*Role{}
+	st.members = map[string]*Member{}
+	st.channels = map[string]*Channel{}
+	st.messages = map[string][]*Message{}
+	st.webhooks = map[string]*Webhook{}
+	st.commands = map[string]*Command{}
+	st.inters = map[string]*Interaction{}
+	st.byToken = map[string]*Interaction{}
+
+	s.GuildID = s.nextID()
+	s.EveryoneRoleID = s.GuildID
+	s.ApplicationID = s.nextID()
+	s.BotUserID = s.ApplicationID // bot user id == application id for modern apps
+	st.roles[s.GuildID] = &Role{ID: s.GuildID, Name: "@everyone", Position: 0,
+		Permissions: PermViewChannel | PermSendMessages | PermReadMessageHistory | PermAddReactions |
+			PermEmbedLinks | PermAttachFiles | PermMentionEveryone | PermSendInThreads | PermCreateInstantInvite}
+	s.BotRoleID = s.addRoleLocked("Bridge", PermAdministrator)
+	st.roles[s.BotRoleID].Managed = true
+	s.AdminRoleID = s.addRoleLocked("Admin", PermAdministrator)
+	s.ManagerRoleID = s.addRoleLocked("Manager", PermManageGuild)
+
+	st.users[s.BotUserID] = &User{ID: s.BotUserID, Username: "Bridge", Discriminator: "0", Bot: true}
+	st.members[s.BotUserID] = &Member{Roles: []string{s.BotRoleID}, JoinedAt: now}
+	st.memberIDs = append(st.memberIDs, s.BotUserID)
+	s.AdminUserID = s.addMemberLocked("admin", false, s.AdminRoleID)
+	s.PlainUserID = s.addMemberLocked("plain", false)
+	s.AdminChannelID = s.addChannelLocked(Channel{Type: ChannelTypeText, Name: "bridge-admin"})
+}
+
+func (s *Server) addRoleLocked(name string, perms int64) string {
+	id := s.nextID()
+	s.state.roles[id] = &Role{ID: id, Name: name, Permissions: perms, Position: len(s.state.roles)}
+	return id
+}
+
+func (s *Server) addMemberLocked(name string, bot bool, roleIDs ...string) string {
+	id := s.nextID()
+	s.state.users[id] = &User{ID: id, Username: name, GlobalName: name, Discriminator: "0", Bot: bot}
+	s.state.members[id] = &Member{Roles: append([]string{}, roleIDs...), JoinedAt: time.Now().UTC()}
+	s.state.memberIDs = append(s.state.memberIDs, id)
+	return id
+}
+
+func (s *Server) addChannelLocked(ch Channel) string {
+	if ch.ID == "" {
+		ch.ID = s.nextID()
+	}
+	ch.GuildID = s.GuildID
+	if ch.PermissionOverwrites == nil {
+		ch.PermissionOverwrites = []Overwrite{}
+	}
+	c := ch
+	s.state.channels[c.ID] = &c
+	s.state.chanOrder = append(s.state.chanOrder, c.ID)
+	return c.ID
+}
+
+// AddMember adds a guild member (a human user) with the given roles and
+// returns its user id. No GUILD_MEMBER_ADD is dispatched.
+func (s *Server) AddMember(name string, roleIDs ...string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addMemberLocked(name, false, roleIDs...)
+}
+
+// AddBotMember adds another bot user as a guild member and returns its id
+// (for "messages from other bots are ignored" tests).
+func (s *Server) AddBotMember(name string, roleIDs ...string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addMemberLocked(name, true, roleIDs...)
+}
+
+// RemoveMember removes a member from the guild (its user stays known).
+func (s *Server) RemoveMember(userID string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.state.members, userID)
+	s.state.memberIDs = slices.DeleteFunc(s.state.memberIDs, func(id string) bool { return id == userID })
+}
+
+// SetMemberRoles replaces a member's roles.
+func (s *Server) SetMemberRoles(userID string, roleIDs ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m := s.state.members[userID]; m != nil {
+		m.Roles = append([]string{}, roleIDs...)
+	}
+}
+
+// AddRole adds a guild role with the given permission bits and returns its id.
+func (s *Server) AddRole(name string, perms int64) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addRoleLocked(name, perms)
+}
+
+// SetRoleMentionable sets whether a role is mentionable (informational).
+func (s *Server) SetRoleMentionable(roleID string, on bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.state.roles[roleID]; r != nil {
+		r.Mentionable = on
+	}
+}
+
+// SetBotPermissions replaces the permissions of the bot's role. The double
+// checks guild-level permissions (channel overwrites are not evaluated) for
+// channel management (0x10), webhooks (0x20000000), sending (0x800),
+// attaching files (0x8000), reactions (0x40) and deleting others' messages
+// (0x2000); a missing one gives 403 with code 50013.
+func (s *Server) SetBotPermissions(perms int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state.roles[s.BotRoleID].Permissions = perms
+}
+
+// AddChannel adds a channel, category, forum or thread to the guild without
+// any REST call or gateway event and returns its id (ch.ID is used when
+// set). Use it to pre-seed state before the bot connects.
+func (s *Server) AddChannel(ch Channel) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ch.IsThread() && ch.ThreadMetadata == nil {
+		ch.ThreadMetadata = &ThreadMetadata{AutoArchiveDuration: 4320, ArchiveTimestamp: time.Now().UTC()}
+	}
+	return s.addChannelLocked(ch)
+}
+
+// Channels returns every channel (threads included) in creation order.
+func (s *Server) Channels() []Channel {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Channel, 0, len(s.state.chanOrder))
+	for _, id := range s.state.chanOrder {
+		out = append(out, copyChannel(s.state.channels[id]))
+	}
+	return out
+}
+
+// Channel returns one channel and whether it exists.
+func (s *Server) Channel(id string) (Channel, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.state.channels[id]
+	if !ok {
+		return Channel{}, false
+	}
+	return copyChannel(c), true
+}
+
+// ChannelByName returns the first channel with that name.
+func (s *Server) ChannelByName(name string) (Channel, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range s.state.chanOrder {
+		if c := s.state.channels[id]; c.Name == name {
+			return copyChannel(c), true
+		}
+	}
+	return Channel{}, false
+}
+
+// Messages returns a channel's messages oldest first, in full: webhook id,
+// author, embeds, attachments with their bytes, reactions, the
+// allowed_mentions received and who was pinged.
+func (s *Server) Messages(channelID string) []Message {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ms := s.state.messages[channelID]
+	out := make([]Message, 0, len(ms))
+	for _, m := range ms {
+		out = append(out, copyMessage(m))
+	}
+	return out
+}
+
+// Message returns one message by channel and id.
+func (s *Server) Message(channelID, messageID string) (Message, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.findMessageLocked(channelID, messageID)
+	if m == nil {
+		return Message{}, false
+	}
+	return copyMessage(m), true
+}
+
+// Webhooks returns the webhooks of a channel in creation order.
+func (s *Server) Webhooks(channelID string) []Webhook {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Webhook
+	for _, id := range s.state.whOrder {
+		if w := s.state.webhooks[id]; w.ChannelID == channelID {
+			out = append(out, *w)
+		}
+	}
+	return out
+}
+
+// Commands returns the registered application commands (global and guild).
+func (s *Server) Commands() []Command {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Command
+	for _, id := range s.state.cmdOrder {
+		c := *s.state.commands[id]
+		c.Options = slices.Clone(c.Options)
+		out = append(out, c)
+	}
+	return out
+}
+
+// Roles returns the guild's roles sorted by position.
+func (s *Server) Roles() []Role {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rolesLocked()
+}
+
+func (s *Server) rolesLocked() []Role {
+	out := make([]Role, 0, len(s.state.roles))
+	for _, r := range s.state.roles {
+		out = append(out, *r)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Position < out[j].Position })
+	return out
+}
+
+// Member returns a guild member with its user.
+func (s *Server) Member(userID string) (Member, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	m := s.memberLocked(userID)
+	if m == nil {
+		return Member{}, false
+	}
+	return *m, true
+}
+
+// memberLocked returns a wire copy of a member with its user filled in.
+func (s *Server) memberLocked(userID string) *Member {
+	m, ok := s.state.members[userID]
+	if !ok {
+		return nil
+	}
+	c := *m
+	c.Roles = append([]string{}, m.Roles...)
+	u := *s.state.users[userID]
+	c.User = &u
+	return &c
+}
+
+// permsLocked computes a member's guild-level permissions.
+func (s *Server) permsLocked(userID string) int64 {
+	m, ok := s.state.members[userID]
+	if !ok {
+		return 0
+	}
+	p := s.state.roles[s.GuildID].Permissions
+	for _, rid := range m.Roles {
+		if r, ok := s.state.roles[rid]; ok {
+			p |= r.Permissions
+		}
+	}
+	if p&PermAdministrator != 0 {
+		return PermAll
+	}
+	return p
+}
+
+func (s *Server) botHas(perm int64) bool { return s.permsLocked(s.BotUserID)&perm == perm }
+
+func (s *Server) findMessageLocked(channelID, messageID string) *Message {
+	for _, m := range s.state.messages[channelID] {
+		if m.ID == messageID {
+			return m
+		}
+	}
+	return nil
+}
+
+func copyChannel(c *Channel) Channel {
+	out := *c
+	out.PermissionOverwrites = slices.Clone(c.PermissionOverwrites)
+	out.AvailableTags = slices.Clone(c.AvailableTags)
+	out.AppliedTags = slices.Clone(c.AppliedTags)
+	if c.ThreadMetadata != nil {
+		tm := *c.ThreadMetadata
+		out.ThreadMetadata = &tm
+	}
+	return out
+}
+
+func copyMessage(m *Message) Message {
+	out := *m
+	out.Mentions = slices.Clone(m.Mentions)
+	out.MentionRoles = slices.Clone(m.MentionRoles)
+	out.Attachments = make([]Attachment, len(m.Attachments))
+	for i, a := range m.Attachments {
+		a.Data = slices.Clone(a.Data)
+		out.Attachments[i] = a
+	}
+	out.Embeds = make([]Embed, len(m.Embeds))
+	for i, e := range m.Embeds {
+		out.Embeds[i] = copyEmbed(e)
+	}
+	out.Reactions = make([]Reaction, len(m.Reactions))
+	for i, r := range m.Reactions {
+		r.Users = slices.Clone(r.Users)
+		out.Reactions[i] = r
+	}
+	if len(out.Reactions) == 0 {
+		out.Reactions = nil
+	}
+	out.Components = slices.Clone(m.Components)
+	if m.MessageReference != nil {
+		r := *m.MessageReference
+		out.MessageReference = &r
+	}
+	if m.ReferencedMessage != nil {
+		rm := copyMessage(m.ReferencedMessage)
+		rm.ReferencedMessage = nil
+		out.ReferencedMessage = &rm
+	}
+	if m.EditedTimestamp != nil {
+		t := *m.EditedTimestamp
+		out.EditedTimestamp = &t
+	}
+	if m.AllowedMentions != nil {
+		am := *m.AllowedMentions
+		am.Parse = slices.Clone(am.Parse)
+		am.Users = slices.Clone(am.Users)
+		am.Roles = slices.Clone(am.Roles)
+		out.AllowedMentions = &am
+	}
+	out.Pinged.Users = slices.Clone(m.Pinged.Users)
+	out.Pinged.Roles = slices.Clone(m.Pinged.Roles)
+	if m.Interaction != nil {
+		mi := *m.Interaction
+		out.Interaction = &mi
+	}
+	if m.Thread != nil {
+		t := copyChannel(m.Thread)
+		out.Thread = &t
+	}
+	return out
+}
+
+func copyEmbed(e Embed) Embed {
+	out := e
+	out.Fields = slices.Clone(e.Fields)
+	if e.Footer != nil {
+		f := *e.Footer
+		out.Footer = &f
+	}
+	if e.Image != nil {
+		v := *e.Image
+		out.Image = &v
+	}
+	if e.Thumbnail != nil {
+		v := *e.Thumbnail
+		out.Thumbnail = &v
+	}
+	if e.Author != nil {
+		v := *e.Author
+		out.Author = &v
+	}
+	return out
+}
+
+// guildJSONLocked is the guild object for GET /guilds/{id} and GUILD_CREATE.
+func (s *Server) guildJSONLocked(full bool) map[string]any {
+	g := map[string]any{
+		"id":                            s.GuildID,
+		"name":                          s.state.guildName,
+		"icon":                          nil,
+		"owner_id":                      s.AdminUserID,
+		"roles":                         s.rolesLocked(),
+		"emojis":                        []any{},
+		"stickers":                      []any{},
+		"features":                      []string{},
+		"verification_level":            0,
+		"default_message_notifications": 1,
+		"explicit_content_filter":       0,
+		"mfa_level":                     0,
+		"preferred_locale":              "en-US",
+		"premium_tier":                  0,
+		"system_channel_flags":          0,
+		"nsfw_level":                    0,
+		"afk_timeout":                   300,
+	}
+	if full {
+		members := make([]*Member, 0, len(s.state.memberIDs))
+		for _, id := range s.state.memberIDs {
+			members = append(members, s.memberLocked(id))
+		}
+		var chans, threads []Channel
+		for _, id := range s.state.chanOrder {
+			c := s.state.channels[id]
+			if c.IsThread() {
+				if c.ThreadMetadata == nil || !c.ThreadMetadata.Archived {
+					threads = append(threads, copyChannel(c))
+				}
+			} else {
+				chans = append(chans, copyChannel(c))
+			}
+		}
+		if chans == nil {
+			chans = []Channel{}
+		}
+		if threads == nil {
+			threads = []Channel{}
+		}
+		g["joined_at"] = s.state.createdAt.Format(time.RFC3339Nano)
+		g["large"] = false
+		g["unavailable"] = false
+		g["member_count"] = len(members)
+		g["members"] = members
+		g["channels"] = chans
+		g["threads"] = threads
+		g["presences"] = []any{}
+		g["voice_states"] = []any{}
+		g["stage_instances"] = []any{}
+		g["guild_scheduled_events"] = []any{}
+	}
+	return g
+}
+
+// userRef renders a user for error messages in panics of test helpers.
+func (s *Server) mustMemberLocked(fn, userID string) {
+	if _, ok := s.state.members[userID]; !ok {
+		panic(fmt.Sprintf("discordtest: %s: user %q is not a guild member (use AddMember)", fn, userID))
+	}
+}
+
+// normalizeChannelName applies Discord's rules for text-like channel names:
+// lower case, whitespace runs become "-".
+func normalizeChannelName(typ int, name string) string {
+	name = strings.TrimSpace(name)
+	switch typ {
+	case ChannelTypeText, ChannelTypeAnnouncement, ChannelTypeForum:
+		name = strings.ToLower(strings.Join(strings.Fields(name), "-"))
+	}
+	return name
+}
+
+func rawOr(r json.RawMessage, def string) json.RawMessage {
+	if len(r) == 0 {
+		return json.RawMessage(def)
+	}
+	return r
+}
