@@ -208,7 +208,9 @@ func (a *Adapter) newSession() *discordgo.Session {
 	s.MaxRestRetries = 0
 	s.StateEnabled = false
 	s.SyncEvents = true
-	s.LogLevel = discordgo.LogError
+	// Silence discordgo's own log.Printf output: the adapter logs what
+	// matters (failed opens, rebuilds) through its slog.Logger.
+	s.LogLevel = discordgo.LogError - 1
 	s.Identify.Intents = discordgo.IntentsGuilds | discordgo.IntentsGuildMessages | discordgo.IntentMessageContent
 	s.Identify.Compress = false
 	return s

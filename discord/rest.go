@@ -170,6 +170,11 @@ func (a *Adapter) do(ctx context.Context, what string, idempotent bool, call res
 			wait = a.backoff(attempt)
 		case errors.As(err, &re):
 			return fmt.Errorf("discord: %s: %w", what, err)
+		case strings.HasPrefix(err.Error(), "Exceeded Max retries HTTP"):
+			// discordgo's own answer to a 502 once its retries (none,
+			// here) are used up: a plain error, not a RESTError.
+			last = fmt.Errorf("%w: HTTP 502", ErrUnavailable)
+			wait = a.backoff(attempt)
 		case idempotent && isTransient(err):
 			last = fmt.Errorf("%w: %v", ErrUnavailable, err)
 			wait = a.backoff(attempt)
