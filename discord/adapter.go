@@ -334,28 +334,20 @@ func (a *Adapter) runGateway(ctx context.Context) {
 		a.connected.Store(false)
 		a.cur.CompareAndSwap(g, nil)
 		if ctx.Err() != nil {
-			a.closeGateway(g, 3*time.Second)
+			a.closeGateway(g)
 			return
 		}
 		a.log.Warn("gateway lost; reconnecting", "reason", reason)
-		go a.closeGateway(g, time.Minute)
+		a.closeGateway(g)
 	}
 }
 
-// closeGateway closes a session, waiting at most wait (a session stuck in
-// discordgo's locks is abandoned).
-func (a *Adapter) closeGateway(g *gateway, wait time.Duration) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		g.dials.closeAll()
-		g.s.Close()
-	}()
-	select {
-	case <-done:
-	case <-time.After(wait):
-		a.log.Warn("abandoned a gateway session that would not close")
-	}
+// closeGateway closes a session: its connections at once, then discordgo's
+// own Close (which sleeps a second and may be stuck in discordgo's locks)
+// in the background.
+func (a *Adapter) closeGateway(g *gateway) {
+	g.dials.closeAll()
+	go g.s.Close()
 }
 
 // connect opens a new gateway session, giving up after OpenTimeout.

@@ -682,8 +682,14 @@ func TestServerErrorsRetriedBounded(t *testing.T) {
 }
 
 func TestWatchdogRebuildsStuckSession(t *testing.T) {
-	srv := newServer(t)
-	a, h := start(t, srv, nil)
+	// Heartbeats every 100 ms: discordgo's own check would fire only after
+	// 5 missed acks (500 ms), so the adapter's watchdog (300 ms) acts first.
+	srv := discordtest.New(discordtest.WithHeartbeatInterval(100 * time.Millisecond))
+	t.Cleanup(srv.Close)
+	a, h := start(t, srv, func(o *Options) {
+		o.OpenTimeout = 300 * time.Millisecond
+		o.HeartbeatTimeout = 300 * time.Millisecond
+	})
 	waitFor(t, "gateway", a.Connected)
 	waitFor(t, "first Resumed", func() bool { _, n := h.snapshot(); return n == 1 })
 	ids := srv.Identifies()
