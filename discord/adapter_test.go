@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -802,5 +804,68 @@ func TestAdminPrimitives(t *testing.T) {
 	}
 	if resp.Content == "all good" || !resp.Ephemeral() {
 		t.Errorf("a plain member got %+v", resp)
+	}
+}
+
+func TestWebhookRecreatedWhenDeleted(t *testing.T) {
+	srv := newServer(t)
+	a, _ := start(t, srv, nil)
+	ctx := t.Context()
+	s := session("s1", "1", "Alice")
+	ref, err := a.EnsureChannel(ctx, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.DeleteWebhook(ref.WebhookID)
+	ids, err := a.Post(ctx, ref, textMsg("m1", "still here", s.Peer))
+	if err != nil {
+		t.Fatalf("post after the webhook was deleted: %v", err)
+	}
+	hooks := srv.Webhooks(ref.ChannelID)
+	if len(hooks) != 1 || hooks[0].ID == ref.WebhookID {
+		t.Fatalf("webhooks %+v, want one new", hooks)
+	}
+	if m, ok := srv.Message(ref.ChannelID, ids[0]); !ok || m.WebhookID != hooks[0].ID {
+		t.Errorf("message %+v", m)
+	}
+}
+
+func TestForumReplies(t *testing.T) {
+	srv := newServer(t)
+	a, h := start(t, srv, func(o *Options) { o.Mode = ModeForum })
+	ctx := t.Context()
+	ref, err := a.EnsureChannel(ctx, session("s1", "1", "Alice"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "gateway", a.Connected)
+	sent := srv.Type(ref.ChannelID, srv.AdminUserID, "reply in a post")
+	waitFor(t, "the reply", func() bool { r, _ := h.snapshot(); return len(r) == 1 })
+	if r, _ := h.snapshot(); r[0].MessageID != sent.ID || r[0].ChannelID != ref.ChannelID {
+		t.Errorf("reply %+v", r[0])
+	}
+	got, err := a.RepliesAfter(ctx, ref.ChannelID, "")
+	if err != nil || len(got) != 1 || got[0].MessageID != sent.ID {
+		t.Errorf("RepliesAfter from the start = %+v, %v", got, err)
+	}
+}
+
+func TestRedactAndClamp(t *testing.T) {
+	err := redact(&url.Error{Op: "Post", URL: "http://x/api/v9/webhooks/123/s3cret-token?wait=true", Err: io.EOF})
+	if strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "/webhooks/123/[token]") {
+		t.Errorf("redacted: %v", err)
+	}
+	err = redact(&url.Error{Op: "Post", URL: "http://x/api/v9/interactions/9/tok/callback", Err: io.EOF})
+	if strings.Contains(err.Error(), "tok/") {
+		t.Errorf("redacted: %v", err)
+	}
+	a := &Adapter{opts: Options{MaxRetryAfter: 5 * time.Second}}
+	tr := &transport{a: a}
+	h := http.Header{}
+	h.Set("X-RateLimit-Reset-After", "3600")
+	h.Set("X-RateLimit-Reset", "99999999999")
+	tr.clampReset(h)
+	if h.Get("X-RateLimit-Reset-After") != "5.000" || h.Get("X-RateLimit-Reset") != "" {
+		t.Errorf("clamped headers %v", h)
 	}
 }
