@@ -193,7 +193,7 @@ func TestRawGatewayIntentsFilterAndMembers(t *testing.T) {
 	g.read()
 	g.read()
 	s.CreateChannel(Channel{Type: ChannelTypeText, Name: "x"}) // needs GUILDS: not sent
-	s.AddMember("dave")                                         // needs GUILD_MEMBERS: not sent
+	s.AddMember("dave")                                        // needs GUILD_MEMBERS: not sent
 	s.Type(s.AdminChannelID, s.AdminUserID, "hidden")
 	f := g.read()
 	if f.T != "MESSAGE_CREATE" || strings.Contains(string(f.D), "hidden") {
