@@ -77,6 +77,7 @@ func session(t *testing.T, s *Server) *discordgo.Session {
 	t.Helper()
 	dg := s.NewSession()
 	dg.MaxRestRetries = 0
+	dg.SyncEvents = true // handlers in arrival order
 	t.Cleanup(func() { _ = dg.Close() })
 	return dg
 }
