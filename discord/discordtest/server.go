@@ -52,11 +52,7 @@ type Server struct {
 	recMu     sync.Mutex // guards records and fault injection
 	records   []RequestRecord
 	n429      int
-	rlLeft    int
-	rlAfter   time.Duration
-	rlGlobal  bool
-	failLeft  int
-	failCode  int
+	faults    []*fault
 	globalRPS int
 	winStart  time.Time
 	winCount  int
@@ -165,21 +161,47 @@ func (t *rewriteTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // ---- fault injection and records ----
 
-// RateLimit makes the next n REST requests (anywhere under /api) answer 429
-// with the given retry_after, Retry-After and X-RateLimit-* headers; global
-// sets "global": true and X-RateLimit-Global.
-func (s *Server) RateLimit(n int, retryAfter time.Duration, global bool) {
+// fault is an injected answer for the next n matching REST requests.
+type fault struct {
+	method, pattern string // empty matches everything
+	n               int
+	status          int // 429 for rate limits
+	retryAfter      time.Duration
+	global          bool
+}
+
+func (s *Server) addFault(f *fault) {
+	if f.n <= 0 {
+		return
+	}
 	s.recMu.Lock()
 	defer s.recMu.Unlock()
-	s.rlLeft, s.rlAfter, s.rlGlobal = n, retryAfter, global
+	s.faults = append(s.faults, f)
+}
+
+// RateLimit makes the next n REST requests (any route under /api) answer
+// 429 with the given retry_after, Retry-After and X-RateLimit-* headers;
+// global sets "global": true and X-RateLimit-Global. Faults queue up in the
+// order they were added; the oldest one that matches a request answers it.
+func (s *Server) RateLimit(n int, retryAfter time.Duration, global bool) {
+	s.addFault(&fault{n: n, status: http.StatusTooManyRequests, retryAfter: retryAfter, global: global})
+}
+
+// RateLimitRoute is RateLimit for requests matching method (empty: any) and
+// pathPattern (see Count), e.g. RateLimitRoute("POST", "/webhooks/*/*", 1, time.Second).
+func (s *Server) RateLimitRoute(method, pathPattern string, n int, retryAfter time.Duration) {
+	s.addFault(&fault{method: method, pattern: pathPattern, n: n, status: http.StatusTooManyRequests, retryAfter: retryAfter})
 }
 
 // FailNext makes the next n REST requests answer with status (e.g. 500,
-// 502, 503) and a Discord-style JSON body.
+// 502, 503) and a Discord-style JSON body. discordgo retries only 502.
 func (s *Server) FailNext(n int, status int) {
-	s.recMu.Lock()
-	defer s.recMu.Unlock()
-	s.failLeft, s.failCode = n, status
+	s.addFault(&fault{n: n, status: status})
+}
+
+// FailRoute is FailNext for requests matching method and pathPattern.
+func (s *Server) FailRoute(method, pathPattern string, n, status int) {
+	s.addFault(&fault{method: method, pattern: pathPattern, n: n, status: status})
 }
 
 // SetGlobalLimit enforces a budget of rps REST requests per one-second
@@ -304,7 +326,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		}
 		s.recMu.Unlock()
 	}()
-	if s.injectFault(rec) {
+	if s.injectFault(rec, r.Method, rest) {
 		return
 	}
 	r2 := r.Clone(r.Context())
@@ -335,20 +357,22 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 
 // injectFault answers the request with an injected failure or 429 and
 // reports whether it did.
-func (s *Server) injectFault(w http.ResponseWriter) bool {
+func (s *Server) injectFault(w http.ResponseWriter, method, path string) bool {
 	s.recMu.Lock()
-	if s.failLeft > 0 {
-		s.failLeft--
-		code := s.failCode
+	for i, f := range s.faults {
+		if (f.method != "" && !strings.EqualFold(f.method, method)) || (f.pattern != "" && !pathMatch(f.pattern, path)) {
+			continue
+		}
+		f.n--
+		if f.n <= 0 {
+			s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
+		}
 		s.recMu.Unlock()
-		writeError(w, code, 0, fmt.Sprintf("%d: %s", code, http.StatusText(code)))
-		return true
-	}
-	if s.rlLeft > 0 {
-		s.rlLeft--
-		after, global := s.rlAfter, s.rlGlobal
-		s.recMu.Unlock()
-		write429(w, after, global)
+		if f.status == http.StatusTooManyRequests {
+			write429(w, f.retryAfter, f.global)
+		} else {
+			writeError(w, f.status, 0, fmt.Sprintf("%d: %s", f.status, http.StatusText(f.status)))
+		}
 		return true
 	}
 	if s.globalRPS > 0 {
