@@ -270,8 +270,19 @@ func (a *Adapter) Start(ctx context.Context, h bridge.DiscordHandler) error {
 	a.started = true
 	a.ctx, a.cancel = context.WithCancel(context.Background())
 	a.mu.Unlock()
+	// The first connection is made here, so that a configuration Discord
+	// refuses (token, intents) is reported by Start; any other failure is
+	// retried in the background.
+	first, err := a.connect(a.ctx)
+	if errors.Is(err, ErrTokenRejected) || errors.Is(err, ErrIntentsDisallowed) {
+		a.cancel()
+		return err
+	}
+	if err != nil {
+		a.log.Warn("gateway connection failed; retrying in the background", "err", err)
+	}
 	a.wg.Add(2)
-	go a.runGateway(a.ctx)
+	go a.runGateway(a.ctx, first)
 	go a.runQueue(a.ctx)
 	return nil
 }
@@ -306,11 +317,15 @@ func (g *gateway) markDown() { g.once.Do(func() { close(g.down) }) }
 
 // runGateway keeps one gateway session open, rebuilding it whenever it
 // drops, stops acknowledging heartbeats, or hangs while opening.
-func (a *Adapter) runGateway(ctx context.Context) {
+func (a *Adapter) runGateway(ctx context.Context, first *gateway) {
 	defer a.wg.Done()
 	backoff := a.opts.ReconnectBackoff
 	for ctx.Err() == nil {
-		g, err := a.connect(ctx)
+		g, err := first, error(nil)
+		if g == nil {
+			g, err = a.connect(ctx)
+		}
+		first = nil
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -389,6 +404,28 @@ func (a *Adapter) connect(ctx context.Context) (*gateway, error) {
 			a.forgetChannel(c.ID)
 		}
 	})
+	s.AddHandler(func(_ *discordgo.Session, c *discordgo.ChannelUpdate) {
+		if c.Channel != nil {
+			a.recheckChannel(c.ID) // it may have moved in or out of our categories
+		}
+	})
+	s.AddHandler(func(_ *discordgo.Session, c *discordgo.ThreadDelete) {
+		if c.Channel != nil {
+			a.forgetChannel(c.ID)
+		}
+	})
+	// Permission facts change with roles, the owner and members' roles.
+	s.AddHandler(func(_ *discordgo.Session, _ *discordgo.GuildRoleCreate) { a.dropGuildInfo() })
+	s.AddHandler(func(_ *discordgo.Session, _ *discordgo.GuildRoleUpdate) { a.dropGuildInfo() })
+	s.AddHandler(func(_ *discordgo.Session, _ *discordgo.GuildRoleDelete) { a.dropGuildInfo() })
+	s.AddHandler(func(_ *discordgo.Session, _ *discordgo.GuildUpdate) { a.dropGuildInfo() })
+	s.AddHandler(func(_ *discordgo.Session, m *discordgo.GuildMemberUpdate) {
+		if m.Member != nil && m.User != nil {
+			a.mu.Lock()
+			a.members[m.User.ID] = memberInfo{roles: m.Roles, at: time.Now()}
+			a.mu.Unlock()
+		}
+	})
 	a.cur.Store(g)
 	errc := make(chan error, 1)
 	go func() { errc <- s.Open() }()
@@ -402,6 +439,9 @@ func (a *Adapter) connect(ctx context.Context) (*gateway, error) {
 			var ce *websocket.CloseError
 			if errors.As(err, &ce) && ce.Code == 4004 {
 				return nil, fmt.Errorf("discord: gateway: %w", ErrTokenRejected)
+			}
+			if errors.As(err, &ce) && ce.Code == 4014 {
+				return nil, ErrIntentsDisallowed
 			}
 			return nil, fmt.Errorf("discord: open gateway: %w", err)
 		}

@@ -33,6 +33,9 @@ var (
 	ErrGuildFull = errors.New("discord: the guild has reached Discord's 500-channel limit; delete old session channels or switch to forum mode")
 	// ErrWebhookLimit means a channel already holds 15 webhooks, none ours.
 	ErrWebhookLimit = errors.New("discord: the channel already has 15 webhooks; delete one so the bridge can create its own")
+	// ErrIntentsDisallowed means the gateway refused the intents (close
+	// 4014): the Message Content intent is not enabled for the bot.
+	ErrIntentsDisallowed = errors.New("discord: the gateway refused the bot's intents (4014); enable the Message Content intent for the bot in the Discord developer portal")
 	// ErrNotStarted means the adapter was used before Start succeeded.
 	ErrNotStarted = errors.New("discord: adapter not started")
 )
