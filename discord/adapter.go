@@ -151,7 +151,6 @@ type Adapter struct {
 	cur       atomic.Pointer[gateway]
 	connected atomic.Bool
 	queue     chan *discordgo.Message
-	ctx       context.Context
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 }
@@ -228,7 +227,16 @@ func (a *Adapter) Start(ctx context.Context, h bridge.DiscordHandler) error {
 		a.mu.Unlock()
 		return errors.New("discord: adapter already started")
 	}
+	a.started = true
 	a.mu.Unlock()
+	ok := false
+	defer func() {
+		if !ok { // a failed Start may be tried again
+			a.mu.Lock()
+			a.started = false
+			a.mu.Unlock()
+		}
+	}()
 
 	var me *discordgo.User
 	err := a.do(ctx, "check the bot token", true, func(o ...discordgo.RequestOption) (err error) {
@@ -266,24 +274,25 @@ func (a *Adapter) Start(ctx context.Context, h bridge.DiscordHandler) error {
 		return err
 	}
 
-	a.mu.Lock()
-	a.started = true
-	a.ctx, a.cancel = context.WithCancel(context.Background())
-	a.mu.Unlock()
+	gctx, cancel := context.WithCancel(context.Background())
 	// The first connection is made here, so that a configuration Discord
 	// refuses (token, intents) is reported by Start; any other failure is
 	// retried in the background.
-	first, err := a.connect(a.ctx)
+	first, err := a.connect(gctx)
 	if errors.Is(err, ErrTokenRejected) || errors.Is(err, ErrIntentsDisallowed) {
-		a.cancel()
+		cancel()
 		return err
 	}
 	if err != nil {
 		a.log.Warn("gateway connection failed; retrying in the background", "err", err)
 	}
+	a.mu.Lock()
+	a.cancel = cancel
+	a.mu.Unlock()
+	ok = true
 	a.wg.Add(2)
-	go a.runGateway(a.ctx, first)
-	go a.runQueue(a.ctx)
+	go a.runGateway(gctx, first)
+	go a.runQueue(gctx)
 	return nil
 }
 

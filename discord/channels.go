@@ -150,6 +150,9 @@ func (a *Adapter) loadLayout(ctx context.Context) error {
 // channel list. a.mu must be held.
 func (a *Adapter) noteLayout(chs []*discordgo.Channel) {
 	forumName := ChannelName(a.opts.CategoryName, "qq-music")
+	if a.opts.Mode == ModeChannels {
+		clear(a.categories) // the list is the truth: drop deleted ones
+	}
 	for _, c := range chs {
 		switch {
 		case c.Type == discordgo.ChannelTypeGuildCategory && a.opts.Mode == ModeChannels:
@@ -489,6 +492,10 @@ func (a *Adapter) ensurePost(ctx context.Context, s bridge.Session, have *bridge
 			return err
 		})
 		if err != nil {
+			if notFound(err) {
+				// The forum itself was deleted: make it again next time.
+				a.forgetChannel(forumID)
+			}
 			return bridge.ChannelRef{}, err
 		}
 		a.log.Info("created a forum post", "session", s.ID, "thread", th.ID)
