@@ -936,3 +936,51 @@ func TestForumPostFoundAfterLostStore(t *testing.T) {
 		t.Errorf("second EnsureChannel without ref = %+v, %v; want thread %s", again, err, ref.ChannelID)
 	}
 }
+
+func TestInteractionsModalsAndFollowups(t *testing.T) {
+	srv := newServer(t)
+	a, _ := start(t, srv, nil)
+	ctx := t.Context()
+	got := make(chan map[string]string, 1)
+	a.OnInteraction(func(ctx context.Context, in *Interaction) {
+		switch {
+		case in.CommandName() == "login":
+			_ = in.ShowModal(ctx, "login-form", "Log in", discordgo.TextInput{CustomID: "uin", Label: "QQ number", Style: discordgo.TextInputShort})
+		case in.CommandName() == "slow":
+			if in.Option("what") == nil || in.Option("what").StringValue() != "x" {
+				_ = in.Reply(ctx, "missing option", true)
+				return
+			}
+			_ = in.Defer(ctx, true)
+			_ = in.EditReply(ctx, "done")
+			_, _ = in.Followup(ctx, "and one more", true)
+		case in.CustomID() == "login-form":
+			got <- in.ModalValues()
+			_ = in.Reply(ctx, "thanks", true)
+		}
+	})
+	waitFor(t, "gateway", a.Connected)
+	in := srv.InvokeCommand(srv.AdminUserID, "login", nil)
+	resp, err := in.Response(ctx)
+	if err != nil || resp.Type != 9 || resp.CustomID != "login-form" {
+		t.Fatalf("modal response %+v, %v", resp, err)
+	}
+	sub := srv.SubmitModal(srv.AdminUserID, "login-form", map[string]string{"uin": "12345"})
+	if resp, err := sub.Response(ctx); err != nil || resp.Content != "thanks" {
+		t.Fatalf("modal submit answer %+v, %v", resp, err)
+	}
+	if v := <-got; v["uin"] != "12345" {
+		t.Errorf("modal values %v", v)
+	}
+	in = srv.InvokeCommand(srv.AdminUserID, "slow", map[string]any{"what": "x"})
+	if resp, err := in.Response(ctx); err != nil || resp.Type != 5 || !resp.Ephemeral() {
+		t.Fatalf("deferred response %+v, %v", resp, err)
+	}
+	waitFor(t, "the followup", func() bool { return len(in.Followups()) == 1 })
+	if orig, ok := in.Original(); !ok || orig.Content != "done" {
+		t.Errorf("edited original %+v", orig)
+	}
+	if f := in.Followups()[0]; f.Content != "and one more" || !f.Ephemeral {
+		t.Errorf("followup %+v", f)
+	}
+}
