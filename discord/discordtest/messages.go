@@ -270,6 +270,11 @@ func validateMessage(p *msgPayload, nFiles int, requireNonEmpty bool) *apiError 
 	if p.Username != "" {
 		validateWebhookName(&f, "username", p.Username)
 	}
+	if p.AvatarURL != "" {
+		if u, err := url.Parse(p.AvatarURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			f.add("avatar_url", "URL_TYPE_INVALID_URL", "Not a well formed URL.")
+		}
+	}
 	if e := f.err(); e != nil {
 		return e
 	}
