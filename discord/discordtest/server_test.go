@@ -1009,3 +1009,20 @@ func TestRouteLimitPacesDiscordgo(t *testing.T) {
 		t.Fatalf("bad avatar_url: %s", re.ResponseBody)
 	}
 }
+
+func TestMemberPingPermissions(t *testing.T) {
+	s := newServer(t)
+	s.SetRolePermissions(s.EveryoneRoleID, PermViewChannel|PermSendMessages)
+	content := "@everyone <@&" + s.ManagerRoleID + "> <@" + s.AdminUserID + ">"
+	m := s.Type(s.AdminChannelID, s.PlainUserID, content)
+	if m.Pinged.Everyone || len(m.Pinged.Roles) != 0 || len(m.Pinged.Users) != 1 {
+		t.Fatalf("plain member pinged %+v", m.Pinged)
+	}
+	s.SetRoleMentionable(s.ManagerRoleID, true)
+	if m := s.Type(s.AdminChannelID, s.PlainUserID, content); len(m.Pinged.Roles) != 1 || m.Pinged.Everyone {
+		t.Fatalf("mentionable role: %+v", m.Pinged)
+	}
+	if m := s.Type(s.AdminChannelID, s.AdminUserID, content); !m.Pinged.Everyone {
+		t.Fatalf("admin: %+v", m.Pinged)
+	}
+}
