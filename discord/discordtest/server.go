@@ -53,6 +53,7 @@ type Server struct {
 	records   []RequestRecord
 	n429      int
 	faults    []*fault
+	limits    []*routeLimit
 	globalRPS int
 	winStart  time.Time
 	winCount  int
@@ -202,6 +203,32 @@ func (s *Server) FailNext(n int, status int) {
 // FailRoute is FailNext for requests matching method and pathPattern.
 func (s *Server) FailRoute(method, pathPattern string, n, status int) {
 	s.addFault(&fault{method: method, pattern: pathPattern, n: n, status: status})
+}
+
+// routeLimit is a per-resource bucket: n requests per window for every
+// distinct path matching method and pattern.
+type routeLimit struct {
+	method, pattern string
+	n               int
+	per             time.Duration
+	buckets         map[string]*bucketWindow
+}
+
+type bucketWindow struct {
+	start time.Time
+	count int
+}
+
+// SetRouteLimit enforces a Discord-style bucket of n requests per window
+// for every distinct path matching method (empty: any) and pathPattern
+// (see Count); e.g. SetRouteLimit("POST", "/webhooks/*/*", 5, 2*time.Second)
+// is Discord's per-webhook limit. Matching answers carry X-RateLimit-Limit,
+// -Remaining, -Reset, -Reset-After and -Bucket headers (so discordgo paces
+// itself), and requests beyond the budget get 429 with retry_after.
+func (s *Server) SetRouteLimit(method, pathPattern string, n int, per time.Duration) {
+	s.recMu.Lock()
+	defer s.recMu.Unlock()
+	s.limits = append(s.limits, &routeLimit{method: method, pattern: pathPattern, n: n, per: per, buckets: map[string]*bucketWindow{}})
 }
 
 // SetGlobalLimit enforces a budget of rps REST requests per one-second
@@ -375,8 +402,31 @@ func (s *Server) injectFault(w http.ResponseWriter, method, path string) bool {
 		}
 		return true
 	}
+	now := time.Now()
+	for _, l := range s.limits {
+		if (l.method != "" && !strings.EqualFold(l.method, method)) || !pathMatch(l.pattern, path) {
+			continue
+		}
+		b := l.buckets[path]
+		if b == nil || now.Sub(b.start) >= l.per {
+			b = &bucketWindow{start: now}
+			l.buckets[path] = b
+		}
+		b.count++
+		resetAfter := l.per - now.Sub(b.start)
+		if b.count > l.n {
+			s.recMu.Unlock()
+			write429(w, resetAfter, false)
+			return true
+		}
+		h := w.Header()
+		h.Set("X-RateLimit-Limit", strconv.Itoa(l.n))
+		h.Set("X-RateLimit-Remaining", strconv.Itoa(l.n-b.count))
+		h.Set("X-RateLimit-Reset-After", strconv.FormatFloat(resetAfter.Seconds(), 'f', 3, 64))
+		h.Set("X-RateLimit-Reset", strconv.FormatFloat(float64(now.Add(resetAfter).UnixMilli())/1000, 'f', 3, 64))
+		h.Set("X-RateLimit-Bucket", avatarHash(method + " " + l.pattern)[:16])
+	}
 	if s.globalRPS > 0 {
-		now := time.Now()
 		if now.Sub(s.winStart) >= time.Second {
 			s.winStart, s.winCount = now, 0
 		}

@@ -976,3 +976,53 @@ func TestAdminChangesDispatch(t *testing.T) {
 		t.Fatalf("roles after add: %v", m.Roles)
 	}
 }
+
+func TestRouteLimitPacesDiscordgo(t *testing.T) {
+	s := newServer(t)
+	dg := session(t, s)
+	wh, err := dg.WebhookCreate(s.AdminChannelID, "bridge", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetRouteLimit("POST", "/webhooks/*/*", 2, 300*time.Millisecond)
+	start := time.Now()
+	for i := 0; i < 3; i++ {
+		if _, err := dg.WebhookExecute(wh.ID, wh.Token, true, &discordgo.WebhookParams{Content: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.Count429() != 0 || time.Since(start) < 200*time.Millisecond {
+		t.Fatalf("429s %d after %v: discordgo did not pace on the headers", s.Count429(), time.Since(start))
+	}
+	// A client that ignores the headers gets 429.
+	codes := []int{}
+	for i := 0; i < 3; i++ {
+		resp := rawDo(t, s, "POST", "/api/v9/webhooks/"+wh.ID+"/"+wh.Token, `{"content":"y"}`, "")
+		resp.Body.Close()
+		codes = append(codes, resp.StatusCode)
+	}
+	if codes[2] != 429 {
+		t.Fatalf("codes %v", codes)
+	}
+	_, err = dg.WebhookExecute(wh.ID, wh.Token, true, &discordgo.WebhookParams{Content: "x", AvatarURL: "not a url"})
+	if re := restErr(t, err); re.Message.Code != 50035 {
+		t.Fatalf("bad avatar_url: %s", re.ResponseBody)
+	}
+}
+
+func TestMemberPingPermissions(t *testing.T) {
+	s := newServer(t)
+	s.SetRolePermissions(s.EveryoneRoleID, PermViewChannel|PermSendMessages)
+	content := "@everyone <@&" + s.ManagerRoleID + "> <@" + s.AdminUserID + ">"
+	m := s.Type(s.AdminChannelID, s.PlainUserID, content)
+	if m.Pinged.Everyone || len(m.Pinged.Roles) != 0 || len(m.Pinged.Users) != 1 {
+		t.Fatalf("plain member pinged %+v", m.Pinged)
+	}
+	s.SetRoleMentionable(s.ManagerRoleID, true)
+	if m := s.Type(s.AdminChannelID, s.PlainUserID, content); len(m.Pinged.Roles) != 1 || m.Pinged.Everyone {
+		t.Fatalf("mentionable role: %+v", m.Pinged)
+	}
+	if m := s.Type(s.AdminChannelID, s.AdminUserID, content); !m.Pinged.Everyone {
+		t.Fatalf("admin: %+v", m.Pinged)
+	}
+}

@@ -184,7 +184,18 @@ func (s *Server) AddRole(name string, perms int64) string {
 	return id
 }
 
-// SetRoleMentionable sets whether a role is mentionable (informational).
+// SetRolePermissions replaces a role's permission bits (the @everyone role's
+// id is GuildID).
+func (s *Server) SetRolePermissions(roleID string, perms int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.state.roles[roleID]; r != nil {
+		r.Permissions = perms
+	}
+}
+
+// SetRoleMentionable sets whether members without the Mention Everyone
+// permission can ping the role.
 func (s *Server) SetRoleMentionable(roleID string, on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
