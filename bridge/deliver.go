@@ -166,16 +166,19 @@ func (e *Engine) deliverToDiscord(ctx context.Context, h store.Entry) error {
 	}
 	e.recovered(source)
 	e.obs.Relayed(ToDiscord, OutcomeDelivered)
-	if !m.Time.IsZero() {
-		e.obs.RelayLatency(ToDiscord, e.now().Sub(m.Time))
-	}
+	e.obs.RelayLatency(ToDiscord, e.latency(m.Time, h.CreatedAt))
 	return nil
 }
 
-// retryDiscord schedules a retry; a channel found missing is re-ensured
-// first.
+// checkChannelEvery is how many failed posts in a row make the engine ask
+// Discord whether the session's channel still exists (an adapter that does
+// not report ErrChannelNotFound would otherwise fail until it gives up).
+const checkChannelEvery = 3
+
+// retryDiscord schedules a retry; a channel found missing (or suspected
+// so, after repeated failures) is re-ensured first.
 func (e *Engine) retryDiscord(ctx context.Context, h store.Entry, s store.Session, err error) error {
-	if errors.Is(err, ErrChannelNotFound) {
+	if errors.Is(err, ErrChannelNotFound) || (h.Attempts+1)%checkChannelEvery == 0 {
 		if _, eerr := e.ensureChannel(ctx, s, true); eerr != nil {
 			err = errors.Join(err, eerr)
 		}
@@ -238,9 +241,7 @@ func (e *Engine) deliverToQQ(ctx context.Context, h store.Entry) error {
 	}
 	e.recovered(source)
 	e.obs.Relayed(ToQQ, OutcomeDelivered)
-	if !p.Time.IsZero() {
-		e.obs.RelayLatency(ToQQ, e.now().Sub(p.Time))
-	}
+	e.obs.RelayLatency(ToQQ, e.latency(p.Time, h.CreatedAt))
 	return nil
 }
 
@@ -256,6 +257,17 @@ func (e *Engine) retryQQ(ctx context.Context, h store.Entry, err error) error {
 		e.mu.Unlock()
 	}
 	return e.retry(ctx, h, ToQQ, err)
+}
+
+// latency is how long a message took to be relayed: from when it was
+// written, for a live message; from when the bridge queued it, for history
+// read by a backfill or a catch-up (whose age says nothing of the bridge).
+func (e *Engine) latency(written, queued time.Time) time.Duration {
+	from := queued
+	if !written.IsZero() && written.After(queued.Add(-3*e.cfg.IdlePollInterval)) {
+		from = written
+	}
+	return max(e.now().Sub(from), 0)
 }
 
 func nonEmpty(id string) []string {

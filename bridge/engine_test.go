@@ -760,3 +760,50 @@ func waitFor(t *testing.T, cond func() bool) {
 		time.Sleep(2 * time.Millisecond)
 	}
 }
+
+// panickyQQ panics on its first session-list call, as a buggy adapter
+// meeting a hostile reply might.
+type panickyQQ struct {
+	*fakeQQ
+	once sync.Once
+}
+
+func (p *panickyQQ) ChangedSessions(ctx context.Context, since int64) ([]Session, error) {
+	p.once.Do(func() { panic("index out of range [3] with length 3") })
+	return p.fakeQQ.ChangedSessions(ctx, since)
+}
+
+func TestAdapterPanicBecomesAnError(t *testing.T) {
+	h := newHarness(t, nil)
+	h.e = NewEngine(h.cfg, h.st, &panickyQQ{fakeQQ: h.qq}, h.dc, nil)
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	h.qq.peerSays("s1", "one")
+	if err := h.e.pollOnce(h.ctx); err == nil || !strings.Contains(err.Error(), "panicked") {
+		t.Fatalf("pollOnce = %v, want the panic as an error", err)
+	}
+	h.settle()
+	if got := texts(h.dc.posted(h.dc.sessionChannel("s1"))); got != "one" {
+		t.Errorf("posted %s", got)
+	}
+}
+
+func TestDeletedChannelRecreatedEvenWithoutTypedError(t *testing.T) {
+	h := newHarness(t, nil)
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	h.qq.peerSays("s1", "one")
+	h.settle()
+	old := h.dc.sessionChannel("s1")
+	h.dc.deleteChannel(old)
+	// The adapter reports the loss as a plain error.
+	gone := errors.New("discord: HTTP 404 Not Found, {\"message\": \"Unknown Channel\", \"code\": 10003}")
+	h.dc.postFail = []error{gone, gone, gone}
+	h.qq.peerSays("s1", "two")
+	h.settle()
+	ch := h.dc.sessionChannel("s1")
+	if ch == "" || ch == old {
+		t.Fatal("channel not recreated")
+	}
+	if got := texts(h.dc.posted(ch)); got != "two" {
+		t.Errorf("new channel shows %s", got)
+	}
+}

@@ -145,20 +145,39 @@ func (e *Engine) catchUp(ctx, dctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
-		replies, err := e.dc.RepliesAfter(dctx, s.Channel.ChannelID, s.LastSeenDiscordID)
+		// Read from the catch-up watermark, not from the last seen reply:
+		// live replies handled since an outage may lie beyond a gap.
+		// Everything that existed before the read is covered by it.
+		covered := s.CaughtUpDiscordID
+		for _, id := range []string{s.LastSeenDiscordID, s.LastPostedDiscordID} {
+			if store.SnowflakeAfter(id, covered) {
+				covered = id
+			}
+		}
+		replies, err := e.dc.RepliesAfter(dctx, s.Channel.ChannelID, s.CaughtUpDiscordID)
 		if err != nil {
 			e.fault("discord catch-up", err)
 			failed = true
 			continue
 		}
+		ok := true
 		for _, r := range replies {
 			if r.ChannelID == "" {
 				r.ChannelID = s.Channel.ChannelID
 			}
 			if err := e.HandleReply(dctx, r); err != nil {
 				e.fault("discord catch-up", err)
-				failed = true
+				failed, ok = true, false
 				break
+			}
+			if store.SnowflakeAfter(r.MessageID, covered) {
+				covered = r.MessageID
+			}
+		}
+		if ok {
+			if err := e.st.AdvanceCaughtUp(dctx, s.Channel.ChannelID, covered); err != nil {
+				e.fault("store", err)
+				failed = true
 			}
 		}
 	}

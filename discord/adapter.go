@@ -2,6 +2,7 @@ package discord
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -150,7 +151,6 @@ type Adapter struct {
 	cur       atomic.Pointer[gateway]
 	connected atomic.Bool
 	queue     chan *discordgo.Message
-	ctx       context.Context
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 }
@@ -207,7 +207,9 @@ func (a *Adapter) newSession() *discordgo.Session {
 	s.MaxRestRetries = 0
 	s.StateEnabled = false
 	s.SyncEvents = true
-	s.LogLevel = discordgo.LogError
+	// Silence discordgo's own log.Printf output: the adapter logs what
+	// matters (failed opens, rebuilds) through its slog.Logger.
+	s.LogLevel = discordgo.LogError - 1
 	s.Identify.Intents = discordgo.IntentsGuilds | discordgo.IntentsGuildMessages | discordgo.IntentMessageContent
 	s.Identify.Compress = false
 	return s
@@ -225,7 +227,16 @@ func (a *Adapter) Start(ctx context.Context, h bridge.DiscordHandler) error {
 		a.mu.Unlock()
 		return errors.New("discord: adapter already started")
 	}
+	a.started = true
 	a.mu.Unlock()
+	ok := false
+	defer func() {
+		if !ok { // a failed Start may be tried again
+			a.mu.Lock()
+			a.started = false
+			a.mu.Unlock()
+		}
+	}()
 
 	var me *discordgo.User
 	err := a.do(ctx, "check the bot token", true, func(o ...discordgo.RequestOption) (err error) {
@@ -235,8 +246,22 @@ func (a *Adapter) Start(ctx context.Context, h bridge.DiscordHandler) error {
 	if err != nil {
 		return err
 	}
+	appID := me.ID // bots made before 2021 share their user's id
+	var app discordgo.Application
+	err = a.do(ctx, "read the bot's application", true, func(o ...discordgo.RequestOption) error {
+		body, err := a.rest.RequestWithBucketID("GET", discordgo.EndpointOAuth2Application("@me"), nil, discordgo.EndpointOAuth2Applications, o...)
+		if err != nil {
+			return err
+		}
+		return json.Unmarshal(body, &app)
+	})
+	if err == nil && app.ID != "" {
+		appID = app.ID
+	} else if err != nil {
+		a.log.Warn("could not read the bot's application; using the bot's user id", "err", err)
+	}
 	a.mu.Lock()
-	a.botID, a.appID = me.ID, me.ID
+	a.botID, a.appID = me.ID, appID
 	a.handler = h
 	a.mu.Unlock()
 	if _, err := a.guildInfo(ctx, true); err != nil {
@@ -249,13 +274,25 @@ func (a *Adapter) Start(ctx context.Context, h bridge.DiscordHandler) error {
 		return err
 	}
 
+	gctx, cancel := context.WithCancel(context.Background())
+	// The first connection is made here, so that a configuration Discord
+	// refuses (token, intents) is reported by Start; any other failure is
+	// retried in the background.
+	first, err := a.connect(gctx)
+	if errors.Is(err, ErrTokenRejected) || errors.Is(err, ErrIntentsDisallowed) {
+		cancel()
+		return err
+	}
+	if err != nil {
+		a.log.Warn("gateway connection failed; retrying in the background", "err", err)
+	}
 	a.mu.Lock()
-	a.started = true
-	a.ctx, a.cancel = context.WithCancel(context.Background())
+	a.cancel = cancel
 	a.mu.Unlock()
+	ok = true
 	a.wg.Add(2)
-	go a.runGateway(a.ctx)
-	go a.runQueue(a.ctx)
+	go a.runGateway(gctx, first)
+	go a.runQueue(gctx)
 	return nil
 }
 
@@ -289,11 +326,15 @@ func (g *gateway) markDown() { g.once.Do(func() { close(g.down) }) }
 
 // runGateway keeps one gateway session open, rebuilding it whenever it
 // drops, stops acknowledging heartbeats, or hangs while opening.
-func (a *Adapter) runGateway(ctx context.Context) {
+func (a *Adapter) runGateway(ctx context.Context, first *gateway) {
 	defer a.wg.Done()
 	backoff := a.opts.ReconnectBackoff
 	for ctx.Err() == nil {
-		g, err := a.connect(ctx)
+		g, err := first, error(nil)
+		if g == nil {
+			g, err = a.connect(ctx)
+		}
+		first = nil
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -317,28 +358,20 @@ func (a *Adapter) runGateway(ctx context.Context) {
 		a.connected.Store(false)
 		a.cur.CompareAndSwap(g, nil)
 		if ctx.Err() != nil {
-			a.closeGateway(g, 3*time.Second)
+			a.closeGateway(g)
 			return
 		}
 		a.log.Warn("gateway lost; reconnecting", "reason", reason)
-		go a.closeGateway(g, time.Minute)
+		a.closeGateway(g)
 	}
 }
 
-// closeGateway closes a session, waiting at most wait (a session stuck in
-// discordgo's locks is abandoned).
-func (a *Adapter) closeGateway(g *gateway, wait time.Duration) {
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		g.dials.closeAll()
-		g.s.Close()
-	}()
-	select {
-	case <-done:
-	case <-time.After(wait):
-		a.log.Warn("abandoned a gateway session that would not close")
-	}
+// closeGateway closes a session: its connections at once, then discordgo's
+// own Close (which sleeps a second and may be stuck in discordgo's locks)
+// in the background.
+func (a *Adapter) closeGateway(g *gateway) {
+	g.dials.closeAll()
+	go g.s.Close()
 }
 
 // connect opens a new gateway session, giving up after OpenTimeout.
@@ -380,6 +413,28 @@ func (a *Adapter) connect(ctx context.Context) (*gateway, error) {
 			a.forgetChannel(c.ID)
 		}
 	})
+	s.AddHandler(func(_ *discordgo.Session, c *discordgo.ChannelUpdate) {
+		if c.Channel != nil {
+			a.recheckChannel(c.ID) // it may have moved in or out of our categories
+		}
+	})
+	s.AddHandler(func(_ *discordgo.Session, c *discordgo.ThreadDelete) {
+		if c.Channel != nil {
+			a.forgetChannel(c.ID)
+		}
+	})
+	// Permission facts change with roles, the owner and members' roles.
+	s.AddHandler(func(_ *discordgo.Session, _ *discordgo.GuildRoleCreate) { a.dropGuildInfo() })
+	s.AddHandler(func(_ *discordgo.Session, _ *discordgo.GuildRoleUpdate) { a.dropGuildInfo() })
+	s.AddHandler(func(_ *discordgo.Session, _ *discordgo.GuildRoleDelete) { a.dropGuildInfo() })
+	s.AddHandler(func(_ *discordgo.Session, _ *discordgo.GuildUpdate) { a.dropGuildInfo() })
+	s.AddHandler(func(_ *discordgo.Session, m *discordgo.GuildMemberUpdate) {
+		if m.Member != nil && m.User != nil {
+			a.mu.Lock()
+			a.members[m.User.ID] = memberInfo{roles: m.Roles, at: time.Now()}
+			a.mu.Unlock()
+		}
+	})
 	a.cur.Store(g)
 	errc := make(chan error, 1)
 	go func() { errc <- s.Open() }()
@@ -393,6 +448,9 @@ func (a *Adapter) connect(ctx context.Context) (*gateway, error) {
 			var ce *websocket.CloseError
 			if errors.As(err, &ce) && ce.Code == 4004 {
 				return nil, fmt.Errorf("discord: gateway: %w", ErrTokenRejected)
+			}
+			if errors.As(err, &ce) && ce.Code == 4014 {
+				return nil, ErrIntentsDisallowed
 			}
 			return nil, fmt.Errorf("discord: open gateway: %w", err)
 		}

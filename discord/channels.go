@@ -150,6 +150,9 @@ func (a *Adapter) loadLayout(ctx context.Context) error {
 // channel list. a.mu must be held.
 func (a *Adapter) noteLayout(chs []*discordgo.Channel) {
 	forumName := ChannelName(a.opts.CategoryName, "qq-music")
+	if a.opts.Mode == ModeChannels {
+		clear(a.categories) // the list is the truth: drop deleted ones
+	}
 	for _, c := range chs {
 		switch {
 		case c.Type == discordgo.ChannelTypeGuildCategory && a.opts.Mode == ModeChannels:
@@ -178,6 +181,21 @@ func (a *Adapter) forgetChannel(id string) {
 	if a.forumID == id {
 		a.forumID = ""
 	}
+}
+
+// recheckChannel drops what the adapter concluded about a channel, so that
+// the next message there looks again.
+func (a *Adapter) recheckChannel(id string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.sessionChan, id)
+	delete(a.checkedAt, id)
+}
+
+func (a *Adapter) dropGuildInfo() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.guild = nil
 }
 
 // isSessionChannel reports whether channelID is a session channel (or a
@@ -458,6 +476,14 @@ func (a *Adapter) ensurePost(ctx context.Context, s bridge.Session, have *bridge
 			return bridge.ChannelRef{}, err
 		}
 	}
+	if th == nil && have == nil {
+		// The caller may have lost the post: look among the active ones.
+		if found, err := a.findPost(ctx, forumID, s.Peer); err != nil {
+			a.log.Warn("could not list active forum posts", "err", err)
+		} else {
+			th = found
+		}
+	}
 	if th == nil {
 		err := a.do(ctx, "create a forum post", false, func(o ...discordgo.RequestOption) (err error) {
 			th, err = a.rest.ForumThreadStartComplex(forumID,
@@ -466,10 +492,15 @@ func (a *Adapter) ensurePost(ctx context.Context, s bridge.Session, have *bridge
 			return err
 		})
 		if err != nil {
+			if notFound(err) {
+				// The forum itself was deleted: make it again next time.
+				a.forgetChannel(forumID)
+			}
 			return bridge.ChannelRef{}, err
 		}
 		a.log.Info("created a forum post", "session", s.ID, "thread", th.ID)
-	} else {
+	}
+	if th != nil {
 		edit := &discordgo.ChannelEdit{}
 		changed := false
 		if th.Name != name {
@@ -497,6 +528,28 @@ func (a *Adapter) ensurePost(ctx context.Context, s bridge.Session, have *bridge
 		return bridge.ChannelRef{}, err
 	}
 	return bridge.ChannelRef{ChannelID: th.ID, ParentID: forumID, WebhookID: wh.ID, WebhookToken: wh.Token, Name: th.Name}, nil
+}
+
+// findPost returns the active post of a peer in the forum, or nil. Posts
+// are named ThreadName(peer), which ends with the uin.
+func (a *Adapter) findPost(ctx context.Context, forumID string, p bridge.Peer) (*discordgo.Channel, error) {
+	if p.UIN == "" {
+		return nil, nil
+	}
+	var list *discordgo.ThreadsList
+	err := a.do(ctx, "list active threads", true, func(o ...discordgo.RequestOption) (err error) {
+		list, err = a.rest.GuildThreadsActive(a.opts.GuildID, o...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, th := range list.Threads {
+		if th.ParentID == forumID && strings.HasSuffix(th.Name, " ("+p.UIN+")") {
+			return th, nil
+		}
+	}
+	return nil, nil
 }
 
 // ensureForum returns the forum of forum mode, creating it when missing.

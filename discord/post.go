@@ -78,7 +78,21 @@ func (a *Adapter) execute(ctx context.Context, ref bridge.ChannelRef, params *di
 			}
 			return msg, nil
 		}
-		if restCode(err) != 10015 || try > 0 { // 10015: unknown webhook
+		if try > 0 {
+			return nil, err
+		}
+		if restCode(err) == 50083 && thread != "" { // thread archived
+			a.log.Info("forum post archived; reopening it", "thread", thread)
+			uerr := a.do(ctx, "reopen a forum post", true, func(o ...discordgo.RequestOption) error {
+				_, err := a.rest.ChannelEdit(thread, &discordgo.ChannelEdit{Archived: new(false)}, o...)
+				return err
+			})
+			if uerr != nil {
+				return nil, fmt.Errorf("%w (reopening the post failed: %v)", err, uerr)
+			}
+			continue
+		}
+		if restCode(err) != 10015 { // 10015: unknown webhook
 			return nil, err
 		}
 		key := ref.ChannelID

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,6 +33,9 @@ var (
 	ErrGuildFull = errors.New("discord: the guild has reached Discord's 500-channel limit; delete old session channels or switch to forum mode")
 	// ErrWebhookLimit means a channel already holds 15 webhooks, none ours.
 	ErrWebhookLimit = errors.New("discord: the channel already has 15 webhooks; delete one so the bridge can create its own")
+	// ErrIntentsDisallowed means the gateway refused the intents (close
+	// 4014): the Message Content intent is not enabled for the bot.
+	ErrIntentsDisallowed = errors.New("discord: the gateway refused the bot's intents (4014); enable the Message Content intent for the bot in the Discord developer portal")
 	// ErrNotStarted means the adapter was used before Start succeeded.
 	ErrNotStarted = errors.New("discord: adapter not started")
 )
@@ -61,8 +65,12 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	resp, err := t.next.RoundTrip(req)
-	if err != nil || resp.StatusCode != http.StatusTooManyRequests {
-		return resp, err
+	if err != nil {
+		return nil, err
+	}
+	t.clampReset(resp.Header)
+	if resp.StatusCode != http.StatusTooManyRequests {
+		return resp, nil
 	}
 	// Read the small 429 body to learn whether the limit is global, then
 	// hand discordgo an identical body.
@@ -88,6 +96,22 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		t.a.pauseAll(wait)
 	}
 	return resp, nil
+}
+
+// clampReset bounds the bucket reset discordgo will sleep for before its
+// next request on a bucket (that sleep ignores contexts): never longer than
+// MaxRetryAfter. A longer limit then shows as a 429 the adapter refuses to
+// wait for, instead of a call stuck for an hour.
+func (t *transport) clampReset(h http.Header) {
+	after := h.Get("X-RateLimit-Reset-After")
+	if after == "" {
+		return
+	}
+	h.Del("X-RateLimit-Reset") // discordgo prefers Reset-After; keep one source
+	secs, err := strconv.ParseFloat(after, 64)
+	if limit := t.a.opts.MaxRetryAfter.Seconds(); err != nil || secs > limit {
+		h.Set("X-RateLimit-Reset-After", strconv.FormatFloat(limit, 'f', 3, 64))
+	}
 }
 
 // pauseAll makes every REST call wait d before its next request (Discord's
@@ -170,11 +194,16 @@ func (a *Adapter) do(ctx context.Context, what string, idempotent bool, call res
 			wait = a.backoff(attempt)
 		case errors.As(err, &re):
 			return fmt.Errorf("discord: %s: %w", what, err)
+		case strings.HasPrefix(err.Error(), "Exceeded Max retries HTTP"):
+			// discordgo's own answer to a 502 once its retries (none,
+			// here) are used up: a plain error, not a RESTError.
+			last = fmt.Errorf("%w: HTTP 502", ErrUnavailable)
+			wait = a.backoff(attempt)
 		case idempotent && isTransient(err):
-			last = fmt.Errorf("%w: %v", ErrUnavailable, err)
+			last = fmt.Errorf("%w: %v", ErrUnavailable, redact(err))
 			wait = a.backoff(attempt)
 		default:
-			return fmt.Errorf("discord: %s: %w", what, err)
+			return fmt.Errorf("discord: %s: %w", what, redact(err))
 		}
 		if attempt >= a.opts.MaxRetries {
 			return fmt.Errorf("discord: %s: gave up after %d attempts: %w", what, attempt+1, last)
@@ -191,6 +220,19 @@ func (a *Adapter) backoff(attempt int) time.Duration {
 		d = 30 * time.Second
 	}
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// secretPath matches the token part of webhook and interaction URLs.
+var secretPath = regexp.MustCompile(`/(webhooks|interactions)/([0-9]+)/[^/?]+`)
+
+// redact removes webhook and interaction tokens from the URL a network
+// error quotes, so that they never reach logs.
+func redact(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	return &url.Error{Op: ue.Op, URL: secretPath.ReplaceAllString(ue.URL, "/$1/$2/[token]"), Err: ue.Err}
 }
 
 // isTransient reports whether err looks like a network failure worth one

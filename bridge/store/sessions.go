@@ -47,6 +47,9 @@ type Session struct {
 	// LastPostedDiscordID the newest message the bridge posted there.
 	LastSeenDiscordID   string
 	LastPostedDiscordID string
+	// CaughtUpDiscordID is where the next catch-up reads from: every
+	// member message up to it is known (there may be gaps after it).
+	CaughtUpDiscordID string
 }
 
 // SessionChange is a session the session list says changed.
@@ -58,7 +61,7 @@ type SessionChange struct {
 
 const sessionCols = `session_id, peer_uin, peer_encrypt_uin, peer_nick, peer_avatar, sort_time,
 	channel_id, parent_id, webhook_id, webhook_token, channel_name, channel_nick, channel_avatar,
-	last_msg_id, last_seq, backfilled, dirty, last_seen_discord_id, last_posted_discord_id`
+	last_msg_id, last_seq, backfilled, dirty, last_seen_discord_id, last_posted_discord_id, caught_up_discord_id`
 
 type scanner interface{ Scan(...any) error }
 
@@ -67,7 +70,7 @@ func scanSession(r scanner) (Session, error) {
 	err := r.Scan(&s.ID, &s.Peer.UIN, &s.Peer.EncryptUIN, &s.Peer.Nick, &s.Peer.AvatarURL, &s.SortTime,
 		&s.Channel.ChannelID, &s.Channel.ParentID, &s.Channel.WebhookID, &s.Channel.WebhookToken, &s.Channel.Name,
 		&s.ChannelNick, &s.ChannelAvatar, &s.LastMsgID, &s.LastSeq, &s.Backfilled, &s.Dirty,
-		&s.LastSeenDiscordID, &s.LastPostedDiscordID)
+		&s.LastSeenDiscordID, &s.LastPostedDiscordID, &s.CaughtUpDiscordID)
 	return s, err
 }
 
@@ -187,10 +190,11 @@ func (s *Store) SetChannel(ctx context.Context, sessionID string, ch Channel, ni
 	res, err := s.db.ExecContext(ctx, `UPDATE sessions SET channel_id = ?, parent_id = ?, webhook_id = ?,
 		webhook_token = ?, channel_name = ?, channel_nick = ?, channel_avatar = ?, updated_at = ?,
 		last_seen_discord_id = CASE WHEN channel_id = ? THEN last_seen_discord_id ELSE '' END,
-		last_posted_discord_id = CASE WHEN channel_id = ? THEN last_posted_discord_id ELSE '' END
+		last_posted_discord_id = CASE WHEN channel_id = ? THEN last_posted_discord_id ELSE '' END,
+		caught_up_discord_id = CASE WHEN channel_id = ? THEN caught_up_discord_id ELSE '' END
 		WHERE session_id = ?`,
 		ch.ChannelID, ch.ParentID, ch.WebhookID, ch.WebhookToken, ch.Name, nick, avatar, s.ms(),
-		ch.ChannelID, ch.ChannelID, sessionID)
+		ch.ChannelID, ch.ChannelID, ch.ChannelID, sessionID)
 	if err != nil {
 		return s.wrap(err)
 	}
@@ -223,6 +227,30 @@ func advanceLastSeen(ctx context.Context, tx *sql.Tx, channelID, id string) erro
 	}
 	_, err = tx.ExecContext(ctx, "UPDATE sessions SET last_seen_discord_id = ? WHERE channel_id = ?", id, channelID)
 	return err
+}
+
+// AdvanceCaughtUp records that every member message of a channel up to id
+// is known (never moving backwards). Call it after a catch-up read, with the
+// newest id the read returned or any id that existed before the read began.
+func (s *Store) AdvanceCaughtUp(ctx context.Context, channelID, id string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if channelID == "" || id == "" {
+			return nil
+		}
+		var cur string
+		err := tx.QueryRowContext(ctx, "SELECT caught_up_discord_id FROM sessions WHERE channel_id = ?", channelID).Scan(&cur)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if !SnowflakeAfter(id, cur) {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, "UPDATE sessions SET caught_up_discord_id = ? WHERE channel_id = ?", id, channelID)
+		return err
+	})
 }
 
 // SnowflakeAfter reports whether Discord id a is newer than b ("" is older

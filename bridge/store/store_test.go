@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"os"
 	"path/filepath"
@@ -391,5 +392,51 @@ func TestWatermarkNeverGoesBack(t *testing.T) {
 	}
 	if wm, _ := s.Watermark(ctx); wm != 50 {
 		t.Errorf("Watermark = %d, want 50", wm)
+	}
+}
+
+func TestMigratesVersion1Database(t *testing.T) {
+	ctx := context.Background()
+	p := filepath.Join(t.TempDir(), "bridge.db")
+	if err := prepareFile(p); err != nil {
+		t.Fatal(err)
+	}
+	// A database as the first release left it: schema version 1 only.
+	db, err := sql.Open("sqlite", p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, _ := migrations()
+	raw := &Store{db: db, path: p, now: time.Now}
+	if err := raw.migrate(ctx, ms[0]); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `INSERT INTO sessions (session_id, peer_uin, channel_id, last_seen_discord_id, created_at, updated_at)
+		VALUES ('s1', '42', 'c1', '777', 0, 0)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	s, err := Open(ctx, p)
+	if err != nil {
+		t.Fatalf("Open of a version 1 database: %v", err)
+	}
+	defer s.Close()
+	var v int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&v); err != nil || v != SchemaVersion() {
+		t.Errorf("user_version = %d, %v; want %d", v, err, SchemaVersion())
+	}
+	got, ok, err := s.SessionByChannel(ctx, "c1")
+	if err != nil || !ok || got.LastSeenDiscordID != "777" || got.CaughtUpDiscordID != "" {
+		t.Fatalf("session after migration = %+v, %v, %v", got, ok, err)
+	}
+	if err := s.AdvanceCaughtUp(ctx, "c1", "900"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AdvanceCaughtUp(ctx, "c1", "800"); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, _ := s.SessionByChannel(ctx, "c1"); got.CaughtUpDiscordID != "900" {
+		t.Errorf("CaughtUpDiscordID = %q, want 900", got.CaughtUpDiscordID)
 	}
 }

@@ -25,6 +25,10 @@ func (s *Server) routes() {
 	s.handle("POST /guilds/{guild}/channels", true, s.postGuildChannel)
 	s.handle("PATCH /guilds/{guild}/channels", true, s.patchGuildChannelPositions)
 	s.handle("GET /guilds/{guild}/roles", true, s.getRoles)
+	s.handle("POST /guilds/{guild}/roles", true, s.postRole)
+	s.handle("DELETE /guilds/{guild}/roles/{role}", true, s.deleteRole)
+	s.handle("PUT /guilds/{guild}/members/{user}/roles/{role}", true, s.memberRole(true))
+	s.handle("DELETE /guilds/{guild}/members/{user}/roles/{role}", true, s.memberRole(false))
 	s.handle("GET /guilds/{guild}/members", true, s.getMembers)
 	s.handle("GET /guilds/{guild}/members/search", true, s.searchMembers)
 	s.handle("GET /guilds/{guild}/members/{user}", true, s.getMember)
@@ -168,6 +172,107 @@ func (s *Server) getRoles(w http.ResponseWriter, r *http.Request) *apiError {
 	s.mu.Unlock()
 	writeJSON(w, 200, roles)
 	return nil
+}
+
+func (s *Server) postRole(w http.ResponseWriter, r *http.Request) *apiError {
+	if e := s.guildOK(r); e != nil {
+		return e
+	}
+	var p struct {
+		Name        string `json:"name"`
+		Permissions *int64 `json:"permissions,string"`
+		Color       int    `json:"color"`
+		Hoist       bool   `json:"hoist"`
+		Mentionable bool   `json:"mentionable"`
+	}
+	if e := decodeJSON(readBody(r), &p); e != nil {
+		return e
+	}
+	if utf8.RuneCountInString(p.Name) > 100 {
+		return formErr("name", "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length.")
+	}
+	if p.Name == "" {
+		p.Name = "new role"
+	}
+	s.mu.Lock()
+	if !s.botHas(PermManageRoles) {
+		s.mu.Unlock()
+		return errMissingPerms()
+	}
+	perms := s.state.roles[s.GuildID].Permissions
+	if p.Permissions != nil {
+		perms = *p.Permissions
+	}
+	id := s.addRoleLocked(p.Name, perms)
+	role := s.state.roles[id]
+	role.Color, role.Hoist, role.Mentionable = p.Color, p.Hoist, p.Mentionable
+	out := *role
+	s.mu.Unlock()
+	s.dispatch("GUILD_ROLE_CREATE", IntentGuilds, map[string]any{"guild_id": s.GuildID, "role": out})
+	writeJSON(w, 200, out)
+	return nil
+}
+
+func (s *Server) deleteRole(w http.ResponseWriter, r *http.Request) *apiError {
+	if e := s.guildOK(r); e != nil {
+		return e
+	}
+	id := r.PathValue("role")
+	s.mu.Lock()
+	role := s.state.roles[id]
+	if role == nil {
+		s.mu.Unlock()
+		return errf(404, 10011, "Unknown Role")
+	}
+	if !s.botHas(PermManageRoles) || role.Managed || id == s.GuildID {
+		s.mu.Unlock()
+		return errMissingPerms()
+	}
+	delete(s.state.roles, id)
+	for _, m := range s.state.members {
+		m.Roles = slices.DeleteFunc(m.Roles, func(x string) bool { return x == id })
+	}
+	s.mu.Unlock()
+	s.dispatch("GUILD_ROLE_DELETE", IntentGuilds, map[string]any{"guild_id": s.GuildID, "role_id": id})
+	writeNoContent(w)
+	return nil
+}
+
+func (s *Server) memberRole(add bool) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) *apiError {
+		if e := s.guildOK(r); e != nil {
+			return e
+		}
+		uid, rid := r.PathValue("user"), r.PathValue("role")
+		s.mu.Lock()
+		m := s.state.members[uid]
+		if m == nil {
+			s.mu.Unlock()
+			return errUnknownMember()
+		}
+		if _, ok := s.state.roles[rid]; !ok {
+			s.mu.Unlock()
+			return errf(404, 10011, "Unknown Role")
+		}
+		if !s.botHas(PermManageRoles) {
+			s.mu.Unlock()
+			return errMissingPerms()
+		}
+		has := slices.Contains(m.Roles, rid)
+		switch {
+		case add && !has:
+			m.Roles = append(m.Roles, rid)
+		case !add && has:
+			m.Roles = slices.DeleteFunc(m.Roles, func(x string) bool { return x == rid })
+		}
+		ev := s.memberWithGuildLocked(uid)
+		s.mu.Unlock()
+		if add != has {
+			s.dispatch("GUILD_MEMBER_UPDATE", IntentGuildMembers, ev)
+		}
+		writeNoContent(w)
+		return nil
+	}
 }
 
 func (s *Server) getMembers(w http.ResponseWriter, r *http.Request) *apiError {

@@ -39,6 +39,8 @@ type gateway struct {
 	total       int
 	lastIntents int
 	disallowed  int
+	nextAnswer  int            // op to answer the next IDENTIFY with instead of READY
+	delivered   map[string]int // dispatches written to a live connection, by event name
 	wg          sync.WaitGroup
 }
 
@@ -64,6 +66,7 @@ type sentFrame struct {
 func (g *gateway) init() {
 	g.conns = map[*gwConn]struct{}{}
 	g.sessions = map[string]*gwSession{}
+	g.delivered = map[string]int{}
 }
 
 func (c *gwConn) write(frame []byte, timeout time.Duration) error {
@@ -109,6 +112,15 @@ func opFrame(op int, d any) []byte {
 }
 
 func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if enc := q.Get("encoding"); enc != "" && enc != "json" {
+		http.Error(w, "discordtest: only encoding=json is supported", http.StatusBadRequest)
+		return
+	}
+	if c := q.Get("compress"); c != "" {
+		http.Error(w, "discordtest: transport compression ("+c+") is not supported", http.StatusBadRequest)
+		return
+	}
 	s.gw.mu.Lock()
 	if s.gw.closed {
 		s.gw.mu.Unlock()
@@ -221,6 +233,7 @@ func (s *Server) sendLocked(sess *gwSession, event string, d []byte) {
 		sess.sent = slices.Clone(sess.sent[len(sess.sent)-replayBuffer:])
 	}
 	if sess.conn != nil {
+		s.gw.delivered[event]++
 		if err := sess.conn.write(frame, s.cfg.writeTimeout); err != nil {
 			_ = sess.conn.ws.UnderlyingConn().Close()
 		}
@@ -259,6 +272,15 @@ func (s *Server) identify(c *gwConn, d json.RawMessage) bool {
 		c.closeWith(closeCode, closeText)
 		s.gw.mu.Lock()
 		return false
+	}
+	if op := s.gw.nextAnswer; op != 0 {
+		s.gw.nextAnswer = 0
+		var d any
+		if op == 9 {
+			d = false
+		}
+		_ = c.write(opFrame(op, d), s.cfg.writeTimeout)
+		return true
 	}
 	s.gw.nextSession++
 	sess := &gwSession{id: fmt.Sprintf("discordtest-session-%d", s.gw.nextSession), intents: intents, conn: c}
@@ -458,6 +480,24 @@ func (s *Server) broadcastOp(frame []byte, detach, forget bool) {
 	for _, c := range targets {
 		_ = c.write(frame, s.cfg.writeTimeout)
 	}
+}
+
+// AnswerNextIdentify makes the gateway answer the next IDENTIFY with op 7
+// (Reconnect) or op 9 (Invalid Session, not resumable) instead of READY.
+// op 7 before READY deadlocks discordgo v0.29.0's Open (issue #513): use it
+// to test a watchdog around Open.
+func (s *Server) AnswerNextIdentify(op int) {
+	s.gw.mu.Lock()
+	defer s.gw.mu.Unlock()
+	s.gw.nextAnswer = op
+}
+
+// Dispatched returns how many times event (e.g. "MESSAGE_CREATE") was
+// written to a live gateway connection, replays on RESUME excluded.
+func (s *Server) Dispatched(event string) int {
+	s.gw.mu.Lock()
+	defer s.gw.mu.Unlock()
+	return s.gw.delivered[event]
 }
 
 // SetHeartbeatAcks turns heartbeat ACKs (op 11) on or off (default on).

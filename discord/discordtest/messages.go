@@ -213,8 +213,11 @@ var (
 	roleMentionRE = regexp.MustCompile(`<@&(\d+)>`)
 )
 
-// pingsLocked works out who a message pings. authorID may be a webhook id
-// (not a member): webhooks and the bot may ping @everyone.
+// pingsLocked works out who a message pings. Members (the bot included)
+// ping @everyone/@here only with the Mention Everyone permission, and roles
+// only when the role is mentionable or they have that permission; webhook
+// authors (not members) are not restricted. allowed_mentions (nil: not
+// sent) then filters.
 func (s *Server) pingsLocked(content string, a *allowed, authorID string, replyTo *Message) Pings {
 	everyoneOK, usersOK, rolesOK, repliedOK := true, true, true, true
 	if a != nil {
@@ -239,8 +242,13 @@ func (s *Server) pingsLocked(content string, a *allowed, authorID string, replyT
 	}
 	for _, m := range roleMentionRE.FindAllStringSubmatch(content, -1) {
 		id := m[1]
-		if _, ok := s.state.roles[id]; !ok || id == s.GuildID {
+		role, ok := s.state.roles[id]
+		if !ok || id == s.GuildID {
 			continue
+		}
+		if _, isMember := s.state.members[authorID]; isMember && !role.Mentionable &&
+			s.permsLocked(authorID)&PermMentionEveryone == 0 {
+			continue // members need a mentionable role or the Mention Everyone permission
 		}
 		if (rolesOK || (a != nil && slices.Contains(a.roleList, id))) && !slices.Contains(p.Roles, id) {
 			p.Roles = append(p.Roles, id)
@@ -269,6 +277,11 @@ func validateMessage(p *msgPayload, nFiles int, requireNonEmpty bool) *apiError 
 	}
 	if p.Username != "" {
 		validateWebhookName(&f, "username", p.Username)
+	}
+	if p.AvatarURL != "" {
+		if u, err := url.Parse(p.AvatarURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			f.add("avatar_url", "URL_TYPE_INVALID_URL", "Not a well formed URL.")
+		}
 	}
 	if e := f.err(); e != nil {
 		return e

@@ -52,11 +52,8 @@ type Server struct {
 	recMu     sync.Mutex // guards records and fault injection
 	records   []RequestRecord
 	n429      int
-	rlLeft    int
-	rlAfter   time.Duration
-	rlGlobal  bool
-	failLeft  int
-	failCode  int
+	faults    []*fault
+	limits    []*routeLimit
 	globalRPS int
 	winStart  time.Time
 	winCount  int
@@ -165,21 +162,73 @@ func (t *rewriteTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // ---- fault injection and records ----
 
-// RateLimit makes the next n REST requests (anywhere under /api) answer 429
-// with the given retry_after, Retry-After and X-RateLimit-* headers; global
-// sets "global": true and X-RateLimit-Global.
-func (s *Server) RateLimit(n int, retryAfter time.Duration, global bool) {
+// fault is an injected answer for the next n matching REST requests.
+type fault struct {
+	method, pattern string // empty matches everything
+	n               int
+	status          int // 429 for rate limits
+	retryAfter      time.Duration
+	global          bool
+}
+
+func (s *Server) addFault(f *fault) {
+	if f.n <= 0 {
+		return
+	}
 	s.recMu.Lock()
 	defer s.recMu.Unlock()
-	s.rlLeft, s.rlAfter, s.rlGlobal = n, retryAfter, global
+	s.faults = append(s.faults, f)
+}
+
+// RateLimit makes the next n REST requests (any route under /api) answer
+// 429 with the given retry_after, Retry-After and X-RateLimit-* headers;
+// global sets "global": true and X-RateLimit-Global. Faults queue up in the
+// order they were added; the oldest one that matches a request answers it.
+func (s *Server) RateLimit(n int, retryAfter time.Duration, global bool) {
+	s.addFault(&fault{n: n, status: http.StatusTooManyRequests, retryAfter: retryAfter, global: global})
+}
+
+// RateLimitRoute is RateLimit for requests matching method (empty: any) and
+// pathPattern (see Count), e.g. RateLimitRoute("POST", "/webhooks/*/*", 1, time.Second).
+func (s *Server) RateLimitRoute(method, pathPattern string, n int, retryAfter time.Duration) {
+	s.addFault(&fault{method: method, pattern: pathPattern, n: n, status: http.StatusTooManyRequests, retryAfter: retryAfter})
 }
 
 // FailNext makes the next n REST requests answer with status (e.g. 500,
-// 502, 503) and a Discord-style JSON body.
+// 502, 503) and a Discord-style JSON body. discordgo retries only 502.
 func (s *Server) FailNext(n int, status int) {
+	s.addFault(&fault{n: n, status: status})
+}
+
+// FailRoute is FailNext for requests matching method and pathPattern.
+func (s *Server) FailRoute(method, pathPattern string, n, status int) {
+	s.addFault(&fault{method: method, pattern: pathPattern, n: n, status: status})
+}
+
+// routeLimit is a per-resource bucket: n requests per window for every
+// distinct path matching method and pattern.
+type routeLimit struct {
+	method, pattern string
+	n               int
+	per             time.Duration
+	buckets         map[string]*bucketWindow
+}
+
+type bucketWindow struct {
+	start time.Time
+	count int
+}
+
+// SetRouteLimit enforces a Discord-style bucket of n requests per window
+// for every distinct path matching method (empty: any) and pathPattern
+// (see Count); e.g. SetRouteLimit("POST", "/webhooks/*/*", 5, 2*time.Second)
+// is Discord's per-webhook limit. Matching answers carry X-RateLimit-Limit,
+// -Remaining, -Reset, -Reset-After and -Bucket headers (so discordgo paces
+// itself), and requests beyond the budget get 429 with retry_after.
+func (s *Server) SetRouteLimit(method, pathPattern string, n int, per time.Duration) {
 	s.recMu.Lock()
 	defer s.recMu.Unlock()
-	s.failLeft, s.failCode = n, status
+	s.limits = append(s.limits, &routeLimit{method: method, pattern: pathPattern, n: n, per: per, buckets: map[string]*bucketWindow{}})
 }
 
 // SetGlobalLimit enforces a budget of rps REST requests per one-second
@@ -304,7 +353,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		}
 		s.recMu.Unlock()
 	}()
-	if s.injectFault(rec) {
+	if s.injectFault(rec, r.Method, rest) {
 		return
 	}
 	r2 := r.Clone(r.Context())
@@ -335,24 +384,49 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 
 // injectFault answers the request with an injected failure or 429 and
 // reports whether it did.
-func (s *Server) injectFault(w http.ResponseWriter) bool {
+func (s *Server) injectFault(w http.ResponseWriter, method, path string) bool {
 	s.recMu.Lock()
-	if s.failLeft > 0 {
-		s.failLeft--
-		code := s.failCode
+	for i, f := range s.faults {
+		if (f.method != "" && !strings.EqualFold(f.method, method)) || (f.pattern != "" && !pathMatch(f.pattern, path)) {
+			continue
+		}
+		f.n--
+		if f.n <= 0 {
+			s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
+		}
 		s.recMu.Unlock()
-		writeError(w, code, 0, fmt.Sprintf("%d: %s", code, http.StatusText(code)))
+		if f.status == http.StatusTooManyRequests {
+			write429(w, f.retryAfter, f.global)
+		} else {
+			writeError(w, f.status, 0, fmt.Sprintf("%d: %s", f.status, http.StatusText(f.status)))
+		}
 		return true
 	}
-	if s.rlLeft > 0 {
-		s.rlLeft--
-		after, global := s.rlAfter, s.rlGlobal
-		s.recMu.Unlock()
-		write429(w, after, global)
-		return true
+	now := time.Now()
+	for _, l := range s.limits {
+		if (l.method != "" && !strings.EqualFold(l.method, method)) || !pathMatch(l.pattern, path) {
+			continue
+		}
+		b := l.buckets[path]
+		if b == nil || now.Sub(b.start) >= l.per {
+			b = &bucketWindow{start: now}
+			l.buckets[path] = b
+		}
+		b.count++
+		resetAfter := l.per - now.Sub(b.start)
+		if b.count > l.n {
+			s.recMu.Unlock()
+			write429(w, resetAfter, false)
+			return true
+		}
+		h := w.Header()
+		h.Set("X-RateLimit-Limit", strconv.Itoa(l.n))
+		h.Set("X-RateLimit-Remaining", strconv.Itoa(l.n-b.count))
+		h.Set("X-RateLimit-Reset-After", strconv.FormatFloat(resetAfter.Seconds(), 'f', 3, 64))
+		h.Set("X-RateLimit-Reset", strconv.FormatFloat(float64(now.Add(resetAfter).UnixMilli())/1000, 'f', 3, 64))
+		h.Set("X-RateLimit-Bucket", avatarHash(method + " " + l.pattern)[:16])
 	}
 	if s.globalRPS > 0 {
-		now := time.Now()
 		if now.Sub(s.winStart) >= time.Second {
 			s.winStart, s.winCount = now, 0
 		}

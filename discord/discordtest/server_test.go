@@ -77,6 +77,7 @@ func session(t *testing.T, s *Server) *discordgo.Session {
 	t.Helper()
 	dg := s.NewSession()
 	dg.MaxRestRetries = 0
+	dg.SyncEvents = true // handlers in arrival order
 	t.Cleanup(func() { _ = dg.Close() })
 	return dg
 }
@@ -918,5 +919,110 @@ func TestIDsIncrease(t *testing.T) {
 	ts, err := discordgo.SnowflakeTimestamp(a)
 	if err != nil || ts.Year() != 2025 {
 		t.Fatalf("snowflake time %v %v", ts, err)
+	}
+}
+
+func TestRouteFaultsAndRecords(t *testing.T) {
+	s := newServer(t)
+	dg := session(t, s)
+	wh, err := dg.WebhookCreate(s.AdminChannelID, "bridge", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.RateLimitRoute("POST", "/webhooks/{id}/{token}", 1, 10*time.Millisecond)
+	s.FailRoute("", "/channels/*/messages", 1, http.StatusServiceUnavailable)
+	if _, err := dg.ChannelMessageSend(s.AdminChannelID, "x"); err == nil {
+		t.Fatal("FailRoute did not fail")
+	}
+	if _, err := dg.ChannelMessageSend(s.AdminChannelID, "x"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = dg.WebhookExecute(wh.ID, wh.Token, true, &discordgo.WebhookParams{Content: "x"}, discordgo.WithRetryOnRatelimit(false))
+	var rl *discordgo.RateLimitError
+	if !errors.As(err, &rl) {
+		t.Fatalf("want RateLimitError, got %v", err)
+	}
+	reqs := s.Requests()
+	last := reqs[len(reqs)-1]
+	if last.Method != "POST" || last.Status != 429 || last.Version != 9 || !strings.HasPrefix(last.Path, "/webhooks/") {
+		t.Fatalf("last record = %+v", last)
+	}
+}
+
+func TestAdminChangesDispatch(t *testing.T) {
+	s := newServer(t)
+	dg := session(t, s)
+	dg.StateEnabled = false
+	adds := collect[*discordgo.GuildMemberAdd](dg)
+	upd := collect[*discordgo.GuildMemberUpdate](dg)
+	chUpd := collect[*discordgo.ChannelUpdate](dg)
+	open(t, dg)
+	id := s.AddMember("erin")
+	s.SetMemberRoles(id, s.AdminRoleID)
+	s.UpdateChannel(s.AdminChannelID, func(c *Channel) { c.Name = "renamed" })
+	if a := adds.wait(t, 1)[0]; a.User.ID != id {
+		t.Fatalf("member add %+v", a.Member)
+	}
+	if u := upd.wait(t, 1)[0]; u.Roles[0] != s.AdminRoleID {
+		t.Fatalf("member update %+v", u.Member)
+	}
+	if c := chUpd.wait(t, 1)[0]; c.Name != "renamed" {
+		t.Fatalf("channel update %+v", c.Channel)
+	}
+	if err := dg.GuildMemberRoleAdd(s.GuildID, s.PlainUserID, s.ManagerRoleID); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := s.Member(s.PlainUserID); len(m.Roles) != 1 {
+		t.Fatalf("roles after add: %v", m.Roles)
+	}
+}
+
+func TestRouteLimitPacesDiscordgo(t *testing.T) {
+	s := newServer(t)
+	dg := session(t, s)
+	wh, err := dg.WebhookCreate(s.AdminChannelID, "bridge", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.SetRouteLimit("POST", "/webhooks/*/*", 2, 300*time.Millisecond)
+	start := time.Now()
+	for i := 0; i < 3; i++ {
+		if _, err := dg.WebhookExecute(wh.ID, wh.Token, true, &discordgo.WebhookParams{Content: "x"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.Count429() != 0 || time.Since(start) < 200*time.Millisecond {
+		t.Fatalf("429s %d after %v: discordgo did not pace on the headers", s.Count429(), time.Since(start))
+	}
+	// A client that ignores the headers gets 429.
+	codes := []int{}
+	for i := 0; i < 3; i++ {
+		resp := rawDo(t, s, "POST", "/api/v9/webhooks/"+wh.ID+"/"+wh.Token, `{"content":"y"}`, "")
+		resp.Body.Close()
+		codes = append(codes, resp.StatusCode)
+	}
+	if codes[2] != 429 {
+		t.Fatalf("codes %v", codes)
+	}
+	_, err = dg.WebhookExecute(wh.ID, wh.Token, true, &discordgo.WebhookParams{Content: "x", AvatarURL: "not a url"})
+	if re := restErr(t, err); re.Message.Code != 50035 {
+		t.Fatalf("bad avatar_url: %s", re.ResponseBody)
+	}
+}
+
+func TestMemberPingPermissions(t *testing.T) {
+	s := newServer(t)
+	s.SetRolePermissions(s.EveryoneRoleID, PermViewChannel|PermSendMessages)
+	content := "@everyone <@&" + s.ManagerRoleID + "> <@" + s.AdminUserID + ">"
+	m := s.Type(s.AdminChannelID, s.PlainUserID, content)
+	if m.Pinged.Everyone || len(m.Pinged.Roles) != 0 || len(m.Pinged.Users) != 1 {
+		t.Fatalf("plain member pinged %+v", m.Pinged)
+	}
+	s.SetRoleMentionable(s.ManagerRoleID, true)
+	if m := s.Type(s.AdminChannelID, s.PlainUserID, content); len(m.Pinged.Roles) != 1 || m.Pinged.Everyone {
+		t.Fatalf("mentionable role: %+v", m.Pinged)
+	}
+	if m := s.Type(s.AdminChannelID, s.AdminUserID, content); !m.Pinged.Everyone {
+		t.Fatalf("admin: %+v", m.Pinged)
 	}
 }

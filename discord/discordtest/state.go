@@ -114,47 +114,88 @@ func (s *Server) addChannelLocked(ch Channel) string {
 	return c.ID
 }
 
-// AddMember adds a guild member (a human user) with the given roles and
-// returns its user id. No GUILD_MEMBER_ADD is dispatched.
+// AddMember adds a guild member (a human user) with the given roles,
+// dispatches GUILD_MEMBER_ADD (GUILD_MEMBERS intent) and returns its user id.
 func (s *Server) AddMember(name string, roleIDs ...string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.addMemberLocked(name, false, roleIDs...)
+	return s.addMember(name, false, roleIDs)
 }
 
 // AddBotMember adds another bot user as a guild member and returns its id
 // (for "messages from other bots are ignored" tests).
 func (s *Server) AddBotMember(name string, roleIDs ...string) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.addMemberLocked(name, true, roleIDs...)
+	return s.addMember(name, true, roleIDs)
 }
 
-// RemoveMember removes a member from the guild (its user stays known).
+func (s *Server) addMember(name string, bot bool, roleIDs []string) string {
+	s.mu.Lock()
+	id := s.addMemberLocked(name, bot, roleIDs...)
+	m := s.memberWithGuildLocked(id)
+	s.mu.Unlock()
+	s.dispatch("GUILD_MEMBER_ADD", IntentGuildMembers, m)
+	return id
+}
+
+func (s *Server) memberWithGuildLocked(id string) map[string]any {
+	out := map[string]any{}
+	_ = json.Unmarshal(mustJSON(s.memberLocked(id)), &out)
+	out["guild_id"] = s.GuildID
+	return out
+}
+
+// RemoveMember removes a member from the guild (its user stays known) and
+// dispatches GUILD_MEMBER_REMOVE.
 func (s *Server) RemoveMember(userID string) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	u, ok := s.state.users[userID]
+	var user User
+	if ok {
+		user = *u
+	}
 	delete(s.state.members, userID)
 	s.state.memberIDs = slices.DeleteFunc(s.state.memberIDs, func(id string) bool { return id == userID })
-}
-
-// SetMemberRoles replaces a member's roles.
-func (s *Server) SetMemberRoles(userID string, roleIDs ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if m := s.state.members[userID]; m != nil {
-		m.Roles = append([]string{}, roleIDs...)
+	s.mu.Unlock()
+	if ok {
+		s.dispatch("GUILD_MEMBER_REMOVE", IntentGuildMembers, map[string]any{"guild_id": s.GuildID, "user": user})
 	}
 }
 
-// AddRole adds a guild role with the given permission bits and returns its id.
-func (s *Server) AddRole(name string, perms int64) string {
+// SetMemberRoles replaces a member's roles and dispatches GUILD_MEMBER_UPDATE.
+func (s *Server) SetMemberRoles(userID string, roleIDs ...string) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.addRoleLocked(name, perms)
+	m := s.state.members[userID]
+	if m == nil {
+		s.mu.Unlock()
+		return
+	}
+	m.Roles = append([]string{}, roleIDs...)
+	ev := s.memberWithGuildLocked(userID)
+	s.mu.Unlock()
+	s.dispatch("GUILD_MEMBER_UPDATE", IntentGuildMembers, ev)
 }
 
-// SetRoleMentionable sets whether a role is mentionable (informational).
+// AddRole adds a guild role with the given permission bits, dispatches
+// GUILD_ROLE_CREATE and returns its id.
+func (s *Server) AddRole(name string, perms int64) string {
+	s.mu.Lock()
+	id := s.addRoleLocked(name, perms)
+	role := *s.state.roles[id]
+	s.mu.Unlock()
+	s.dispatch("GUILD_ROLE_CREATE", IntentGuilds, map[string]any{"guild_id": s.GuildID, "role": role})
+	return id
+}
+
+// SetRolePermissions replaces a role's permission bits (the @everyone role's
+// id is GuildID).
+func (s *Server) SetRolePermissions(roleID string, perms int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if r := s.state.roles[roleID]; r != nil {
+		r.Permissions = perms
+	}
+}
+
+// SetRoleMentionable sets whether members without the Mention Everyone
+// permission can ping the role.
 func (s *Server) SetRoleMentionable(roleID string, on bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -184,6 +225,43 @@ func (s *Server) AddChannel(ch Channel) string {
 		ch.ThreadMetadata = &ThreadMetadata{AutoArchiveDuration: 4320, ArchiveTimestamp: time.Now().UTC()}
 	}
 	return s.addChannelLocked(ch)
+}
+
+// CreateChannel adds a channel as a guild admin would in the client and
+// dispatches CHANNEL_CREATE (THREAD_CREATE for threads). No limits apply.
+func (s *Server) CreateChannel(ch Channel) string {
+	id := s.AddChannel(ch)
+	c, _ := s.Channel(id)
+	if c.IsThread() {
+		s.dispatch("THREAD_CREATE", IntentGuilds, threadCreate(c))
+	} else {
+		s.dispatch("CHANNEL_CREATE", IntentGuilds, c)
+	}
+	return id
+}
+
+// UpdateChannel changes a channel as a guild admin would in the client
+// (rename, move, topic, archive) and dispatches CHANNEL_UPDATE or
+// THREAD_UPDATE. The id cannot change. It reports whether the channel exists.
+func (s *Server) UpdateChannel(id string, edit func(*Channel)) bool {
+	s.mu.Lock()
+	c := s.state.channels[id]
+	if c == nil {
+		s.mu.Unlock()
+		return false
+	}
+	next := copyChannel(c)
+	edit(&next)
+	next.ID, next.GuildID = c.ID, s.GuildID
+	*c = next
+	out := copyChannel(c)
+	s.mu.Unlock()
+	if out.IsThread() {
+		s.dispatch("THREAD_UPDATE", IntentGuilds, out)
+	} else {
+		s.dispatch("CHANNEL_UPDATE", IntentGuilds, out)
+	}
+	return true
 }
 
 // Channels returns every channel (threads included) in creation order.
