@@ -83,6 +83,11 @@ type Options struct {
 	// RetryAfter is the wait after a failed QIMEI acquisition or session
 	// bootstrap before the next try.
 	RetryAfter time.Duration
+
+	// OnResult, when set, is called once per musicu call with its module,
+	// method and outcome (nil, or the item's or the whole batch's error),
+	// for metrics. It must be quick and safe for concurrent use.
+	OnResult func(module, method string, err error)
 }
 
 // Client talks to QQ Music as the Android app. It is safe for concurrent
@@ -93,6 +98,7 @@ type Client struct {
 	limiter   *rate.Limiter
 	log       *slog.Logger
 	now       func() time.Time
+	onResult  func(module, method string, err error)
 	rand      io.Reader
 
 	deviceFile, credFile string
@@ -124,6 +130,7 @@ func New(opts Options) (*Client, error) {
 		hc:            opts.HTTPClient,
 		endpoints:     Endpoints{},
 		log:           opts.Logger,
+		onResult:      opts.OnResult,
 		now:           opts.Now,
 		rand:          opts.Rand,
 		deviceFile:    opts.DeviceFile,
@@ -442,10 +449,20 @@ func (c *Client) send(ctx context.Context, reqs []Request) ([]Result, error) {
 		target = musicsURL + "?_=" + strconv.FormatInt(c.now().UnixMilli(), 10) + "&sign=" + Sign(payload)
 	}
 	raw, err := c.post(ctx, target, payload, dev, cred)
-	if err != nil {
-		return nil, err
+	var res []Result
+	if err == nil {
+		res, err = c.decodeBatch(raw, reqs, cred)
 	}
-	return c.decodeBatch(raw, reqs, cred)
+	if c.onResult != nil {
+		for i, r := range reqs {
+			rerr := err
+			if err == nil && i < len(res) {
+				rerr = res[i].Err
+			}
+			c.onResult(r.Module, r.Method, rerr)
+		}
+	}
+	return res, err
 }
 
 // post sends payload and returns the reply body of a 200 answer.
