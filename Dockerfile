@@ -17,5 +17,7 @@ COPY --from=build /out/bridge /bridge
 VOLUME ["/data"]
 WORKDIR /data
 USER nonroot:nonroot
+HEALTHCHECK --interval=30s --timeout=10s --start-period=60s --retries=3 \
+  CMD ["/bridge", "healthcheck", "--config", "/data/config.toml"]
 ENTRYPOINT ["/bridge"]
 CMD ["run", "--config", "/data/config.toml"]

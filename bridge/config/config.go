@@ -180,6 +180,16 @@ func ResolvePath(flag string) string {
 // paths are resolved against the file's folder. Every error is an *Error
 // (or wraps the file-system error when the file cannot be read).
 func Load(path string) (*Config, error) {
+	return load(path, true)
+}
+
+// LoadWithoutToken is Load for commands that never talk to Discord (such
+// as healthcheck): a missing discord.token is not an error there.
+func LoadWithoutToken(path string) (*Config, error) {
+	return load(path, false)
+}
+
+func load(path string, needToken bool) (*Config, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -191,12 +201,16 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("config file %s: %w", path, err)
 	}
-	return Parse(abs, raw, os.Getenv)
+	return parse(abs, raw, os.Getenv, needToken)
 }
 
 // Parse decodes and validates a configuration file's contents. file names
 // it in errors and anchors relative paths; getenv supplies the environment.
 func Parse(file string, raw []byte, getenv func(string) string) (*Config, error) {
+	return parse(file, raw, getenv, true)
+}
+
+func parse(file string, raw []byte, getenv func(string) string, needToken bool) (*Config, error) {
 	if !utf8.Valid(raw) {
 		return nil, &Error{File: file, Msg: "the file is not valid UTF-8 text"}
 	}
@@ -227,7 +241,7 @@ func Parse(file string, raw []byte, getenv func(string) string) (*Config, error)
 		cfg.Discord.Token = tok
 		cfg.TokenFromEnv = true
 	}
-	if err := cfg.validate(); err != nil {
+	if err := cfg.validate(needToken); err != nil {
 		var ce *Error
 		if errors.As(err, &ce) {
 			ce.File = file
@@ -281,9 +295,9 @@ func keyErr(key, format string, args ...any) *Error {
 	return &Error{Key: key, Msg: fmt.Sprintf(format, args...)}
 }
 
-func (c *Config) validate() error {
+func (c *Config) validate(needToken bool) error {
 	d := &c.Discord
-	if strings.TrimSpace(d.Token) == "" {
+	if needToken && strings.TrimSpace(d.Token) == "" {
 		return keyErr("discord.token", "is required: set it in the file or in the %s environment variable", TokenEnv)
 	}
 	if strings.ContainsAny(d.Token, " \t\r\n") {

@@ -256,3 +256,22 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+func TestLoadWithoutToken(t *testing.T) {
+	t.Setenv(TokenEnv, "")
+	p := filepath.Join(t.TempDir(), "config.toml")
+	text := strings.Replace(minimal, `token = "bot-token-secret-value"`, "", 1)
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Load(p); err == nil {
+		t.Fatal("Load accepted a config without a token")
+	}
+	cfg, err := LoadWithoutToken(p)
+	if err != nil {
+		t.Fatalf("LoadWithoutToken: %v", err)
+	}
+	if cfg.Discord.Token != "" || cfg.TokenFromEnv {
+		t.Errorf("token = %q, want none", cfg.Discord.Token)
+	}
+}

@@ -30,9 +30,10 @@ const usageText = `usage: bridge <command> [flags]
 commands:
   run            run the bridge (the default command)
   check-config   load and validate the configuration, print a summary with secrets masked
+  healthcheck    ask the running bridge's /healthz: exit 0 when healthy, 1 when not
   version        print the version, commit and Go version
 
-flags of run and check-config:
+flags of run, check-config and healthcheck:
   --config FILE  the configuration file (default: $BRIDGE_CONFIG, then config.toml)
 
 exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error
@@ -51,6 +52,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdCheckConfig(args, stdout, stderr)
 	case "version":
 		return cmdVersion(args, stdout, stderr)
+	case "healthcheck":
+		return cmdHealthcheck(args, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usageText)
 		return exitOK
@@ -85,8 +88,12 @@ func parseFlags(fs *flag.FlagSet, args []string, stderr io.Writer) (int, bool) {
 // loadConfig loads the config named by --config, $BRIDGE_CONFIG or the
 // default, printing one clear sentence on failure.
 func loadConfig(flagValue string, stderr io.Writer) (*config.Config, bool) {
+	return loadConfigWith(config.Load, flagValue, stderr)
+}
+
+func loadConfigWith(load func(string) (*config.Config, error), flagValue string, stderr io.Writer) (*config.Config, bool) {
 	path := config.ResolvePath(flagValue)
-	cfg, err := config.Load(path)
+	cfg, err := load(path)
 	if err != nil {
 		fmt.Fprintf(stderr, "bridge: invalid configuration: %v\n", err)
 		return nil, false

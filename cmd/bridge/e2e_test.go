@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,6 +78,29 @@ type e2e struct {
 	proc    *exec.Cmd
 	logs    *syncBuffer
 	exited  chan struct{}
+	listen  string // http.listen
+}
+
+// freeAddr returns a loopback address with a port free right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// get fetches a path of the bridge's http.listen server.
+func (e *e2e) get(path string) (int, string) {
+	resp, err := http.Get("http://" + e.listen + path)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 var e2eAccount = qqtest.Account{
@@ -85,7 +111,7 @@ var e2eAccount = qqtest.Account{
 
 func newE2E(t *testing.T, qqOpts ...qqtest.Option) *e2e {
 	t.Helper()
-	e := &e2e{t: t, dir: t.TempDir(), account: e2eAccount}
+	e := &e2e{t: t, dir: t.TempDir(), account: e2eAccount, listen: freeAddr(t)}
 	e.qq = qqtest.New(append([]qqtest.Option{qqtest.WithAccount(e.account)}, qqOpts...)...)
 	t.Cleanup(e.qq.Close)
 	e.dc = discordtest.New(discordtest.WithHeartbeatInterval(500 * time.Millisecond))
@@ -125,11 +151,11 @@ idle_poll_interval = "1s"
 backfill = 5
 
 [http]
-listen = ""
+listen = %q
 
 [log]
 level = "debug"
-`, e.dc.GuildID, e.dc.AdminChannelID, e.dc.APIURL(), eps.String())
+`, e.dc.GuildID, e.dc.AdminChannelID, e.dc.APIURL(), eps.String(), e.listen)
 	e.cfgPath = filepath.Join(e.dir, "config.toml")
 	if err := os.WriteFile(e.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -344,5 +370,53 @@ func TestE2ERejectedTokenExits1(t *testing.T) {
 	}
 	if strings.Contains(string(out), "not-the-right-token") {
 		t.Errorf("output shows the token")
+	}
+}
+
+func TestE2EHealthAndMetrics(t *testing.T) {
+	e := newE2E(t)
+	alice := e.qq.AddUser(qqtest.User{Nick: "Alice"})
+	sid := e.qq.AddSession(alice)
+	if _, err := e.qq.Deliver(sid, qqtest.Text("hello")); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	e.eventually("a healthy /healthz", 30*time.Second, func() bool {
+		code, _ := e.get("/healthz")
+		return code == http.StatusOK
+	})
+	cmd := exec.Command(bridgeBinary(t), "healthcheck", "--config", e.cfgPath)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("bridge healthcheck on a healthy bridge: %v\n%s", err, out)
+	}
+	e.eventually("the relayed message", 20*time.Second, func() bool {
+		ch, ok := e.sessionChannel(sid)
+		return ok && len(e.webhookContents(ch.ID)) == 1
+	})
+	e.eventually("the relay in the metrics", 10*time.Second, func() bool {
+		_, m := e.get("/metrics")
+		return strings.Contains(m, `bridge_messages_relayed_total{direction="to_discord",outcome="delivered"} 1`)
+	})
+	_, m := e.get("/metrics")
+	for _, name := range []string{"bridge_qq_requests_total{method=\"GetSessionList\",result=\"ok\"}", "bridge_sessions_bridged 1",
+		"bridge_outbox_depth", "bridge_poll_duration_seconds_bucket", "bridge_relay_latency_seconds_bucket",
+		"bridge_login_pending 0", "bridge_credential_expiry_timestamp_seconds", "bridge_last_successful_poll_timestamp_seconds",
+		"bridge_discord_gateway_connected 1", "bridge_discord_rate_limited_total"} {
+		if !strings.Contains(m, name) {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+
+	// QQ refuses the credential for good: the login is pending, /healthz
+	// says so with 503, and healthcheck exits 1.
+	e.qq.Fail("*", qqtest.Fault{Kind: qqtest.Expired})
+	e.eventually("/healthz 503 for the login", 30*time.Second, func() bool {
+		code, body := e.get("/healthz")
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "login pending")
+	})
+	cmd = exec.Command(bridgeBinary(t), "healthcheck", "--config", e.cfgPath)
+	out, err := cmd.CombinedOutput()
+	if cmd.ProcessState.ExitCode() != 1 {
+		t.Errorf("bridge healthcheck on an unhealthy bridge: exit %d (%v)\n%s", cmd.ProcessState.ExitCode(), err, out)
 	}
 }

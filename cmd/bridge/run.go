@@ -14,6 +14,7 @@ import (
 
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge"
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/config"
+	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/ops"
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/qqport"
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/store"
 	"github.com/qmdbridge/qqmusic-discord-bridge/discord"
@@ -67,11 +68,35 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	}
 	defer st.Close()
 
-	client, err := qq.New(qq.Options{
+	// The health and metrics sources read objects made below; they are
+	// all in place before the HTTP server starts.
+	var (
+		client *qq.Client
+		dc     *discord.Adapter
+		engine *bridge.Engine
+	)
+	src := ops.Sources{
+		EngineStatus:      func(ctx context.Context) (bridge.Status, error) { return engine.Status(ctx) },
+		DiscordConnected:  func() bool { return dc.Connected() },
+		DiscordRateLimits: func() int64 { return dc.RateLimitHits() },
+		CredentialExpiry: func() time.Time {
+			if c := client.Credential(); c.HasLogin() {
+				return c.ExpiresAt()
+			}
+			return time.Time{}
+		},
+		PollInterval: cfg.Bridge.IdlePollInterval.Duration,
+	}
+	metrics := ops.NewMetrics(src)
+
+	client, err = qq.New(qq.Options{
 		Endpoints:      qq.Endpoints(cfg.QQ.Endpoints),
 		DeviceFile:     cfg.QQ.DeviceFile,
 		CredentialFile: cfg.QQ.CredentialFile,
 		Logger:         log,
+		OnResult: func(_, method string, err error) {
+			metrics.QQCall(method, qqResult(err))
+		},
 	})
 	if err != nil {
 		return fmt.Errorf("starting the QQ Music client: %w", err)
@@ -82,7 +107,7 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 			"credential_file", cfg.QQ.CredentialFile)
 	}
 
-	dc, err := discord.New(discord.Options{
+	dc, err = discord.New(discord.Options{
 		Token:          cfg.Discord.Token,
 		GuildID:        cfg.Discord.GuildID.String(),
 		AdminChannelID: cfg.Discord.AdminChannelID.String(),
@@ -98,7 +123,8 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	defer dc.Close()
 
 	events := make(chan bridge.Event, 64)
-	engine := bridge.NewEngine(bridge.EngineConfig{
+	engine = bridge.NewEngine(bridge.EngineConfig{
+		Observer:         metrics,
 		PollInterval:     cfg.Bridge.PollInterval.Duration,
 		IdlePollInterval: cfg.Bridge.IdlePollInterval.Duration,
 		Backfill:         cfg.Bridge.Backfill,
@@ -109,6 +135,14 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 			}
 		},
 	}, st, port, dc, log)
+
+	if cfg.HTTP.Listen != "" {
+		addr, _, err := ops.Serve(ctx, cfg.HTTP.Listen, ops.Handler(src, metrics))
+		if err != nil {
+			return err
+		}
+		log.Info("bridge: health and metrics served", "healthz", "http://"+addr.String()+"/healthz", "metrics", "http://"+addr.String()+"/metrics")
+	}
 
 	// Discord first: the engine has nowhere to post until it is up. A
 	// refused token will not get better by waiting.
@@ -122,6 +156,20 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 
 	go watchCredential(ctx, cfg.QQ.CredentialFile, client, port, engine, events, log)
 	return engine.Run(ctx)
+}
+
+// qqResult is the result label of a QQ Music call in the metrics.
+func qqResult(err error) string {
+	switch {
+	case err == nil:
+		return "ok"
+	case errors.Is(err, qq.ErrCredentialExpired), errors.Is(err, qq.ErrCredentialRequired):
+		return "expired"
+	case errors.Is(err, qq.ErrRateLimited):
+		return "rate_limited"
+	default:
+		return "error"
+	}
 }
 
 // startDiscord starts the adapter, retrying with back-off while Discord is
