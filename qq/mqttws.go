@@ -125,11 +125,13 @@ func (c *wsConn) Close() error {
 	return err
 }
 
-func (c *wsConn) LocalAddr() net.Addr                { return c.ws.UnderlyingConn().LocalAddr() }
-func (c *wsConn) RemoteAddr() net.Addr               { return c.ws.UnderlyingConn().RemoteAddr() }
-func (c *wsConn) SetDeadline(t time.Time) error      { return c.ws.UnderlyingConn().SetDeadline(t) }
-func (c *wsConn) SetReadDeadline(t time.Time) error  { return c.ws.UnderlyingConn().SetReadDeadline(t) }
-func (c *wsConn) SetWriteDeadline(t time.Time) error { return c.ws.UnderlyingConn().SetWriteDeadline(t) }
+func (c *wsConn) LocalAddr() net.Addr               { return c.ws.UnderlyingConn().LocalAddr() }
+func (c *wsConn) RemoteAddr() net.Addr              { return c.ws.UnderlyingConn().RemoteAddr() }
+func (c *wsConn) SetDeadline(t time.Time) error     { return c.ws.UnderlyingConn().SetDeadline(t) }
+func (c *wsConn) SetReadDeadline(t time.Time) error { return c.ws.UnderlyingConn().SetReadDeadline(t) }
+func (c *wsConn) SetWriteDeadline(t time.Time) error {
+	return c.ws.UnderlyingConn().SetWriteDeadline(t)
+}
 
 // dialMQTTWS opens a websocket with the "mqtt" subprotocol.
 func dialMQTTWS(ctx context.Context, rawURL string, header http.Header, tlsConf *tls.Config) (*wsConn, error) {

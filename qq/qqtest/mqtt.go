@@ -499,9 +499,13 @@ func (c *brokerConn) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (c *brokerConn) Close() error                       { return c.ws.UnderlyingConn().Close() }
-func (c *brokerConn) LocalAddr() net.Addr                { return c.ws.UnderlyingConn().LocalAddr() }
-func (c *brokerConn) RemoteAddr() net.Addr               { return c.ws.UnderlyingConn().RemoteAddr() }
-func (c *brokerConn) SetDeadline(t time.Time) error      { return c.ws.UnderlyingConn().SetDeadline(t) }
-func (c *brokerConn) SetReadDeadline(t time.Time) error  { return c.ws.UnderlyingConn().SetReadDeadline(t) }
-func (c *brokerConn) SetWriteDeadline(t time.Time) error { return c.ws.UnderlyingConn().SetWriteDeadline(t) }
+func (c *brokerConn) Close() error                  { return c.ws.UnderlyingConn().Close() }
+func (c *brokerConn) LocalAddr() net.Addr           { return c.ws.UnderlyingConn().LocalAddr() }
+func (c *brokerConn) RemoteAddr() net.Addr          { return c.ws.UnderlyingConn().RemoteAddr() }
+func (c *brokerConn) SetDeadline(t time.Time) error { return c.ws.UnderlyingConn().SetDeadline(t) }
+func (c *brokerConn) SetReadDeadline(t time.Time) error {
+	return c.ws.UnderlyingConn().SetReadDeadline(t)
+}
+func (c *brokerConn) SetWriteDeadline(t time.Time) error {
+	return c.ws.UnderlyingConn().SetWriteDeadline(t)
+}
