@@ -1,0 +1,239 @@
+package qqtest_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/qmdbridge/qqmusic-discord-bridge/qq"
+	"github.com/qmdbridge/qqmusic-discord-bridge/qq/qqtest"
+)
+
+// fakeClock is a settable clock for WithClock.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock { return &fakeClock{t: time.Unix(1763700000, 0)} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+var testAccount = qqtest.Account{
+	MusicID: 123456789, MusicKey: "Q_H_L_5abcdef0123456789", LoginType: 2, Nick: "me",
+	OpenID: "oid", AccessToken: "at", RefreshToken: "rt", RefreshKey: "rk", ExpiredAt: 1800000000,
+}
+
+// goldenAndroidComm reads the reference's Android comm for the fixed
+// device and the QQ credential from the shared test data.
+func goldenAndroidComm(t testing.TB) map[string]any {
+	t.Helper()
+	p := filepath.Join("..", "..", "..", "shared", "testdata", "qqmusic_comm_golden.json")
+	raw, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("shared test data is missing (expected beside the repository): %v", err)
+	}
+	var g struct {
+		Comm []struct {
+			Platform   string         `json:"platform"`
+			Credential map[string]any `json:"credential"`
+			Comm       map[string]any `json:"comm"`
+		} `json:"comm"`
+	}
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	if err := d.Decode(&g); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range g.Comm {
+		if c.Platform == "android" && c.Credential["musickey"] == "Q_H_L_5abcdef0123456789" {
+			return c.Comm
+		}
+	}
+	t.Fatal("no Android comm for the QQ credential in the golden file")
+	return nil
+}
+
+// client speaks the wire protocol by hand, the way the facts describe it.
+type client struct {
+	t       testing.TB
+	s       *qqtest.Server
+	hc      *http.Client
+	comm    map[string]any
+	musicID int64
+	key     string
+	ua      string
+}
+
+// newEnv starts a server with a fake clock and the test account, and a
+// client that has bootstrapped its session (GetSession).
+func newEnv(t testing.TB, opts ...qqtest.Option) (*qqtest.Server, *client, *fakeClock) {
+	t.Helper()
+	clk := newFakeClock()
+	s := qqtest.New(append([]qqtest.Option{qqtest.WithClock(clk.Now)}, opts...)...)
+	t.Cleanup(s.Close)
+	s.SetAccount(testAccount)
+	c := &client{t: t, s: s, hc: &http.Client{Timeout: 5 * time.Second}, comm: goldenAndroidComm(t),
+		musicID: testAccount.MusicID, key: testAccount.MusicKey, ua: qqtest.AndroidUserAgent}
+	q16, q36 := s.QIMEI()
+	c.comm["QIMEI"], c.comm["QIMEI36"] = q16, q36
+	code, data := c.call(qqtest.ModuleSession, "GetSession", map[string]any{"uid": "", "vkey": 0, "caller": 0})
+	if code != 0 {
+		t.Fatalf("GetSession: code %d", code)
+	}
+	sess := data["session"].(map[string]any)
+	c.comm["uid"], c.comm["sid"] = sess["uid"], sess["sid"]
+	return s, c, clk
+}
+
+// body builds a gateway body for items {module, method, param}.
+func (c *client) body(items ...[3]any) []byte {
+	env := map[string]any{"comm": c.comm}
+	for i, it := range items {
+		env[fmt.Sprintf("req_%d", i)] = map[string]any{"module": it[0], "method": it[1], "param": it[2]}
+	}
+	b, err := json.Marshal(env)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return b
+}
+
+// post sends a body to path with the credential's cookies.
+func (c *client) post(path string, body []byte) (*http.Response, []byte, error) {
+	req, err := http.NewRequest(http.MethodPost, c.s.URL+path, bytes.NewReader(body))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", c.ua)
+	if c.musicID != 0 {
+		id := strconv.FormatInt(c.musicID, 10)
+		req.AddCookie(&http.Cookie{Name: "uin", Value: id})
+		req.AddCookie(&http.Cookie{Name: "qqmusic_uin", Value: id})
+	}
+	if c.key != "" {
+		req.AddCookie(&http.Cookie{Name: "qm_keyst", Value: c.key})
+		req.AddCookie(&http.Cookie{Name: "qqmusic_key", Value: c.key})
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp, b, err
+}
+
+// batch posts items to musicu.fcg and decodes the reply.
+func (c *client) batch(items ...[3]any) map[string]any {
+	c.t.Helper()
+	resp, b, err := c.post(qqtest.PathMusicu, c.body(items...))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		c.t.Fatalf("HTTP %d: %s", resp.StatusCode, b)
+	}
+	return decode(c.t, b)
+}
+
+// call posts one item and returns its code and data.
+func (c *client) call(module, method string, param map[string]any) (int, map[string]any) {
+	c.t.Helper()
+	top := c.batch([3]any{module, method, param})
+	if code := num(top["code"]); code != 0 {
+		c.t.Fatalf("%s: top-level code %d", method, code)
+	}
+	item, ok := top["req_0"].(map[string]any)
+	if !ok {
+		c.t.Fatalf("%s: no req_0 in %v", method, top)
+	}
+	data, _ := item["data"].(map[string]any)
+	return num(item["code"]), data
+}
+
+func (c *client) setCredential(musicID int64, key string) {
+	c.musicID, c.key = musicID, key
+	if musicID == 0 {
+		delete(c.comm, "qq")
+	} else {
+		c.comm["qq"] = strconv.FormatInt(musicID, 10)
+	}
+	if key == "" {
+		delete(c.comm, "authst")
+	} else {
+		c.comm["authst"] = key
+	}
+}
+
+func decode(t testing.TB, b []byte) map[string]any {
+	t.Helper()
+	var m map[string]any
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	if err := d.Decode(&m); err != nil {
+		t.Fatalf("reply is not JSON: %v: %s", err, b)
+	}
+	return m
+}
+
+func num(v any) int {
+	switch x := v.(type) {
+	case json.Number:
+		n, _ := x.Int64()
+		return int(n)
+	case float64:
+		return int(x)
+	}
+	return -1
+}
+
+func str(v any) string {
+	s, _ := v.(string)
+	return s
+}
+
+func list(v any) []map[string]any {
+	a, _ := v.([]any)
+	out := make([]map[string]any, 0, len(a))
+	for _, e := range a {
+		m, _ := e.(map[string]any)
+		out = append(out, m)
+	}
+	return out
+}
+
+func noDeviations(t testing.TB, s *qqtest.Server) {
+	t.Helper()
+	if d := s.Deviations(); len(d) != 0 {
+		t.Errorf("unexpected deviations:\n%v", d)
+	}
+}
+
+// signedPath is the musics.fcg path with the sign of body.
+func signedPath(body []byte, ms int64) string {
+	return fmt.Sprintf("%s?_=%d&sign=%s", qqtest.PathMusics, ms, qq.Sign(body))
+}
+
+func sessionListParam(lastID string, lastTime int64, size int) map[string]any {
+	return map[string]any{"last_id": lastID, "order": 1, "size": size, "last_time": lastTime, "from": 0, "FansFlag": 1}
+}

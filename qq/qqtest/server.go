@@ -1,0 +1,498 @@
+package qqtest
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/qmdbridge/qqmusic-discord-bridge/qq"
+)
+
+// Paths the double serves itself; every other path goes to the handlers
+// mounted with HandleHTTP.
+const (
+	PathMusicu = "/cgi-bin/musicu.fcg"
+	PathMusics = "/cgi-bin/musics.fcg"
+	PathQIMEI  = "/tme/trpc/proxy"
+)
+
+// Codes the double answers with. The first group is documented protocol;
+// the second are the double's own choices for refusals the protocol does
+// not document (code under test should treat them as any other API error).
+const (
+	CodeOK                = 0
+	CodeExpired           = 1000   // credential expired or invalid (also 104400, 104401)
+	CodeSignatureRequired = 2000   // musics.fcg sign missing or wrong
+	CodeRateLimited       = 2001   // risk control; data.feedbackURL is set
+	CodeLoginBadParams    = 20261  // Login: bad parameters
+	CodeBadRequest        = 500001 // the double's choice: body or item not understood, unknown method
+	CodeNotFound          = 404    // the double's choice: no such session, message or user
+)
+
+// AndroidUserAgent is the User-Agent every musicu request must carry.
+const AndroidUserAgent = "QQMusic 14090008(android 10)"
+
+const (
+	maxBodyBytes   = 1 << 20
+	maxRequestLog  = 10000
+	maxDeviations  = 1000
+	defaultSeed    = 1
+	defaultKeyLife = 259200 // keyExpiresIn issued by a refresh, in seconds
+)
+
+// Server is the test double. Create it with New (or NewTLS) and Close it
+// when done. All methods are safe for concurrent use.
+type Server struct {
+	// URL is the base URL of the server, e.g. http://127.0.0.1:41234.
+	URL string
+
+	ts        *httptest.Server
+	closing   chan struct{}
+	closeOnce sync.Once
+	extra     *http.ServeMux
+
+	mu    sync.Mutex
+	clock func() time.Time
+	rng   *rand.Rand
+
+	methods map[string]*Method // "module/method"
+
+	account     Account
+	haveAccount bool
+	expired     bool
+	expiredCode int
+	keyLife     int64
+
+	users       map[int64]*User
+	usersByEnc  map[string]int64
+	sessions    map[string]*session
+	sessionOf   map[int64]string // peer uin -> live session id
+	nextUIN     int64
+	nextMsgID   int64
+	nextSession int64
+	lastSort    int64
+
+	newestFirst    bool
+	maxSessionPage int
+	maxMessagePage int
+	signRequired   map[string]bool
+	configs        map[int64]string
+	sent           []Sent
+	requests       []Request
+	counts         map[string]int
+	faults         map[string][]*Fault
+	random         *randomFaults
+	limiter        *bucket
+	deviations     []string
+	deviationSeen  map[string]bool
+	qimei16        string
+	qimei36        string
+	issuedSessions map[string]string // GetSession uid -> sid
+	feedbackURL    string
+	qimeiIssued    bool
+}
+
+// Option configures a Server at creation.
+type Option func(*Server)
+
+// WithClock makes the server read the time from now instead of time.Now:
+// message times, sort times, key creation times, the rate limit and the
+// QIMEI timestamp check all follow it.
+func WithClock(now func() time.Time) Option { return func(s *Server) { s.clock = now } }
+
+// WithSeed seeds the generator of session ids, keys and random faults
+// (the default seed is fixed, so a server is deterministic unless told
+// otherwise).
+func WithSeed(seed int64) Option {
+	return func(s *Server) { s.rng = rand.New(rand.NewPCG(uint64(seed), uint64(seed)^0x9e3779b97f4a7c15)) }
+}
+
+// WithPageOrder sets the order of GetMessage pages (see SetPageOrder).
+func WithPageOrder(newestFirst bool) Option { return func(s *Server) { s.newestFirst = newestFirst } }
+
+// WithMaxPageSizes caps the page sizes (see SetMaxPageSizes).
+func WithMaxPageSizes(sessions, messages int) Option {
+	return func(s *Server) { s.maxSessionPage, s.maxMessagePage = sessions, messages }
+}
+
+// WithQIMEI sets the QIMEI pair the proxy issues (defaults are fixed
+// plausible values).
+func WithQIMEI(q16, q36 string) Option { return func(s *Server) { s.qimei16, s.qimei36 = q16, q36 } }
+
+// WithExpiredCode sets the code an expired or wrong credential is answered
+// with: 1000 (the default), 104400 or 104401.
+func WithExpiredCode(code int) Option { return func(s *Server) { s.expiredCode = code } }
+
+// WithKeyLifetime sets keyExpiresIn of the musickeys a refresh issues
+// (default 259200 s); the server enforces it against its clock.
+func WithKeyLifetime(d time.Duration) Option {
+	return func(s *Server) { s.keyLife = int64(d / time.Second) }
+}
+
+// WithAccount sets the logged-in account at creation (see SetAccount).
+func WithAccount(a Account) Option { return func(s *Server) { s.setAccountLocked(a) } }
+
+// WithSignRequired makes the named methods answer 2000 on the unsigned
+// musicu.fcg, as the real server does for calls that need musics.fcg.
+func WithSignRequired(methods ...string) Option {
+	return func(s *Server) {
+		for _, m := range methods {
+			s.signRequired[m] = true
+		}
+	}
+}
+
+func newServer(opts []Option) *Server {
+	s := &Server{
+		closing:        make(chan struct{}),
+		extra:          http.NewServeMux(),
+		clock:          time.Now,
+		rng:            rand.New(rand.NewPCG(defaultSeed, defaultSeed^0x9e3779b97f4a7c15)),
+		methods:        map[string]*Method{},
+		expiredCode:    CodeExpired,
+		keyLife:        defaultKeyLife,
+		users:          map[int64]*User{},
+		usersByEnc:     map[string]int64{},
+		sessions:       map[string]*session{},
+		sessionOf:      map[int64]string{},
+		nextUIN:        2000000000,
+		nextMsgID:      7000000000,
+		newestFirst:    true,
+		signRequired:   map[string]bool{},
+		configs:        map[int64]string{},
+		counts:         map[string]int{},
+		faults:         map[string][]*Fault{},
+		deviationSeen:  map[string]bool{},
+		qimei16:        "6c9d3cd1100a0b6f",
+		qimei36:        "6c9d3cd1100a0b6f1f3b5f7e100017e1740e",
+		issuedSessions: map[string]string{},
+		feedbackURL:    "https://y.qq.com/m/client/safety/feedback.html?code=2001",
+	}
+	s.registerBuiltins()
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// New starts a plain-HTTP server on a loopback port. Its URL is s.URL.
+func New(opts ...Option) *Server {
+	s := newServer(opts)
+	s.ts = httptest.NewServer(s)
+	s.URL = s.ts.URL
+	return s
+}
+
+// NewTLS starts an HTTPS server on a loopback port; Client returns an
+// *http.Client that trusts its certificate.
+func NewTLS(opts ...Option) *Server {
+	s := newServer(opts)
+	s.ts = httptest.NewTLSServer(s)
+	s.URL = s.ts.URL
+	return s
+}
+
+// Client returns an HTTP client for the server (one that trusts its
+// certificate, for NewTLS).
+func (s *Server) Client() *http.Client { return s.ts.Client() }
+
+// Close releases every request the server holds (time-out faults), closes
+// the client connections and shuts the server down.
+func (s *Server) Close() {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		s.ts.CloseClientConnections()
+		s.ts.Close()
+	})
+}
+
+// Endpoints maps every host the QQ client talks to onto the server's URL,
+// in the shape of the bridge's qq.endpoints configuration (host -> base URL).
+func (s *Server) Endpoints() map[string]string {
+	hosts := []string{
+		"u.y.qq.com", "u6.y.qq.com", "c.y.qq.com", "c6.y.qq.com", "y.qq.com", "mu.y.qq.com",
+		"api.tencentmusic.com",
+		"ssl.ptlogin2.qq.com", "xui.ptlogin2.qq.com", "ssl.ptlogin2.graph.qq.com", "graph.qq.com",
+		"open.weixin.qq.com", "lp.open.weixin.qq.com",
+	}
+	m := make(map[string]string, len(hosts))
+	for _, h := range hosts {
+		m[h] = s.URL
+	}
+	return m
+}
+
+// HandleHTTP mounts h on pattern (http.ServeMux syntax) for every path the
+// double does not serve itself; this is where login endpoints such as
+// /ptqrshow or /connect/qrconnect go.
+func (s *Server) HandleHTTP(pattern string, h http.Handler) { s.extra.Handle(pattern, h) }
+
+// Now returns the server's current time (its clock).
+func (s *Server) Now() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.clock()
+}
+
+// ServeHTTP routes by path: musicu.fcg, musics.fcg and the QIMEI proxy are
+// served by the double, everything else by handlers mounted with HandleHTTP.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.deviate("qqtest internal error serving %s: %v", r.URL.Path, v)
+			http.Error(w, "qqtest internal error", http.StatusInternalServerError)
+		}
+	}()
+	switch r.URL.Path {
+	case PathMusicu:
+		s.serveGateway(w, r, false)
+	case PathMusics:
+		s.serveGateway(w, r, true)
+	case PathQIMEI:
+		s.serveQIMEI(w, r)
+	default:
+		s.extra.ServeHTTP(w, r)
+	}
+}
+
+// item is one req_N of a gateway body.
+type item struct {
+	key    string
+	module string
+	method string
+	param  map[string]any
+	raw    json.RawMessage
+	bad    string // why the item could not be understood
+	spec   *Method
+	fault  *Fault
+}
+
+func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request, signed bool) {
+	where := "musicu.fcg"
+	if signed {
+		where = "musics.fcg"
+	}
+	if r.Method != http.MethodPost {
+		s.deviate("%s: HTTP method %s, want POST", where, r.Method)
+		writeJSON(w, http.StatusOK, map[string]any{"code": CodeBadRequest})
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		s.deviate("%s: reading the body: %v", where, err)
+		writeJSON(w, http.StatusOK, map[string]any{"code": CodeBadRequest})
+		return
+	}
+	comm, items, perr := parseEnvelope(body)
+	if perr != "" {
+		s.deviate("%s: %s", where, perr)
+		writeJSON(w, http.StatusOK, map[string]any{"code": CodeBadRequest})
+		return
+	}
+
+	signOK := true
+	if signed {
+		q := r.URL.Query()
+		if q.Get("sign") != qq.Sign(body) {
+			signOK = false
+			s.deviate("musics.fcg: sign %q is not the zzc sign of the body bytes", q.Get("sign"))
+		}
+		if _, err := strconv.ParseInt(q.Get("_"), 10, 64); err != nil {
+			s.deviate("musics.fcg: query _=%q is not a unix time in ms", q.Get("_"))
+		}
+	}
+
+	cookies := map[string]string{}
+	for _, c := range r.Cookies() {
+		cookies[c.Name] = c.Value
+	}
+
+	s.mu.Lock()
+	for _, it := range items {
+		it.spec = s.methods[it.module+"/"+it.method]
+	}
+	devs := s.checkRequestLocked(where, r, comm, cookies, items)
+	now := s.clock()
+	for _, it := range items {
+		s.counts[it.method]++
+		s.logLocked(Request{Time: now, Path: r.URL.Path, Module: it.module, Method: it.method, Param: it.raw, Comm: comm, Cookies: cookies, Signed: signed})
+		it.fault = s.takeFaultLocked(it.method)
+		if it.fault == nil && it.spec != nil && it.spec.Auth && s.limiter != nil && !s.limiter.allow(now) {
+			it.fault = &Fault{Kind: RateLimited}
+		}
+	}
+	for _, d := range devs {
+		s.addDeviationLocked(d)
+	}
+	s.mu.Unlock()
+
+	var whole *Fault
+	for _, it := range items {
+		if it.fault != nil && it.fault.whole() {
+			whole = it.fault
+			break
+		}
+	}
+	if whole != nil && !whole.AfterApply {
+		if s.applyWhole(w, r, whole) {
+			return
+		}
+	}
+
+	resp := make(map[string]any, len(items)+1)
+	resp["code"] = 0
+	for _, it := range items {
+		resp[it.key] = s.dispatch(r, it, comm, cookies, signed, signOK)
+	}
+
+	if whole != nil && whole.AfterApply {
+		if s.applyWhole(w, r, whole) {
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// dispatch answers one item: its injected fault, or the refusal the real
+// server would give, or the method's handler.
+func (s *Server) dispatch(r *http.Request, it *item, comm map[string]any, cookies map[string]string, signed, signOK bool) map[string]any {
+	if it.fault != nil && !it.fault.whole() {
+		return s.faultReply(it.fault)
+	}
+	if it.bad != "" {
+		return map[string]any{"code": CodeBadRequest, "data": map[string]any{"msg": it.bad}}
+	}
+	if it.spec == nil {
+		return map[string]any{"code": CodeBadRequest, "data": map[string]any{"msg": "no such module/method"}}
+	}
+	if !signOK {
+		return map[string]any{"code": CodeSignatureRequired, "data": map[string]any{}}
+	}
+	s.mu.Lock()
+	needSign := s.signRequired[it.method]
+	s.mu.Unlock()
+	if needSign && !signed {
+		return map[string]any{"code": CodeSignatureRequired, "data": map[string]any{}}
+	}
+	c := &Call{Module: it.module, Method: it.method, Param: it.param, Comm: comm, Cookies: cookies, Header: r.Header, Signed: signed, s: s}
+	if it.spec.Auth {
+		if code := s.authenticate(c); code != 0 {
+			return map[string]any{"code": code, "data": map[string]any{}}
+		}
+	}
+	rep := it.spec.Handle(c)
+	data := rep.Data
+	if data == nil {
+		data = map[string]any{}
+	}
+	return map[string]any{"code": rep.Code, "data": data}
+}
+
+// parseEnvelope decodes a gateway body: comm and the items, sorted as
+// req_0, req_1, ... req_10 (other keys after, by name).
+func parseEnvelope(body []byte) (map[string]any, []*item, string) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil {
+		return nil, nil, fmt.Sprintf("body is not a JSON object: %v", err)
+	}
+	if top == nil {
+		return nil, nil, "body is JSON null"
+	}
+	var comm map[string]any
+	if raw, ok := top["comm"]; ok {
+		if err := decodeNumbers(raw, &comm); err != nil || comm == nil {
+			return nil, nil, "comm is not a JSON object"
+		}
+	} else {
+		return nil, nil, "body has no comm"
+	}
+	var items []*item
+	for k, raw := range top {
+		if k == "comm" {
+			continue
+		}
+		it := &item{key: k}
+		var env struct {
+			Module string          `json:"module"`
+			Method string          `json:"method"`
+			Param  json.RawMessage `json:"param"`
+		}
+		if err := json.Unmarshal(raw, &env); err != nil {
+			it.bad = fmt.Sprintf("item %s is not a {module, method, param} object", k)
+		} else {
+			it.module, it.method, it.raw = env.Module, env.Method, env.Param
+			if len(env.Param) == 0 || string(env.Param) == "null" {
+				it.param = map[string]any{}
+				it.raw = json.RawMessage("{}")
+			} else if err := decodeNumbers(env.Param, &it.param); err != nil || it.param == nil {
+				it.bad = fmt.Sprintf("item %s: param is not a JSON object", k)
+				it.param = map[string]any{}
+			}
+		}
+		items = append(items, it)
+	}
+	if len(items) == 0 {
+		return nil, nil, "body has no req_N item"
+	}
+	sort.Slice(items, func(i, j int) bool { return itemLess(items[i].key, items[j].key) })
+	return comm, items, ""
+}
+
+func itemLess(a, b string) bool {
+	na, ea := strconv.Atoi(strings.TrimPrefix(a, "req_"))
+	nb, eb := strconv.Atoi(strings.TrimPrefix(b, "req_"))
+	switch {
+	case ea == nil && eb == nil && strings.HasPrefix(a, "req_") && strings.HasPrefix(b, "req_"):
+		return na < nb
+	case strings.HasPrefix(a, "req_") != strings.HasPrefix(b, "req_"):
+		return strings.HasPrefix(a, "req_")
+	}
+	return a < b
+}
+
+func decodeNumbers(raw []byte, v any) error {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	if err := d.Decode(v); err != nil {
+		return err
+	}
+	if d.More() {
+		return fmt.Errorf("trailing data")
+	}
+	return nil
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		http.Error(w, "qqtest: encoding the reply: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(bytes.TrimRight(buf.Bytes(), "\n"))
+}
+
+// randHex returns n random lowercase hex digits; the caller holds s.mu.
+func (s *Server) randHexLocked(n int) string {
+	const digits = "0123456789abcdef"
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = digits[s.rng.IntN(16)]
+	}
+	return string(b)
+}
