@@ -94,7 +94,7 @@ func NewMQTTBroker() *MQTTBroker {
 	if err := b.srv.Serve(); err != nil {
 		panic("qqtest: start broker: " + err.Error())
 	}
-	b.hs = httptest.NewTLSServer(http.HandlerFunc(b.serveWS))
+	b.hs = httptest.NewTLSServer(b)
 	return b
 }
 
@@ -277,7 +277,9 @@ var wsUpgrader = websocket.Upgrader{
 	CheckOrigin:  func(*http.Request) bool { return true },
 }
 
-func (b *MQTTBroker) serveWS(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP upgrades a handshake and hands the connection to the broker, so
+// the broker can be mounted on another server (AttachLogin does).
+func (b *MQTTBroker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	b.mu.Lock()
 	refuse := b.refuseAll
 	b.mu.Unlock()
