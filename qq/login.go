@@ -252,6 +252,9 @@ func (e *emitter) send(ev LoginEvent) bool {
 	if ev.State == e.last && ev.Image == nil {
 		return true
 	}
+	if e.ctx.Err() != nil {
+		return false
+	}
 	select {
 	case e.ch <- ev:
 		e.last = ev.State
@@ -264,6 +267,9 @@ func (e *emitter) send(ev LoginEvent) bool {
 func (e *emitter) state(s LoginState) bool { return e.send(LoginEvent{State: s}) }
 
 func (e *emitter) fail(err error) {
+	if e.ctx.Err() != nil {
+		return // the caller gave up; no one is listening
+	}
 	if e.lctx.Err() != nil && e.ctx.Err() == nil {
 		// The login's deadline, not a failure.
 		e.send(LoginEvent{State: LoginExpired})

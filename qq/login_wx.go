@@ -120,8 +120,12 @@ func (c *Client) checkWeChat(ctx context.Context, hc *http.Client, cfg qrConfig,
 		return 0, "", err
 	}
 	m := wxStatusRe.FindSubmatch(body)
+	if m == nil && pctx.Err() != nil && ctx.Err() == nil {
+		// Cut off by our own long-poll deadline: still waiting.
+		return LoginWaiting, "", nil
+	}
 	if m == nil {
-		return 0, "", protocolError("qrconnect long poll", "no wx_errcode in the answer")
+		return 0, "", protocolError("qrconnect long poll", "no wx_errcode in the answer %q", clipText(string(body), 200))
 	}
 	n, err := strconv.Atoi(string(m[1]))
 	if err != nil {

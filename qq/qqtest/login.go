@@ -602,7 +602,9 @@ func (l *Login) serveWxLongPoll(w http.ResponseWriter, r *http.Request) {
 			_, _ = fmt.Fprint(w, wxAnswer(408, ""))
 			return
 		case <-r.Context().Done():
-			return
+			// The client gave up: answer nothing at all (an empty 200
+			// could reach a client as a reply).
+			panic(http.ErrAbortHandler)
 		}
 	}
 }
