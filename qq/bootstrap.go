@@ -24,7 +24,10 @@ import (
 const (
 	cacheTTL      = 24 * time.Hour
 	maxRetryAfter = time.Hour
-	qimeiURL      = "https://api.tencentmusic.com/tme/trpc/proxy"
+	// qimeiAttemptTimeout bounds one QIMEI request, so an unreachable
+	// QIMEI service delays the first call by seconds, not minutes.
+	qimeiAttemptTimeout = 10 * time.Second
+	qimeiURL            = "https://api.tencentmusic.com/tme/trpc/proxy"
 )
 
 // bootstrap makes sure the device has a QIMEI and a session younger than
@@ -34,6 +37,30 @@ const (
 func (c *Client) bootstrap(ctx context.Context) error {
 	c.bootMu.Lock()
 	defer c.bootMu.Unlock()
+	c.ensureQIMEILocked(ctx)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	now := c.now()
+	c.mu.Lock()
+	dev := c.dev.clone()
+	c.mu.Unlock()
+	sessionOK := !stale(dev.SessionSaveTime, now) && deref(dev.SessionUID) != "" && deref(dev.SessionSID) != ""
+	if !sessionOK && !now.Before(c.sessionNextTry) {
+		if err := c.fetchSession(ctx, dev); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			c.sessionNextTry = c.now().Add(c.retryAfter)
+			c.log.Warn("qq: session bootstrap (GetSession) failed; going on without a fresh session", "err", err, "retry_in", c.retryAfter)
+		}
+	}
+	return nil
+}
+
+// ensureQIMEILocked acquires a QIMEI when the cached one is missing or 24 h
+// old and no back-off is pending. Failures are logged, not returned.
+func (c *Client) ensureQIMEILocked(ctx context.Context) {
 	now := c.now()
 
 	c.mu.Lock()
@@ -44,7 +71,7 @@ func (c *Client) bootstrap(ctx context.Context) error {
 		q16, q36, err := c.acquireQIMEI(ctx, dev)
 		if err != nil {
 			if ctx.Err() != nil {
-				return ctx.Err()
+				return
 			}
 			c.qimeiFailures++
 			wait := min(c.retryAfter<<min(c.qimeiFailures-1, 16), maxRetryAfter)
@@ -58,21 +85,6 @@ func (c *Client) bootstrap(ctx context.Context) error {
 			})
 		}
 	}
-
-	c.mu.Lock()
-	dev = c.dev.clone()
-	c.mu.Unlock()
-	sessionOK := !stale(dev.SessionSaveTime, now) && deref(dev.SessionUID) != "" && deref(dev.SessionSID) != ""
-	if !sessionOK && !now.Before(c.sessionNextTry) {
-		if err := c.fetchSession(ctx, dev); err != nil {
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			c.sessionNextTry = c.now().Add(c.retryAfter)
-			c.log.Warn("qq: session bootstrap (GetSession) failed; going on without a fresh session", "err", err, "retry_in", c.retryAfter)
-		}
-	}
-	return nil
 }
 
 func stale(saved *int64, now time.Time) bool {
@@ -98,6 +110,7 @@ func (c *Client) updateDevice(f func(*Device)) {
 func (c *Client) RefreshSession(ctx context.Context) error {
 	c.bootMu.Lock()
 	defer c.bootMu.Unlock()
+	c.ensureQIMEILocked(ctx)
 	c.mu.Lock()
 	dev := c.dev.clone()
 	c.mu.Unlock()
@@ -178,7 +191,9 @@ func (c *Client) RefreshQIMEI(ctx context.Context) error {
 func (c *Client) acquireQIMEI(ctx context.Context, dev *Device) (q16, q36 string, err error) {
 	wait := c.qimeiBackoff
 	for attempt := 1; ; attempt++ {
-		q16, q36, err = c.requestQIMEI(ctx, dev)
+		actx, cancel := context.WithTimeout(ctx, qimeiAttemptTimeout)
+		q16, q36, err = c.requestQIMEI(actx, dev)
+		cancel()
 		if err == nil || attempt >= c.qimeiAttempts || ctx.Err() != nil {
 			return q16, q36, err
 		}

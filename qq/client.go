@@ -101,9 +101,12 @@ type Client struct {
 	qimeiBackoff  time.Duration
 	retryAfter    time.Duration
 
-	mu   sync.Mutex // guards cred and dev
-	cred *Credential
-	dev  *Device
+	mu         sync.Mutex // guards cred, dev and refreshGen
+	cred       *Credential
+	dev        *Device
+	refreshGen int // counts successful refreshes
+
+	refreshMu sync.Mutex // serialises RefreshCredential
 
 	bootMu         sync.Mutex // serialises the Android bootstrap and guards what follows
 	qimeiNextTry   time.Time

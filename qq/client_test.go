@@ -39,6 +39,14 @@ func TestCallSendsAndroidCommCookiesAndUA(t *testing.T) {
 	}
 
 	r := f.last(t, "M")
+	if len(r.Decoded) != 2 || r.Decoded["comm"] == nil || r.Decoded["req_0"] == nil {
+		t.Errorf("body keys: %s, want exactly comm and req_0", r.Body)
+	}
+	var keys map[string]json.RawMessage
+	json.Unmarshal(r.Decoded["req_0"], &keys)
+	if len(keys) != 3 || keys["module"] == nil || keys["method"] == nil || keys["param"] == nil {
+		t.Errorf("req_0 = %s, want exactly module, method and param", r.Decoded["req_0"])
+	}
 	if r.Path != "/cgi-bin/musicu.fcg" {
 		t.Errorf("path = %s", r.Path)
 	}
@@ -481,5 +489,53 @@ func TestSessionBootstrapFailureIsNotFatal(t *testing.T) {
 	}
 	if _, ok := f.last(t, "M").comm(t)["sid"]; ok {
 		t.Error("sid sent without a session")
+	}
+}
+
+func TestReferenceDeviceFileLoadsAsIs(t *testing.T) {
+	g := loadCommGolden(t)
+	path := filepath.Join(t.TempDir(), "device.json")
+	if err := os.WriteFile(path, g.Device, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Options{DeviceFile: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := c.Device()
+	if d.OpenUDID != "0123456789abcdef0123456789abcdef" || d.AndroidID != "0123456789abcdef" || deref(d.SessionUID) != "9876543210" || d.QIMEI != nil {
+		t.Errorf("device = %+v", d)
+	}
+	if c.UserAgent() != g.UserAgentAndroid {
+		t.Errorf("UA = %s", c.UserAgent())
+	}
+}
+
+func TestGeneratedDevicesAreValid(t *testing.T) {
+	seen := map[string]bool{}
+	for range 200 {
+		d, err := NewDevice(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Validate(); err != nil || !LuhnValid(d.IMEI) || len(d.IMEI) != 15 || len(d.IMSIMD5) != 16 || seen[d.OpenUDID] {
+			t.Fatalf("bad device %+v (%v)", d, err)
+		}
+		seen[d.OpenUDID] = true
+	}
+	if _, err := NewDevice(strings.NewReader("short")); err == nil {
+		t.Error("a failing random source gave a device")
+	}
+}
+
+func TestOversizedReplyIsMalformed(t *testing.T) {
+	f := newFakeQQ(t)
+	c := newTestClient(t, f, nil)
+	c.RefreshSession(bg())
+	f.rawStatus, f.rawBody = 200, `{"code":0,"req_0":{"code":0,"data":"`+strings.Repeat("x", maxBodyLen)+`"}}`
+	_, err := c.Call(bg(), Request{Module: "m", Method: "M"})
+	var me *MalformedResponseError
+	if !errors.As(err, &me) {
+		t.Errorf("err = %v", err)
 	}
 }

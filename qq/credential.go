@@ -169,16 +169,13 @@ func (c *Credential) UIN() string {
 }
 
 // String describes the credential without its secrets.
-func (c *Credential) String() string {
-	if c == nil {
-		return "qq.Credential(nil)"
-	}
+func (c Credential) String() string {
 	return fmt.Sprintf("qq.Credential{musicid:%d loginType:%d musickey:%s expires:%s}",
 		c.MusicID, c.LoginType, mask(c.MusicKey), c.ExpiresAt().UTC().Format(time.RFC3339))
 }
 
 // GoString is String, so %#v does not print secrets either.
-func (c *Credential) GoString() string { return c.String() }
+func (c Credential) GoString() string { return c.String() }
 
 func mask(s string) string {
 	if s == "" {

@@ -61,7 +61,21 @@ func RefreshParams(cred *Credential) map[string]any {
 //
 // A refused refresh is an *APIError (errors.Is ErrCredentialExpired for
 // 1000/104400/104401: log in again); LoginCodeText explains other codes.
+//
+// Concurrent calls do not refresh twice: a call that waited for another
+// one's refresh returns that result.
 func (c *Client) RefreshCredential(ctx context.Context) (*Credential, error) {
+	c.mu.Lock()
+	gen := c.refreshGen
+	c.mu.Unlock()
+	c.refreshMu.Lock()
+	defer c.refreshMu.Unlock()
+	c.mu.Lock()
+	done := c.refreshGen != gen
+	c.mu.Unlock()
+	if done {
+		return c.Credential(), nil
+	}
 	old := c.Credential()
 	if !old.HasLogin() {
 		return nil, fmt.Errorf("Login (refresh): %w", ErrCredentialRequired)
@@ -79,7 +93,10 @@ func (c *Client) RefreshCredential(ctx context.Context) (*Credential, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.SetCredential(fresh)
+	c.mu.Lock()
+	c.cred = fresh.clone()
+	c.refreshGen++
+	c.mu.Unlock()
 	if c.credFile != "" {
 		if err := SaveCredential(c.credFile, fresh); err != nil {
 			return fresh, fmt.Errorf("qq: credential refreshed but not saved (it is in use in memory): %w", err)

@@ -85,7 +85,7 @@ func TestCredentialExpiryAndString(t *testing.T) {
 	if c.Expired(time.Unix(1099, 0)) || !c.Expired(time.Unix(1100, 0)) {
 		t.Error("expiry arithmetic wrong")
 	}
-	for _, s := range []string{c.String(), fmt.Sprintf("%v %+v %#v", c, c, c)} {
+	for _, s := range []string{c.String(), fmt.Sprintf("%v %+v %#v %v %+v %#v %s", c, c, c, *c, *c, *c, []Credential{*c})} {
 		if strings.Contains(s, "topsecret") {
 			t.Errorf("String leaks the musickey: %s", s)
 		}
@@ -123,5 +123,19 @@ func TestNewLoadsCredentialFile(t *testing.T) {
 	}
 	if _, err := New(Options{CredentialFile: filepath.Join(dir, "absent.json")}); err != nil {
 		t.Errorf("a missing credential file is an error: %v", err)
+	}
+}
+
+func TestSaveCreatesParentDirectory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state", "qq", "credential.json")
+	if err := SaveCredential(path, &Credential{MusicID: 1, MusicKey: "Q_k"}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(filepath.Dir(path))
+	if err != nil || st.Mode().Perm() != 0o700 {
+		t.Errorf("parent directory: %v %v", st, err)
+	}
+	if c, err := LoadCredential(path); err != nil || c.MusicKey != "Q_k" || c.LoginType != 0 {
+		t.Errorf("loaded %v, %v", c, err)
 	}
 }

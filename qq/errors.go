@@ -189,7 +189,7 @@ const excerptLen = 160
 
 // secretKeyRE matches a JSON member or cookie/query pair whose value is a
 // credential, to mask its value.
-var secretKeyRE = regexp.MustCompile(`(?i)("?(?:musickey|authst|qm_keyst|qqmusic_key|refresh_token|access_token|refresh_key|token|p_skey|skey|openid|unionid|encryptUin|wx_code)"?\s*[:=]\s*"?)([^"&;,}\s]*)`)
+var secretKeyRE = regexp.MustCompile(`(?i)("?(?:musickey|authst|qm_keyst|qqmusic_key|refresh_token|access_token|refresh_key|token|p_skey|skey|openid|unionid|encryptUin|wx_code|vkey|session_vkey)"?\s*[:=]\s*"?)([^"&;,}\s]*)`)
 
 // excerpt returns the start of body with secrets masked, at most
 // excerptLen bytes, valid UTF-8.

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // FlexInt is an integer field of a QQ reply. It decodes from a JSON number,
@@ -41,12 +42,39 @@ func (n *FlexInt) UnmarshalJSON(b []byte) error {
 	case '{', '[':
 		return fmt.Errorf("qq: expected an integer, got %s", kindOf(b[0]))
 	}
+	if v, ok := parseDigits(b); ok {
+		*n = FlexInt(v)
+		return nil
+	}
 	v, ok := parseNumber(string(b))
 	if !ok {
 		return fmt.Errorf("qq: %q is not a number", truncate(string(b), 32))
 	}
 	*n = FlexInt(v)
 	return nil
+}
+
+// parseDigits parses a short optionally negative decimal integer without
+// allocating.
+func parseDigits(b []byte) (int64, bool) {
+	neg := false
+	if len(b) > 0 && b[0] == '-' {
+		neg, b = true, b[1:]
+	}
+	if len(b) == 0 || len(b) > 18 {
+		return 0, false
+	}
+	var v int64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	if neg {
+		v = -v
+	}
+	return v, true
 }
 
 // parseNumber parses a JSON number into an int64, truncating fractions and
@@ -96,6 +124,10 @@ func (s *FlexString) UnmarshalJSON(b []byte) error {
 	}
 	switch b[0] {
 	case '"':
+		if len(b) >= 2 && bytes.IndexByte(b, '\\') < 0 && utf8.Valid(b) {
+			*s = FlexString(b[1 : len(b)-1]) // fast path: no escapes
+			return nil
+		}
 		var v string
 		if err := json.Unmarshal(b, &v); err != nil {
 			return err

@@ -7,7 +7,9 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 // pmCase is one private-message API call: how to invoke it, what module,
@@ -508,6 +510,48 @@ func TestRefreshCredentialFailures(t *testing.T) {
 		}
 		if c.Credential().MusicKey != testCred.MusicKey {
 			t.Errorf("case %d: failed refresh changed the credential", i)
+		}
+	}
+}
+
+func TestConcurrentRefreshesRefreshOnce(t *testing.T) {
+	f := newFakeQQ(t)
+	n := 0
+	var mu sync.Mutex
+	release := make(chan struct{})
+	f.handle(moduleLogin+".Login", func(map[string]any) fakeItem {
+		<-release
+		mu.Lock()
+		n++
+		k := n
+		mu.Unlock()
+		return fakeItem{Raw: fmt.Sprintf(`{"musicid":123456789,"musickey":"Q_new%d"}`, k)}
+	})
+	c := newTestClient(t, f, nil)
+	if err := c.RefreshSession(bg()); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	keys := make([]string, 4)
+	for i := range keys {
+		wg.Go(func() {
+			got, err := c.RefreshCredential(bg())
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			keys[i] = got.MusicKey
+		})
+	}
+	time.Sleep(50 * time.Millisecond) // let every goroutine reach the refresh
+	close(release)
+	wg.Wait()
+	if n != 1 {
+		t.Errorf("%d refreshes for 4 concurrent callers, want 1", n)
+	}
+	for i, k := range keys {
+		if k != "Q_new1" {
+			t.Errorf("caller %d got key %q", i, k)
 		}
 	}
 }

@@ -428,6 +428,23 @@ func (s *Server) RefreshHandler(c *Call) Reply {
 	return Reply{Data: credentialJSON(a)}
 }
 
+// CredentialJSON returns the account as a credential file in the
+// reference library's field names (qqmusic-protocol.md section 3), for an
+// end-to-end test to hand the bridge.
+func (a Account) CredentialJSON() ([]byte, error) {
+	if a.LoginType == 0 {
+		a.LoginType = 2
+		if strings.HasPrefix(a.MusicKey, "W_X") {
+			a.LoginType = 1
+		}
+	}
+	b, err := json.MarshalIndent(credentialJSON(a), "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("qqtest: encoding the credential: %w", err)
+	}
+	return b, nil
+}
+
 func credentialJSON(a Account) map[string]any {
 	return map[string]any{
 		"openid": a.OpenID, "refresh_token": a.RefreshToken, "access_token": a.AccessToken,

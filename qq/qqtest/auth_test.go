@@ -1,6 +1,7 @@
 package qqtest_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -121,6 +122,24 @@ func TestRefreshDeviations(t *testing.T) {
 	for _, w := range want {
 		if !strings.Contains(got, w) {
 			t.Errorf("deviations lack %q:\n%s", w, got)
+		}
+	}
+}
+
+func TestCredentialJSON(t *testing.T) {
+	b, err := qqtest.Account{MusicID: 1, MusicKey: "W_X_k", RefreshKey: "rk"}.CredentialJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := decode(t, b)
+	for key, want := range map[string]string{"musicid": "1", "musickey": "W_X_k", "refresh_key": "rk", "loginType": "1", "str_musicid": "1"} {
+		if fmt.Sprint(got[key]) != want {
+			t.Errorf("%s = %v, want %s", key, got[key], want)
+		}
+	}
+	for _, key := range []string{"openid", "refresh_token", "access_token", "expired_at", "unionid", "musickeyCreateTime", "keyExpiresIn", "first_login", "bindAccountType", "needRefreshKeyIn", "encryptUin"} {
+		if _, ok := got[key]; !ok {
+			t.Errorf("credential lacks %s", key)
 		}
 	}
 }

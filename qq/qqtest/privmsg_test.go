@@ -1,9 +1,14 @@
 package qqtest_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -238,6 +243,7 @@ func TestInboundKinds(t *testing.T) {
 	for _, in := range []qqtest.Inbound{
 		qqtest.Image("https://y.gtimg.cn/pic.jpg", 640, 480),
 		qqtest.Card("Song", "Artist", "https://y.gtimg.cn/c.jpg", "https://y.qq.com/n/song"),
+		qqtest.Video("https://v.example/v.mp4", "https://v.example/cover.jpg", 720, 1280, 15),
 		{MsgType: 99, RawMeta: []byte(`{"content":"odd","extra_field":[1,2]}`)},
 	} {
 		if _, err := s.Deliver(id, in); err != nil {
@@ -253,8 +259,8 @@ func TestInboundKinds(t *testing.T) {
 	s.SetPageOrder(false)
 	_, data := c.call(qqtest.ModuleRead, "GetMessage", map[string]any{"order": 1, "size": 50, "flag": 0, "session_id": id})
 	msgs := list(data["messages"])
-	if len(msgs) != 3 {
-		t.Fatalf("%d messages, want 3", len(msgs))
+	if len(msgs) != 4 {
+		t.Fatalf("%d messages, want 4", len(msgs))
 	}
 	img := msgs[0]["meta_data"].(map[string]any)
 	if num(msgs[0]["msg_type"]) != 2 || str(img["pic"]) == "" || num(img["width"]) != 640 || num(img["height"]) != 480 {
@@ -264,9 +270,13 @@ func TestInboundKinds(t *testing.T) {
 	if str(card["title"]) != "Song" || str(card["content"]) != "Artist" || str(card["url"]) == "" {
 		t.Errorf("card %v", msgs[1])
 	}
-	raw := msgs[2]["meta_data"].(map[string]any)
-	if num(msgs[2]["msg_type"]) != 99 || raw["extra_field"] == nil {
-		t.Errorf("raw message %v", msgs[2])
+	video := msgs[2]["meta_data"].(map[string]any)
+	if num(msgs[2]["msg_type"]) != 3 || num(video["Duration"]) != 15 || str(video["url"]) == "" {
+		t.Errorf("video %v", msgs[2])
+	}
+	raw := msgs[3]["meta_data"].(map[string]any)
+	if num(msgs[3]["msg_type"]) != 99 || raw["extra_field"] == nil {
+		t.Errorf("raw message %v", msgs[3])
 	}
 	// GetMsgDetails returns the media message by id.
 	imgID := str(msgs[0]["id"])
@@ -412,3 +422,75 @@ func TestBatchedItems(t *testing.T) {
 		}
 	}
 }
+
+func TestAwaitSent(t *testing.T) {
+	s, c, _ := newEnv(t)
+	s.AddUser(qqtest.User{UIN: 777})
+	go func() {
+		time.Sleep(10 * time.Millisecond)
+		c.post(qqtest.PathMusicu, c.body([3]any{qqtest.ModuleWrite, "SendMessageAsync", map[string]any{
+			"last_msg_seq": 0, "user_id": "777", "entrance": 0, "client_key": "k1", "msg_type": 1,
+		}}))
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	sent, err := s.AwaitSent(ctx, 1)
+	if err != nil || len(sent) != 1 || sent[0].ClientKey != "k1" {
+		t.Fatalf("AwaitSent: %v %+v", err, sent)
+	}
+	short, cancel2 := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel2()
+	if _, err := s.AwaitSent(short, 2); err == nil || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("AwaitSent beyond what was sent: %v", err)
+	}
+}
+
+func TestDeliverRejectsDuplicateID(t *testing.T) {
+	s, _, _ := newEnv(t)
+	id := s.AddSession(qqtest.User{})
+	if _, err := s.Deliver(id, qqtest.Inbound{ID: "m1", Meta: qqtest.MetaData{Content: "a"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Deliver(id, qqtest.Inbound{ID: "m1"}); err == nil {
+		t.Error("a second message with id m1 was accepted")
+	}
+}
+
+func TestSeedMakesKeysDeterministic(t *testing.T) {
+	refresh := func(seed int64) string {
+		_, c, _ := newEnv(t, qqtest.WithSeed(seed))
+		code, data := c.call(qqtest.ModuleLogin, "Login", refreshParam(testAccount, testAccount.MusicKey))
+		if code != 0 {
+			t.Fatalf("refresh: code %d", code)
+		}
+		return str(data["musickey"]) + "|" + fmt.Sprint(c.comm["sid"])
+	}
+	if a, b := refresh(7), refresh(7); a != b {
+		t.Errorf("same seed, different keys: %s vs %s", a, b)
+	}
+	if a, b := refresh(7), refresh(8); a == b {
+		t.Errorf("different seeds, same keys: %s", a)
+	}
+}
+
+func TestLogger(t *testing.T) {
+	var buf strings.Builder
+	var mu sync.Mutex
+	l := slog.New(slog.NewTextHandler(writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	}), &slog.HandlerOptions{Level: slog.LevelDebug}))
+	_, c, _ := newEnv(t, qqtest.WithLogger(l))
+	listSessions(c)
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	if !strings.Contains(out, "method=GetSessionList") || strings.Contains(out, testAccount.MusicKey) {
+		t.Errorf("log: %s", out)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -73,12 +73,15 @@ func (s *Server) serveQIMEI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := r.Header
-	for key, want := range map[string]string{
-		"method":     "GetQimei",
-		"service":    "trpc.tme_datasvr.qimeiproxy.QimeiProxy",
-		"appid":      "qimei_qq_android",
-		"User-Agent": "QQMusic",
+	if ua := h.Get("User-Agent"); ua != "QQMusic" {
+		s.deviate("QIMEI proxy: User-Agent %q, want %q", ua, "QQMusic")
+	}
+	for _, hw := range [][2]string{
+		{"method", "GetQimei"},
+		{"service", "trpc.tme_datasvr.qimeiproxy.QimeiProxy"},
+		{"appid", "qimei_qq_android"},
 	} {
+		key, want := hw[0], hw[1]
 		if got := h.Get(key); got != want {
 			refuse(CodeQIMEIBadParams, "header %s = %q, want %q", key, got, want)
 			return

@@ -2,9 +2,11 @@ package qqtest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
@@ -99,6 +101,8 @@ type Server struct {
 	issuedSessions map[string]string // GetSession uid -> sid
 	feedbackURL    string
 	qimeiIssued    bool
+	changed        chan struct{} // closed and replaced on every change
+	logger         *slog.Logger  // nil: silent
 }
 
 // Option configures a Server at creation.
@@ -138,6 +142,11 @@ func WithKeyLifetime(d time.Duration) Option {
 	return func(s *Server) { s.keyLife = int64(d / time.Second) }
 }
 
+// WithLogger makes the server log every gateway item's method and code,
+// and every whole-request fault, at debug level (never a param, comm or
+// cookie: they hold the musickey).
+func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.logger = l } }
+
 // WithAccount sets the logged-in account at creation (see SetAccount).
 func WithAccount(a Account) Option { return func(s *Server) { s.setAccountLocked(a) } }
 
@@ -154,6 +163,7 @@ func WithSignRequired(methods ...string) Option {
 func newServer(opts []Option) *Server {
 	s := &Server{
 		closing:        make(chan struct{}),
+		changed:        make(chan struct{}),
 		extra:          http.NewServeMux(),
 		clock:          time.Now,
 		rng:            rand.New(rand.NewPCG(defaultSeed, defaultSeed^0x9e3779b97f4a7c15)),
@@ -246,6 +256,7 @@ func (s *Server) Now() time.Time {
 // ServeHTTP routes by path: musicu.fcg, musics.fcg and the QIMEI proxy are
 // served by the double, everything else by handlers mounted with HandleHTTP.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer s.notify()
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -265,6 +276,47 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		s.extra.ServeHTTP(w, r)
 	}
+}
+
+// notify wakes Await.
+func (s *Server) notify() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.notifyLocked()
+}
+
+func (s *Server) notifyLocked() {
+	close(s.changed)
+	s.changed = make(chan struct{})
+}
+
+// Await blocks until cond reports true or ctx ends. cond runs without the
+// server's lock (it may call the Server's methods) at once and again after
+// every request the server finished and every Deliver.
+func (s *Server) Await(ctx context.Context, cond func(*Server) bool) error {
+	for {
+		s.mu.Lock()
+		ch := s.changed
+		s.mu.Unlock()
+		if cond(s) {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("qqtest: the awaited condition did not come true: %w", ctx.Err())
+		}
+	}
+}
+
+// AwaitSent waits until at least n sends were accepted and returns them all.
+func (s *Server) AwaitSent(ctx context.Context, n int) ([]Sent, error) {
+	var sent []Sent
+	err := s.Await(ctx, func(s *Server) bool { sent = s.Sent(); return len(sent) >= n })
+	if err != nil {
+		return sent, fmt.Errorf("qqtest: %d of %d sends arrived: %w", len(sent), n, err)
+	}
+	return sent, nil
 }
 
 // item is one req_N of a gateway body.
@@ -319,11 +371,66 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request, signed boo
 		cookies[c.Name] = c.Value
 	}
 
+	s.admit(where, r, comm, cookies, items, signed)
+
+	var whole *Fault
+	for _, it := range items {
+		if it.fault != nil && it.fault.whole() {
+			whole = it.fault
+			break
+		}
+	}
+	if whole != nil && s.logger != nil {
+		s.logger.Debug("qqtest: whole-request fault", "path", where, "kind", whole.Kind.String(), "after_apply", whole.AfterApply)
+	}
+	if whole != nil && !whole.AfterApply {
+		if s.applyWhole(w, r, whole) {
+			return
+		}
+	}
+
+	// Besides the items, the reply carries ts, start_ts and traceid at the
+	// top level, as real gateway replies are commonly seen to (not in the
+	// facts sheet); a client must not take them for items.
 	s.mu.Lock()
+	start := s.clock().UnixMilli()
+	trace := s.randHexLocked(16)
+	s.mu.Unlock()
+	resp := make(map[string]any, len(items)+4)
+	resp["code"] = 0
+	resp["start_ts"] = start
+	resp["traceid"] = trace
+	for _, it := range items {
+		rep := s.dispatch(r, it, comm, cookies, signed, signOK)
+		resp[it.key] = rep
+		if s.logger != nil {
+			s.logger.Debug("qqtest: gateway item", "path", where, "method", it.method, "code", rep["code"])
+		}
+	}
+
+	s.mu.Lock()
+	resp["ts"] = s.clock().UnixMilli()
+	s.mu.Unlock()
+
+	if whole != nil && whole.AfterApply {
+		if s.applyWhole(w, r, whole) {
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+// admit looks the items up, checks the request against the facts, counts
+// and logs the items and picks their faults (injected or rate limit).
+func (s *Server) admit(where string, r *http.Request, comm map[string]any, cookies map[string]string, items []*item, signed bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	for _, it := range items {
 		it.spec = s.methods[it.module+"/"+it.method]
 	}
-	devs := s.checkRequestLocked(where, r, comm, cookies, items)
+	for _, d := range s.checkRequestLocked(where, r, comm, cookies, items) {
+		s.addDeviationLocked(d)
+	}
 	now := s.clock()
 	for _, it := range items {
 		s.counts[it.method]++
@@ -333,36 +440,6 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request, signed boo
 			it.fault = &Fault{Kind: RateLimited}
 		}
 	}
-	for _, d := range devs {
-		s.addDeviationLocked(d)
-	}
-	s.mu.Unlock()
-
-	var whole *Fault
-	for _, it := range items {
-		if it.fault != nil && it.fault.whole() {
-			whole = it.fault
-			break
-		}
-	}
-	if whole != nil && !whole.AfterApply {
-		if s.applyWhole(w, r, whole) {
-			return
-		}
-	}
-
-	resp := make(map[string]any, len(items)+1)
-	resp["code"] = 0
-	for _, it := range items {
-		resp[it.key] = s.dispatch(r, it, comm, cookies, signed, signOK)
-	}
-
-	if whole != nil && whole.AfterApply {
-		if s.applyWhole(w, r, whole) {
-			return
-		}
-	}
-	writeJSON(w, http.StatusOK, resp)
 }
 
 // dispatch answers one item: its injected fault, or the refusal the real

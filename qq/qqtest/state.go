@@ -67,6 +67,11 @@ func Image(url string, width, height int) Inbound {
 	return Inbound{MsgType: MsgTypeImage, Meta: MetaData{Pic: url, URL: url, Width: width, Height: height}}
 }
 
+// Video is an inbound video message (msg_type 3): pic is the cover.
+func Video(url, pic string, width, height, seconds int) Inbound {
+	return Inbound{MsgType: MsgTypeVideo, Meta: MetaData{URL: url, Pic: pic, Width: width, Height: height, Duration: seconds}}
+}
+
 // Card is an inbound card message (the double's msg_type 4).
 func Card(title, content, pic, url string) Inbound {
 	return Inbound{MsgType: MsgTypeCard, Meta: MetaData{Title: title, Content: content, Pic: pic, URL: url}}
@@ -270,8 +275,16 @@ func (s *Server) Deliver(sessionID string, in Inbound) (Message, error) {
 	if !in.Time.IsZero() {
 		now = in.Time
 	}
+	if in.ID != "" {
+		for _, old := range ss.msgs {
+			if old.ID == in.ID {
+				return Message{}, fmt.Errorf("qqtest: Deliver: session %q already has message %q", sessionID, in.ID)
+			}
+		}
+	}
 	m := s.appendLocked(ss, Message{ID: in.ID, MsgType: in.MsgType, FromUIN: ss.peer, Meta: meta, RawMeta: raw}, now)
 	ss.unread++
+	s.notifyLocked()
 	return m, nil
 }
 
