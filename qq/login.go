@@ -110,6 +110,9 @@ type qrConfig struct {
 	maxRedirects  int
 	packetTimeout time.Duration
 	requestTime   time.Duration
+	// mqttReconnects is how many times the mobile login reconnects after
+	// its push connection drops.
+	mqttReconnects int
 }
 
 func defaultQRConfig() qrConfig {
@@ -121,6 +124,8 @@ func defaultQRConfig() qrConfig {
 		maxRedirects:  3,
 		packetTimeout: 15 * time.Second,
 		requestTime:   20 * time.Second,
+
+		mqttReconnects: 2,
 	}
 }
 
@@ -171,6 +176,16 @@ func WithMQTTPacketTimeout(d time.Duration) QROption {
 	return func(c *qrConfig) {
 		if d > 0 {
 			c.packetTimeout = d
+		}
+	}
+}
+
+// WithMQTTReconnects sets how many times the mobile login reconnects when
+// its push connection drops before a verdict (default 2; 0 fails at once).
+func WithMQTTReconnects(n int) QROption {
+	return func(c *qrConfig) {
+		if n >= 0 {
+			c.mqttReconnects = n
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
@@ -59,7 +60,7 @@ func (c *Client) startMobileLogin(ctx context.Context, cfg qrConfig) (*qrFlow, e
 		URL:        wsURL,
 		Header:     header,
 		TLS:        c.tlsConfig(),
-		ClientID:   fmt.Sprintf("%d%04d", time.Now().UnixMilli(), 1000+rand.IntN(9000)),
+		ClientID:   mqttClientID(),
 		KeepAlive:  cfg.keepAlive,
 		AuthMethod: "pass",
 		ConnectUser: paho.UserProperties{
@@ -81,12 +82,68 @@ func (c *Client) startMobileLogin(ctx context.Context, cfg qrConfig) (*qrFlow, e
 	if err != nil {
 		return nil, fmt.Errorf("qq: mobile login: %w", err)
 	}
+	m := &mobileWatch{c: c, cfg: mcfg, id: id, sess: sess, reconnects: cfg.mqttReconnects}
 	return &qrFlow{
 		image: img,
 		mime:  mime,
-		wait:  func(e *emitter) { c.waitMobile(e, sess, id) },
-		close: sess.Close,
+		wait:  m.wait,
+		close: m.close,
 	}, nil
+}
+
+// mobileWatch follows the push events of one mobile QR code, reconnecting
+// when the connection drops while the code is still valid.
+type mobileWatch struct {
+	c          *Client
+	cfg        mqttConfig
+	id         string
+	reconnects int
+
+	mu   sync.Mutex
+	sess *mqttSession
+}
+
+func (m *mobileWatch) session() *mqttSession {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.sess
+}
+
+func (m *mobileWatch) close() {
+	if s := m.session(); s != nil {
+		s.Close()
+	}
+}
+
+func (m *mobileWatch) wait(e *emitter) {
+	for {
+		sess := m.session()
+		if !m.c.waitMobile(e, sess, m.id) {
+			return
+		}
+		// The connection dropped before a verdict.
+		cause := sess.Err()
+		sess.Close()
+		if m.reconnects <= 0 {
+			e.fail(fmt.Errorf("qq: mobile login: %w (%v); start the login again", ErrMQTTConnectionLost, cause))
+			return
+		}
+		m.reconnects--
+		m.c.log.Warn("qq: mobile login push connection lost; reconnecting", "error", cause)
+		m.cfg.ClientID = mqttClientID()
+		next, err := openMQTT(e.lctx, m.cfg)
+		if err != nil {
+			e.fail(fmt.Errorf("qq: mobile login: %w (%v), and reconnecting failed: %w", ErrMQTTConnectionLost, cause, err))
+			return
+		}
+		m.mu.Lock()
+		m.sess = next
+		m.mu.Unlock()
+	}
+}
+
+func mqttClientID() string {
+	return fmt.Sprintf("%d%04d", time.Now().UnixMilli(), 1000+rand.IntN(9000))
 }
 
 // tlsConfig is the TLS configuration of the client's HTTP transport, so the
@@ -136,26 +193,27 @@ type mobileCookies struct {
 	} `json:"cookies"`
 }
 
-func (c *Client) waitMobile(e *emitter, sess *mqttSession, id string) {
+// waitMobile handles the events of one connection. It returns true when
+// the connection dropped before a verdict (false: the login is over).
+func (c *Client) waitMobile(e *emitter, sess *mqttSession, id string) bool {
 	ctx := e.lctx
 	for {
 		select {
 		case <-ctx.Done():
-			return
+			return false
 		case <-sess.lost:
 			select {
 			case m := <-sess.msgs: // a message that came just before the end
 				if c.handleMobile(e, m, id) {
-					return
+					return false
 				}
 				continue
 			default:
 			}
-			e.fail(fmt.Errorf("qq: mobile login: %w (%v); start the login again", ErrMQTTConnectionLost, sess.Err()))
-			return
+			return ctx.Err() == nil
 		case m := <-sess.msgs:
 			if c.handleMobile(e, m, id) {
-				return
+				return false
 			}
 		}
 	}

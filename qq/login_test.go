@@ -308,7 +308,7 @@ func TestMobileQRLogin(t *testing.T) {
 				t.Fatalf("err %v", ev.Err)
 			}
 		}},
-		{"broker drops the connection", func(t *testing.T, e *loginEnv, q *qqtest.LoginQR, ch <-chan qq.LoginEvent) {
+		{"broker drops the connection: reconnect", func(t *testing.T, e *loginEnv, q *qqtest.LoginQR, ch <-chan qq.LoginEvent) {
 			if err := q.Scan(); err != nil {
 				t.Fatal(err)
 			}
@@ -316,10 +316,51 @@ func TestMobileQRLogin(t *testing.T) {
 			if err := e.l.Broker().Drop(q.ID); err != nil {
 				t.Fatal(err)
 			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := e.l.Broker().WaitSubscriptions(ctx, q.ID, 2); err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Confirm(); err != nil {
+				t.Fatal(err)
+			}
+			expectState(t, ch, qq.LoginConfirmed)
+			expectState(t, ch, qq.LoginDone)
+			if n := len(e.l.Broker().Connects()); n != 2 {
+				t.Fatalf("%d CONNECTs, want 2", n)
+			}
+		}},
+		{"broker drops the connection and stays down", func(t *testing.T, e *loginEnv, q *qqtest.LoginQR, ch <-chan qq.LoginEvent) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := e.l.Broker().WaitSubscribed(ctx, q.ID); err != nil {
+				t.Fatal(err)
+			}
+			e.l.Broker().RefuseConnections(true)
+			if err := e.l.Broker().Drop(q.ID); err != nil {
+				t.Fatal(err)
+			}
 			ev := expectState(t, ch, qq.LoginFailed)
 			if !errors.Is(ev.Err, qq.ErrMQTTConnectionLost) {
 				t.Fatalf("err %v, want ErrMQTTConnectionLost", ev.Err)
 			}
+		}},
+		{"broker sends DISCONNECT", func(t *testing.T, e *loginEnv, q *qqtest.LoginQR, ch <-chan qq.LoginEvent) {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			if err := e.l.Broker().WaitSubscribed(ctx, q.ID); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.l.Broker().Disconnect(q.ID, 0x8B); err != nil { // server shutting down
+				t.Fatal(err)
+			}
+			if err := e.l.Broker().WaitSubscriptions(ctx, q.ID, 2); err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Refuse(); err != nil {
+				t.Fatal(err)
+			}
+			expectState(t, ch, qq.LoginRefused)
 		}},
 		{"user properties on CONNECT and SUBSCRIBE", func(t *testing.T, e *loginEnv, q *qqtest.LoginQR, ch <-chan qq.LoginEvent) {
 			driveDone(t, e, q, ch)
@@ -449,4 +490,30 @@ func TestQRLoginCancel(t *testing.T) {
 			expectClosed(t, ch)
 		})
 	}
+}
+
+func TestMobileQRLoginNoReconnect(t *testing.T) {
+	e := newLoginEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ch, err := e.c.StartQRLogin(ctx, qq.LoginMobile, qq.WithMQTTReconnects(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectState(t, ch, qq.LoginWaiting)
+	q, err := e.l.NextQR(ctx, qqtest.QRKindMobile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.l.Broker().WaitSubscribed(ctx, q.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.l.Broker().Drop(q.ID); err != nil {
+		t.Fatal(err)
+	}
+	ev := expectState(t, ch, qq.LoginFailed)
+	if !errors.Is(ev.Err, qq.ErrMQTTConnectionLost) {
+		t.Fatalf("err %v", ev.Err)
+	}
+	expectClosed(t, ch)
 }

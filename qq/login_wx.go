@@ -125,7 +125,7 @@ func (c *Client) checkWeChat(ctx context.Context, hc *http.Client, cfg qrConfig,
 		return LoginWaiting, "", nil
 	}
 	if m == nil {
-		return 0, "", protocolError("qrconnect long poll", "no wx_errcode in the answer %q", clipText(string(body), 200))
+		return 0, "", protocolError("qrconnect long poll", "no wx_errcode in the answer %q", excerpt(body))
 	}
 	n, err := strconv.Atoi(string(m[1]))
 	if err != nil {

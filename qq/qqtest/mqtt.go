@@ -41,7 +41,8 @@ type MQTTBroker struct {
 	problems   []string
 	redirects  []mqttRedirect
 	byQR       map[string]string // qr id -> client id of its subscriber
-	subscribed map[string]chan struct{}
+	subCount   map[string]int    // qr id -> good subscriptions so far
+	subChanged chan struct{}     // closed and replaced on each good subscription
 	refuseAll  bool
 }
 
@@ -82,7 +83,8 @@ func NewMQTTBroker() *MQTTBroker {
 	b := &MQTTBroker{
 		handshakes: map[string]mqttHandshake{},
 		byQR:       map[string]string{},
-		subscribed: map[string]chan struct{}{},
+		subCount:   map[string]int{},
+		subChanged: make(chan struct{}),
 	}
 	b.srv = mqtt.New(&mqtt.Options{
 		InlineClient: true,
@@ -179,18 +181,24 @@ func (b *MQTTBroker) problem(format string, args ...any) string {
 // WaitSubscribed blocks until a client has subscribed, with the right
 // properties, to the login topic of qrID.
 func (b *MQTTBroker) WaitSubscribed(ctx context.Context, qrID string) error {
-	b.mu.Lock()
-	ch, ok := b.subscribed[qrID]
-	if !ok {
-		ch = make(chan struct{})
-		b.subscribed[qrID] = ch
-	}
-	b.mu.Unlock()
-	select {
-	case <-ch:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("qqtest: nobody subscribed to the login topic of %q: %w (problems: %v)", qrID, ctx.Err(), b.Problems())
+	return b.WaitSubscriptions(ctx, qrID, 1)
+}
+
+// WaitSubscriptions blocks until n good subscriptions to the login topic
+// of qrID were made (a client that reconnects subscribes again).
+func (b *MQTTBroker) WaitSubscriptions(ctx context.Context, qrID string, n int) error {
+	for {
+		b.mu.Lock()
+		got, ch := b.subCount[qrID], b.subChanged
+		b.mu.Unlock()
+		if got >= n {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("qqtest: %d of %d subscriptions to the login topic of %q: %w (problems: %v)", got, n, qrID, ctx.Err(), b.Problems())
+		}
 	}
 }
 
@@ -443,16 +451,9 @@ func (h *brokerHook) OnSubscribe(cl *mqtt.Client, pk packets.Packet) packets.Pac
 	}
 	b.mu.Lock()
 	b.byQR[id] = cl.ID
-	ch, ok := b.subscribed[id]
-	if !ok {
-		ch = make(chan struct{})
-		b.subscribed[id] = ch
-	}
-	select {
-	case <-ch:
-	default:
-		close(ch)
-	}
+	b.subCount[id]++
+	close(b.subChanged)
+	b.subChanged = make(chan struct{})
 	b.mu.Unlock()
 	return pk
 }
