@@ -110,6 +110,7 @@ type KeeperOptions struct {
 type Keeper struct {
 	src  CredentialSource
 	opts KeeperOptions
+	kick chan struct{}
 }
 
 // NewKeeper returns a Keeper for src (usually a *Client).
@@ -135,7 +136,7 @@ func NewKeeper(src CredentialSource, opts KeeperOptions) *Keeper {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Keeper{src: src, opts: opts}
+	return &Keeper{src: src, opts: opts, kick: make(chan struct{}, 1)}
 }
 
 // Step is one decision of the Keeper.
@@ -150,33 +151,42 @@ const (
 	StepRefreshed
 )
 
-// Tick decides once: it refreshes when the credential is due (or the
-// server says it expired) and returns what it did. Errors are typed:
-// ErrReloginRequired when nothing but a new login helps, ErrCredentialRequired
-// when there is no credential, others are transient.
+// Tick decides once and returns what it did: a due credential (see
+// Credential.RefreshAt) is refreshed; otherwise, when checkServer is set,
+// the server is asked whether it still accepts the credential, and it is
+// refreshed when it does not. Errors are typed: ErrReloginRequired when
+// nothing but a new login helps, ErrCredentialRequired when there is no
+// credential; others are transient.
 func (k *Keeper) Tick(ctx context.Context, checkServer bool) (Step, error) {
 	cred := k.src.Credential()
 	if !cred.HasLogin() {
 		return StepNothing, fmt.Errorf("qq: keeper: %w", ErrCredentialRequired)
 	}
 	now := k.opts.Now()
-	if cred.RefreshAt().IsZero() {
-		if !checkServer {
-			return StepNothing, nil
-		}
-		err := k.src.CheckCredential(ctx)
-		if err == nil {
-			return StepChecked, nil
-		}
-		if !errors.Is(err, ErrCredentialExpired) {
-			return StepNothing, fmt.Errorf("qq: keeper: checking the credential: %w", err)
-		}
-		return k.refresh(ctx, cred, true)
+	if cred.RefreshDue(now) {
+		return k.refresh(ctx, cred, cred.Expired(now))
 	}
-	if !cred.RefreshDue(now) {
+	if !checkServer {
 		return StepNothing, nil
 	}
-	return k.refresh(ctx, cred, cred.Expired(now))
+	err := k.src.CheckCredential(ctx)
+	if err == nil {
+		return StepChecked, nil
+	}
+	if !errors.Is(err, ErrCredentialExpired) {
+		return StepNothing, fmt.Errorf("qq: keeper: checking the credential: %w", err)
+	}
+	k.opts.Logger.Warn("qq: the server no longer accepts the credential; refreshing", "musicid", cred.MusicID)
+	return k.refresh(ctx, cred, true)
+}
+
+// Kick makes a running Run check the credential with the server now, for
+// example after a call failed with ErrCredentialExpired. It never blocks.
+func (k *Keeper) Kick() {
+	select {
+	case k.kick <- struct{}{}:
+	default:
+	}
 }
 
 // refresh renews cred; expired says whether the key is known to be dead.
@@ -218,18 +228,21 @@ func refreshRefused(err error) bool {
 // Run keeps the credential alive until ctx ends (it then returns ctx's
 // error) or the credential cannot be saved from expiry (it then returns an
 // error wrapping ErrReloginRequired, or ErrCredentialRequired when there
-// is no credential at all).
+// is no credential at all). It checks with the server at start, every
+// CheckInterval and on Kick.
 func (k *Keeper) Run(ctx context.Context) error {
 	retry := time.Duration(0)
 	lastCheck := time.Time{}
+	force := true
 	for {
 		now := k.opts.Now()
-		checkServer := lastCheck.IsZero() || now.Sub(lastCheck) >= k.opts.CheckInterval
+		checkServer := force || now.Sub(lastCheck) >= k.opts.CheckInterval
+		force = false
 		step, err := k.Tick(ctx, checkServer)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if checkServer && (step == StepChecked || step == StepRefreshed || err == nil) {
+		if checkServer && (err == nil || step != StepNothing) {
 			lastCheck = now
 		}
 		var wait time.Duration
@@ -240,7 +253,7 @@ func (k *Keeper) Run(ctx context.Context) error {
 		case err != nil && step != StepRefreshed:
 			retry = min(max(retry*2, k.opts.RetryMin), k.opts.RetryMax)
 			wait = retry
-			k.opts.Logger.Warn("qq: credential refresh failed; will retry", "error", err, "retryIn", wait)
+			k.opts.Logger.Warn("qq: credential check or refresh failed; will retry", "error", err, "retryIn", wait)
 			if k.opts.OnError != nil {
 				k.opts.OnError(err)
 			}
@@ -259,16 +272,19 @@ func (k *Keeper) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
+		case <-k.kick:
+			force = true
 		case <-k.opts.After(wait):
 		}
 	}
 }
 
-// nextWait is how long to sleep before the next decision.
+// nextWait is how long to sleep before the next decision: until the
+// refresh time or the next server check, whichever comes first.
 func (k *Keeper) nextWait(now, lastCheck time.Time) time.Duration {
-	at := k.src.Credential().RefreshAt()
-	if at.IsZero() {
-		return lastCheck.Add(k.opts.CheckInterval).Sub(now)
+	wait := lastCheck.Add(k.opts.CheckInterval).Sub(now)
+	if at := k.src.Credential().RefreshAt(); !at.IsZero() {
+		wait = min(wait, at.Sub(now))
 	}
-	return at.Sub(now)
+	return wait
 }

@@ -278,3 +278,52 @@ func TestKeeperWithoutCredential(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+// Kick makes Run ask the server at once; an expired answer is refreshed.
+func TestKeeperKick(t *testing.T) {
+	e := newLoginEnv(t)
+	a, cred := accountFor(6, time.Now().Unix()-100, 259200)
+	e.s.SetAccount(a)
+	if err := e.c.AdoptCredential(cred); err != nil {
+		t.Fatal(err)
+	}
+	refreshed := make(chan *qq.Credential, 1)
+	k := qq.NewKeeper(e.c, qq.KeeperOptions{
+		After:     func(time.Duration) <-chan time.Time { return nil }, // only kicks wake it
+		OnRefresh: func(c *qq.Credential) { refreshed <- c },
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- k.Run(ctx) }()
+	for checks := 0; checks == 0; { // Run's first check, on a good credential
+		for _, r := range e.s.Requests() {
+			if r.Method == "GetLoginUserInfo" {
+				checks++
+			}
+		}
+		if ctx.Err() != nil {
+			t.Fatal("Run did not check the credential at start")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(20 * time.Millisecond) // Run is now asleep until a kick
+	if len(refreshed) != 0 {
+		t.Fatal("refreshed a good credential")
+	}
+	e.s.ExpireCredential()
+	k.Kick()
+	select {
+	case c := <-refreshed:
+		if c.MusicKey == cred.MusicKey || c.LoginType != 6 {
+			t.Fatalf("refreshed credential %v", c)
+		}
+	case <-ctx.Done():
+		t.Fatal("a kick did not refresh the credential the server refused")
+	}
+	cancel()
+	<-done
+	if err := e.c.CheckCredential(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
