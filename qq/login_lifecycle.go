@@ -151,6 +151,21 @@ const (
 	StepRefreshed
 )
 
+func (s Step) String() string {
+	switch s {
+	case StepNothing:
+		return "nothing"
+	case StepChecked:
+		return "checked"
+	case StepRefreshed:
+		return "refreshed"
+	}
+	return fmt.Sprintf("Step(%d)", int(s))
+}
+
+// A *Client is what a Keeper keeps.
+var _ CredentialSource = (*Client)(nil)
+
 // Tick decides once and returns what it did: a due credential (see
 // Credential.RefreshAt) is refreshed; otherwise, when checkServer is set,
 // the server is asked whether it still accepts the credential, and it is
