@@ -80,6 +80,28 @@ func TestPhoneLoginRefused(t *testing.T) {
 	}
 }
 
+func TestPhoneLoginExpiredCode(t *testing.T) {
+	e := newLoginEnv(t)
+	ctx := context.Background()
+	if _, err := e.c.SendPhoneCode(ctx, testPhone, "86"); err != nil {
+		t.Fatal(err)
+	}
+	code, _ := e.l.PhoneCode(testPhone)
+	e.l.ExpirePhoneCode(testPhone)
+	_, err := e.c.PhoneLogin(ctx, testPhone, code)
+	if !errors.Is(err, qq.ErrLoginAuthExpired) {
+		t.Fatalf("err %v, want ErrLoginAuthExpired", err)
+	}
+	// A new code works.
+	if _, err := e.c.SendPhoneCode(ctx, testPhone, "86"); err != nil {
+		t.Fatal(err)
+	}
+	code, _ = e.l.PhoneCode(testPhone)
+	if _, err := e.c.PhoneLogin(ctx, testPhone, code); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestPhoneServerErrors(t *testing.T) {
 	e := newLoginEnv(t)
 	ctx := context.Background()
@@ -92,6 +114,10 @@ func TestPhoneServerErrors(t *testing.T) {
 	e.s.Fail("SendPhoneAuthCode", qqtest.Fault{Kind: qqtest.APIError, Code: 20450, Times: 1})
 	if _, err := e.c.SendPhoneCode(ctx, testPhone, "86"); !errors.Is(err, qq.ErrLoginBanned) {
 		t.Fatalf("err %v, want ErrLoginBanned", err)
+	}
+	e.s.Fail("Login", qqtest.Fault{Kind: qqtest.HTTP5xx, Code: 502, Times: 1})
+	if _, err := e.c.PhoneLogin(ctx, testPhone, "123456"); !errors.As(err, &hs) || hs.Status != 502 {
+		t.Fatalf("Login: err %v, want HTTP 502", err)
 	}
 }
 

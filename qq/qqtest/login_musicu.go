@@ -20,6 +20,7 @@ const (
 // phoneState is the SMS side of the phone login.
 type phoneState struct {
 	codes       map[string]string // phone -> code sent
+	expired     map[string]bool   // phone -> its code expired
 	next        []PhoneOutcome
 	securityURL string
 }
@@ -105,6 +106,18 @@ func (l *Login) PhoneCode(phone string) (string, bool) {
 	defer l.mu.Unlock()
 	c, ok := l.phone.codes[phone]
 	return c, ok
+}
+
+// ExpirePhoneCode makes the code texted to phone expire: a Login with it
+// is answered with the expired code 1000 (the double's choice; the real
+// service's code for this is not documented).
+func (l *Login) ExpirePhoneCode(phone string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.phone.expired == nil {
+		l.phone.expired = map[string]bool{}
+	}
+	l.phone.expired[phone] = true
 }
 
 // PhoneNext queues the outcome of the next SendPhoneAuthCode.
@@ -230,6 +243,7 @@ func (l *Login) handleSendPhoneAuthCode(c *Call) Reply {
 	}
 	code := fmt.Sprintf("%06d", 100000+len(l.phone.codes)*7919%900000)
 	l.phone.codes[phone] = code
+	delete(l.phone.expired, phone)
 	return Reply{Data: map[string]any{}}
 }
 
@@ -240,10 +254,14 @@ func (l *Login) handlePhoneLogin(c *Call) Reply {
 	phone := c.Str("phoneNo")
 	l.mu.Lock()
 	want, ok := l.phone.codes[phone]
+	expired := l.phone.expired[phone]
 	if ok && want == c.Str("code") {
 		delete(l.phone.codes, phone)
 	}
 	l.mu.Unlock()
+	if ok && want == c.Str("code") && expired {
+		return Reply{Code: CodeExpired, Data: map[string]any{"msg": "qqtest: the code has expired"}}
+	}
 	if !ok || want != c.Str("code") {
 		return Reply{Code: CodeLoginWrongCode, Data: map[string]any{"msg": "qqtest: wrong code for " + strconv.Quote(phone)}}
 	}
