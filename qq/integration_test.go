@@ -417,3 +417,34 @@ func TestQQTestConcurrentUse(t *testing.T) {
 		t.Errorf("concurrent first calls acquired %d QIMEIs, want 1", n)
 	}
 }
+
+func TestQQTestThrottleKeepsUnderServerRateLimit(t *testing.T) {
+	s := qqtest.New(qqtest.WithAccount(account))
+	t.Cleanup(s.Close)
+	s.SetRateLimit(20, 10)
+	newClient := func(lim rate.Limit, burst int) *qq.Client {
+		c, err := qq.New(qq.Options{HTTPClient: s.Client(), Endpoints: s.Endpoints(), Credential: credOf(account), RateLimit: lim, Burst: burst})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	ctx := ctxT(t)
+	throttled := newClient(20, 10)
+	for i := range 25 {
+		if _, err := throttled.GetConfig(ctx, 1, ""); err != nil {
+			t.Fatalf("call %d under the server's limit: %v", i, err)
+		}
+	}
+	time.Sleep(600 * time.Millisecond) // let the server's bucket refill
+	unthrottled := newClient(rate.Inf, 1)
+	var err error
+	for range 25 {
+		if _, err = unthrottled.GetConfig(ctx, 1, ""); err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, qq.ErrRateLimited) {
+		t.Errorf("without the throttle: %v, want rate limited", err)
+	}
+}
