@@ -3,12 +3,15 @@ package qq_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/eclipse/paho.golang/paho"
+	"github.com/gorilla/websocket"
 
 	"github.com/qmdbridge/qqmusic-discord-bridge/qq"
 	"github.com/qmdbridge/qqmusic-discord-bridge/qq/qqtest"
@@ -195,5 +198,64 @@ func TestMQTTPropertyChecks(t *testing.T) {
 				t.Fatal("broker recorded no problem")
 			}
 		})
+	}
+}
+
+// naiveConn sends every Write as its own websocket message: the framing
+// trap. The broker double must catch it.
+type naiveConn struct {
+	net.Conn
+	ws *websocket.Conn
+	r  io.Reader
+}
+
+func (c *naiveConn) Write(p []byte) (int, error) {
+	return len(p), c.ws.WriteMessage(websocket.BinaryMessage, p)
+}
+
+func (c *naiveConn) Read(p []byte) (int, error) {
+	for {
+		if c.r == nil {
+			_, r, err := c.ws.NextReader()
+			if err != nil {
+				return 0, err
+			}
+			c.r = r
+		}
+		n, err := c.r.Read(p)
+		if err == io.EOF {
+			c.r = nil
+			if n > 0 {
+				return n, nil
+			}
+			continue
+		}
+		return n, err
+	}
+}
+
+func (c *naiveConn) Close() error { return c.ws.Close() }
+
+func TestBrokerCatchesSplitPackets(t *testing.T) {
+	b := qqtest.NewMQTTBroker()
+	defer b.Close()
+	cfg := testMQTTConfig(t, b, "QR5")
+	d := websocket.Dialer{Subprotocols: []string{"mqtt"}, TLSClientConfig: cfg.TLS}
+	ws, _, err := d.Dial(cfg.URL, cfg.Header)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn := &naiveConn{Conn: ws.UnderlyingConn(), ws: ws}
+	cl := paho.NewClient(paho.ClientConfig{Conn: conn, PacketTimeout: 2 * time.Second})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = cl.Connect(ctx, &paho.Connect{ClientID: "x", CleanStart: true, KeepAlive: 45,
+		Properties: &paho.ConnectProperties{AuthMethod: "pass", User: cfg.ConnectUser, RequestProblemInfo: true}})
+	if err == nil {
+		t.Fatal("a client that splits packets across websocket messages connected")
+	}
+	p := b.Problems()
+	if len(p) == 0 || !strings.Contains(strings.Join(p, " "), "split") {
+		t.Fatalf("problems %q, want a split packet", p)
 	}
 }

@@ -320,7 +320,8 @@ func (b *MQTTBroker) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		b.problem("handshake: upgrade: %v", err)
 		return
 	}
-	conn := &brokerConn{ws: ws}
+	ws.SetReadLimit(1 << 20)
+	conn := &brokerConn{ws: ws, b: b}
 	b.mu.Lock()
 	b.handshakes[conn.RemoteAddr().String()] = mqttHandshake{path: r.URL.Path, header: r.Header.Clone()}
 	b.mu.Unlock()
@@ -462,35 +463,67 @@ func (h *brokerHook) OnACLCheck(*mqtt.Client, string, bool) bool { return true }
 
 // brokerConn adapts the broker side of a websocket to net.Conn. mochi
 // writes whole packets (sometimes several) per Write, so each Write is one
-// binary message; reads stream across messages.
+// binary message. Each message the client sends must hold whole MQTT
+// packets, as the real service wants: a message that splits a packet is
+// recorded as a problem and ends the connection.
 type brokerConn struct {
 	ws  *websocket.Conn
+	b   *MQTTBroker
 	wmu sync.Mutex
 	rmu sync.Mutex
-	r   io.Reader
+	buf []byte // rest of the current message
 }
 
 func (c *brokerConn) Read(p []byte) (int, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
-	for {
-		if c.r == nil {
-			_, r, err := c.ws.NextReader()
-			if err != nil {
-				return 0, err
-			}
-			c.r = r
+	for len(c.buf) == 0 {
+		typ, msg, err := c.ws.ReadMessage()
+		if err != nil {
+			return 0, err
 		}
-		n, err := c.r.Read(p)
-		if errors.Is(err, io.EOF) {
-			c.r = nil
-			if n > 0 {
-				return n, nil
-			}
-			continue
+		if typ != websocket.BinaryMessage {
+			c.b.problem("websocket: message of type %d, want binary", typ)
+			return 0, errors.New("qqtest: non-binary websocket message")
 		}
-		return n, err
+		if err := wholePackets(msg); err != nil {
+			c.b.problem("websocket: %v", err)
+			return 0, err
+		}
+		c.buf = msg
 	}
+	n := copy(p, c.buf)
+	c.buf = c.buf[n:]
+	return n, nil
+}
+
+// wholePackets checks that msg is a sequence of complete MQTT packets.
+func wholePackets(msg []byte) error {
+	if len(msg) == 0 {
+		return errors.New("empty websocket message (an MQTT packet split across messages)")
+	}
+	for len(msg) > 0 {
+		if len(msg) < 2 {
+			return fmt.Errorf("websocket message ends inside an MQTT fixed header")
+		}
+		n, mult, i := 0, 1, 1
+		for ; ; i++ {
+			if i >= len(msg) || i > 4 {
+				return fmt.Errorf("websocket message ends inside an MQTT length")
+			}
+			n += int(msg[i]&0x7f) * mult
+			mult *= 128
+			if msg[i]&0x80 == 0 {
+				break
+			}
+		}
+		end := i + 1 + n
+		if end > len(msg) {
+			return fmt.Errorf("websocket message holds %d of the %d bytes of an MQTT packet (a packet split across messages)", len(msg), end)
+		}
+		msg = msg[end:]
+	}
+	return nil
 }
 
 func (c *brokerConn) Write(p []byte) (int, error) {
