@@ -249,19 +249,19 @@ func (q *LoginQR) State() QRState {
 }
 
 // Scan marks the code scanned (the user now has to confirm).
-func (q *LoginQR) Scan() error { return q.set(QRScanned, 0) }
+func (q *LoginQR) Scan() error { return q.set(QRScanned) }
 
 // Refuse marks the code refused on the phone.
-func (q *LoginQR) Refuse() error { return q.set(QRRefused, 0) }
+func (q *LoginQR) Refuse() error { return q.set(QRRefused) }
 
 // Expire makes the code expire.
-func (q *LoginQR) Expire() error { return q.set(QRExpired, 0) }
+func (q *LoginQR) Expire() error { return q.set(QRExpired) }
 
 // Confirm confirms the login on the phone: the client's next poll (or the
 // broker's cookies event) completes it with the double's account.
-func (q *LoginQR) Confirm() error { return q.set(QRConfirmed, 0) }
+func (q *LoginQR) Confirm() error { return q.set(QRConfirmed) }
 
-func (q *LoginQR) set(st QRState, _ int) error {
+func (q *LoginQR) set(st QRState) error {
 	l := q.l
 	l.mu.Lock()
 	s := l.qrLocked(q.Kind, q.ID)
@@ -430,7 +430,7 @@ func (l *Login) servePtqrLogin(w http.ResponseWriter, r *http.Request) {
 		l.bad(w, "ptqrlogin: unknown qrsig")
 		return
 	}
-	st, code := s.state, s.code
+	st := s.state
 	var sigx string
 	if st == QRConfirmed {
 		sigx = "SIGX" + randHex(16)
@@ -449,7 +449,6 @@ func (l *Login) servePtqrLogin(w http.ResponseWriter, r *http.Request) {
 	case QRExpired:
 		_, _ = fmt.Fprint(w, ptuiCB(65, "", "二维码已失效。"))
 	case QRConfirmed:
-		_ = code
 		target := "https://ssl.ptlogin2.graph.qq.com/check_sig?pttype=1&uin=" + strconv.FormatInt(musicid, 10) +
 			"&service=ptqrlogin&nodirect=0&ptsigx=" + sigx +
 			"&s_url=https%3A%2F%2Fgraph.qq.com%2Foauth2.0%2Flogin_jump&f_url=&ptlang=2052&ptredirect=100&aid=716027609&daid=383&j_later=0&low_login_hour=0&regmaster=0&pt_login_type=3&pt_aid=0&pt_aaid=16&pt_light=0&pt_3rd_aid=100497308"
