@@ -29,12 +29,16 @@ const usageText = `usage: bridge <command> [flags]
 
 commands:
   run            run the bridge (the default command)
+  login          log the QQ Music account in (QR code in the terminal, or phone code) and write the credential file
   check-config   load and validate the configuration, print a summary with secrets masked
   healthcheck    ask the running bridge's /healthz: exit 0 when healthy, 1 when not
   version        print the version, commit and Go version
 
-flags of run, check-config and healthcheck:
+flags of run, check-config, login and healthcheck:
   --config FILE  the configuration file (default: $BRIDGE_CONFIG, then config.toml)
+flags of login:
+  --method M     mobile, qq, wx or phone (default: qq.login_method)
+  --plain        draw the QR code with full blocks instead of half blocks
 
 exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error
 `
@@ -54,6 +58,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdVersion(args, stdout, stderr)
 	case "healthcheck":
 		return cmdHealthcheck(args, stdout, stderr)
+	case "login":
+		return cmdLogin(args, stdin, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usageText)
 		return exitOK
