@@ -984,3 +984,26 @@ func TestInteractionsModalsAndFollowups(t *testing.T) {
 		t.Errorf("followup %+v", f)
 	}
 }
+
+func TestBurstPacedByBucketHeaders(t *testing.T) {
+	srv := newServer(t)
+	a, _ := start(t, srv, nil)
+	ctx := t.Context()
+	s := session("s1", "1", "Alice")
+	ref, err := a.EnsureChannel(ctx, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.SetRouteLimit("POST", "/webhooks/*/*", 5, 200*time.Millisecond)
+	for i := range 12 {
+		if _, err := a.Post(ctx, ref, textMsg(fmt.Sprint(i), fmt.Sprint("burst ", i), s.Peer)); err != nil {
+			t.Fatalf("post %d: %v", i, err)
+		}
+	}
+	if n := len(srv.Messages(ref.ChannelID)); n != 12 {
+		t.Errorf("%d messages, want 12", n)
+	}
+	if n := srv.Count429(); n > 1 {
+		t.Errorf("%d 429s: the adapter did not pace itself by the bucket headers", n)
+	}
+}
