@@ -1007,3 +1007,13 @@ func TestBurstPacedByBucketHeaders(t *testing.T) {
 		t.Errorf("%d 429s: the adapter did not pace itself by the bucket headers", n)
 	}
 }
+
+func TestInvalidSessionTriggersCatchUp(t *testing.T) {
+	srv := newServer(t)
+	a, h := start(t, srv, nil)
+	waitFor(t, "first Resumed", func() bool { _, n := h.snapshot(); return n == 1 && a.Connected() })
+	ids := srv.Identifies()
+	srv.SendInvalidSession(false)
+	waitFor(t, "a new session", func() bool { return srv.Identifies() > ids })
+	waitFor(t, "Resumed after op 9", func() bool { _, n := h.snapshot(); return n == 2 })
+}
