@@ -3,6 +3,8 @@ package discord
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
@@ -64,7 +66,11 @@ func (a *Adapter) handleMessage(ctx context.Context, m *discordgo.Message) {
 		a.notice(cctx, m)
 		return
 	}
-	if err := a.handler.HandleReply(cctx, toReply(m)); err != nil {
+	r := toReply(m)
+	if isBlank(r.Content) && len(r.AttachmentURLs) == 0 {
+		return // nothing QQ could show (e.g. a poll)
+	}
+	if err := a.handler.HandleReply(cctx, r); err != nil {
 		a.log.Warn("reply not queued; the next catch-up will find it again", "message", m.ID, "err", err)
 	}
 }
@@ -74,7 +80,7 @@ func toReply(m *discordgo.Message) bridge.Reply {
 		ChannelID: m.ChannelID,
 		MessageID: m.ID,
 		AuthorID:  m.Author.ID,
-		Content:   m.Content,
+		Content:   ReplyText(m),
 		Time:      m.Timestamp,
 	}
 	r.AuthorName = m.Author.GlobalName
@@ -93,6 +99,32 @@ func toReply(m *discordgo.Message) bridge.Reply {
 		r.ReplyTo = m.MessageReference.MessageID
 	}
 	return r
+}
+
+var customEmoji = regexp.MustCompile(`<a?(:[A-Za-z0-9_~]+:)[0-9]+>`)
+
+// ReplyText is the text of a member's message as QQ should get it: user
+// mentions become "@name", custom emojis ":name:", and stickers
+// "[sticker: name]".
+func ReplyText(m *discordgo.Message) string {
+	text := m.Content
+	for _, u := range m.Mentions {
+		if u == nil {
+			continue
+		}
+		name := u.GlobalName
+		if name == "" {
+			name = u.Username
+		}
+		text = strings.NewReplacer("<@"+u.ID+">", "@"+name, "<@!"+u.ID+">", "@"+name).Replace(text)
+	}
+	text = customEmoji.ReplaceAllString(text, "$1")
+	for _, st := range m.StickerItems {
+		if st != nil {
+			text = strings.TrimSpace(text + " [sticker: " + st.Name + "]")
+		}
+	}
+	return text
 }
 
 // notice tells a member who may not reply so, at most once per
@@ -149,7 +181,9 @@ func (a *Adapter) RepliesAfter(ctx context.Context, channelID, afterID string) (
 			if m.ChannelID == "" {
 				m.ChannelID = channelID
 			}
-			out = append(out, toReply(m))
+			if r := toReply(m); !isBlank(r.Content) || len(r.AttachmentURLs) > 0 {
+				out = append(out, r)
+			}
 		}
 	}
 	return out, nil
