@@ -482,7 +482,7 @@ func TestFindPosted(t *testing.T) {
 	// A crash after the first part: the part is removed, not found.
 	last := ids[len(ids)-1]
 	m2 := textMsg("m2", strings.Repeat("other ", 800), s.Peer)
-	parts := Render(m2)
+	parts := render(m2)
 	wh := srv.Webhooks(ref.ChannelID)[0]
 	partial, err := a.rest.WebhookExecute(wh.ID, wh.Token, true, &discordgo.WebhookParams{Content: parts[0].Content, Username: "Alice", AllowedMentions: noMentions()})
 	if err != nil {

@@ -231,7 +231,7 @@ func TestRender(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out := Render(tt.m)
+			out := render(tt.m)
 			if len(out) != tt.nparts {
 				t.Fatalf("%d parts, want %d", len(out), tt.nparts)
 			}
@@ -250,7 +250,7 @@ func TestRender(t *testing.T) {
 	for i := 0; i < 40; i++ {
 		fields = append(fields, bridge.Field{Name: "n", Value: strings.Repeat("v", 2000)})
 	}
-	e := Render(bridge.Message{Kind: bridge.KindUnknown, Fields: fields})[0].Embeds[0]
+	e := render(bridge.Message{Kind: bridge.KindUnknown, Fields: fields})[0].Embeds[0]
 	total := textLen(e.Title) + textLen(e.Description)
 	for _, f := range e.Fields {
 		total += textLen(f.Name) + textLen(f.Value)
