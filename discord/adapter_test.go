@@ -1017,3 +1017,13 @@ func TestInvalidSessionTriggersCatchUp(t *testing.T) {
 	waitFor(t, "a new session", func() bool { return srv.Identifies() > ids })
 	waitFor(t, "Resumed after op 9", func() bool { _, n := h.snapshot(); return n == 2 })
 }
+
+func TestMissingPermissionIsExplained(t *testing.T) {
+	srv := newServer(t)
+	a, _ := start(t, srv, nil)
+	srv.SetBotPermissions(discordgo.PermissionViewChannel | discordgo.PermissionSendMessages)
+	_, err := a.EnsureChannel(t.Context(), session("s1", "1", "Alice"), nil)
+	if err == nil || !strings.Contains(err.Error(), "Manage Channels") {
+		t.Fatalf("EnsureChannel without Manage Channels: %v", err)
+	}
+}

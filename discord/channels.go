@@ -397,7 +397,7 @@ func (a *Adapter) createChannel(ctx context.Context, s bridge.Session, all []*di
 			return err
 		})
 		if err != nil {
-			return nil, a.limitErr(ctx, total, err)
+			return nil, a.limitErr(ctx, err)
 		}
 		a.log.Info("created a category for session channels", "name", cat.Name)
 		a.mu.Lock()
@@ -418,7 +418,7 @@ func (a *Adapter) createChannel(ctx context.Context, s bridge.Session, all []*di
 		return err
 	})
 	if err != nil {
-		return nil, a.limitErr(ctx, total, err)
+		return nil, a.limitErr(ctx, err)
 	}
 	total++
 	a.log.Info("created a session channel", "session", s.ID, "channel", ch.ID, "name", ch.Name)
@@ -428,13 +428,21 @@ func (a *Adapter) createChannel(ctx context.Context, s bridge.Session, all []*di
 	return ch, nil
 }
 
+// permHint adds which permission the bot lacks to a 50013 error.
+func permHint(err error, perm string) error {
+	if restCode(err) == 50013 {
+		return fmt.Errorf("discord: the bot lacks the %s permission in this server; grant it to the bot's role: %w", perm, err)
+	}
+	return err
+}
+
 // limitErr turns Discord's "maximum channels" error into ErrGuildFull.
-func (a *Adapter) limitErr(ctx context.Context, total int, err error) error {
+func (a *Adapter) limitErr(ctx context.Context, err error) error {
 	if restCode(err) == 30013 {
 		a.warnChannels(ctx, maxGuildChannels)
 		return fmt.Errorf("%w (%v)", ErrGuildFull, err)
 	}
-	return err
+	return permHint(err, "Manage Channels")
 }
 
 // warnChannels tells the admin channel, at most every 6 hours, that the
@@ -627,10 +635,13 @@ func (a *Adapter) webhook(ctx context.Context, channelID string) (*discordgo.Web
 			return err
 		})
 		if err != nil {
-			if restCode(err) == 30007 {
+			switch restCode(err) {
+			case 30007:
 				return nil, fmt.Errorf("channel %s: %w", channelID, ErrWebhookLimit)
+			case 30058:
+				return nil, fmt.Errorf("discord: the guild has Discord's maximum of 1000 webhooks; delete unused ones: %w", err)
 			}
-			return nil, err
+			return nil, permHint(err, "Manage Webhooks")
 		}
 		a.log.Info("created a webhook", "channel", channelID)
 	}
