@@ -76,6 +76,9 @@ type Options struct {
 	MaxRetryAfter time.Duration
 	// RetryBackoff is the first back-off after a 5xx. Default 500ms.
 	RetryBackoff time.Duration
+	// CatchUpDelay is how long after a live message could not be handled
+	// the handler is asked to catch up (Resumed). Default 10s.
+	CatchUpDelay time.Duration
 	// ChannelWarnAt is the guild channel count from which the admin channel
 	// is warned about Discord's 500-channel limit. Default 490.
 	ChannelWarnAt int
@@ -108,6 +111,7 @@ func (o *Options) setDefaults() {
 	def(&o.CallTimeout, 15*time.Second)
 	def(&o.MaxRetryAfter, time.Minute)
 	def(&o.RetryBackoff, 500*time.Millisecond)
+	def(&o.CatchUpDelay, 10*time.Second)
 	if o.MaxRetries <= 0 {
 		o.MaxRetries = 4
 	}
@@ -147,6 +151,8 @@ type Adapter struct {
 	warnedAt    time.Time
 
 	layoutMu sync.Mutex // serialises channel creation and renaming
+
+	catchUpPending atomic.Bool
 
 	cur       atomic.Pointer[gateway]
 	connected atomic.Bool

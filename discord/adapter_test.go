@@ -1027,3 +1027,42 @@ func TestMissingPermissionIsExplained(t *testing.T) {
 		t.Fatalf("EnsureChannel without Manage Channels: %v", err)
 	}
 }
+
+// failingHandler refuses the first reply.
+type failingHandler struct {
+	recHandler
+	failed bool
+}
+
+func (h *failingHandler) HandleReply(ctx context.Context, r bridge.Reply) error {
+	h.mu.Lock()
+	if !h.failed {
+		h.failed = true
+		h.mu.Unlock()
+		return errors.New("store busy")
+	}
+	h.mu.Unlock()
+	return h.recHandler.HandleReply(ctx, r)
+}
+
+func TestFailedReplyTriggersCatchUp(t *testing.T) {
+	srv := newServer(t)
+	opts := testOptions(srv)
+	opts.CatchUpDelay = 20 * time.Millisecond
+	a, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &failingHandler{}
+	if err := a.Start(t.Context(), h); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	ref, err := a.EnsureChannel(t.Context(), session("s1", "1", "Alice"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "first Resumed", func() bool { _, n := h.snapshot(); return n == 1 && a.Connected() })
+	srv.Type(ref.ChannelID, srv.AdminUserID, "lost once")
+	waitFor(t, "a catch-up after the failure", func() bool { _, n := h.snapshot(); return n == 2 })
+}

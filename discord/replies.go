@@ -51,7 +51,8 @@ func (a *Adapter) handleMessage(ctx context.Context, m *discordgo.Message) {
 	defer cancel()
 	ok, err := a.isSessionChannel(cctx, m.ChannelID)
 	if err != nil {
-		a.log.Warn("could not tell whether a channel is a session channel; the catch-up will retry", "channel", m.ChannelID, "err", err)
+		a.log.Warn("could not tell whether a channel is a session channel; a catch-up will retry", "channel", m.ChannelID, "err", err)
+		a.catchUpSoon(ctx)
 		return
 	}
 	if !ok {
@@ -59,7 +60,8 @@ func (a *Adapter) handleMessage(ctx context.Context, m *discordgo.Message) {
 	}
 	allowed, err := a.allowed(cctx, m.Author.ID, m.Member)
 	if err != nil {
-		a.log.Warn("could not check a member's permission; the catch-up will retry", "user", m.Author.ID, "err", err)
+		a.log.Warn("could not check a member's permission; a catch-up will retry", "user", m.Author.ID, "err", err)
+		a.catchUpSoon(ctx)
 		return
 	}
 	if !allowed {
@@ -71,8 +73,27 @@ func (a *Adapter) handleMessage(ctx context.Context, m *discordgo.Message) {
 		return // nothing QQ could show (e.g. a poll)
 	}
 	if err := a.handler.HandleReply(cctx, r); err != nil {
-		a.log.Warn("reply not queued; the next catch-up will find it again", "message", m.ID, "err", err)
+		a.log.Warn("reply not queued; a catch-up will find it again", "message", m.ID, "err", err)
+		a.catchUpSoon(ctx)
 	}
+}
+
+// catchUpSoon has the handler catch up (Resumed) a little later, so that
+// a live message whose handling failed is read again from the history.
+// Only one catch-up is pending at a time. It runs on the queue worker.
+func (a *Adapter) catchUpSoon(ctx context.Context) {
+	if !a.catchUpPending.CompareAndSwap(false, true) {
+		return
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if sleep(ctx, a.opts.CatchUpDelay) != nil {
+			return
+		}
+		a.catchUpPending.Store(false)
+		a.handler.Resumed(ctx)
+	}()
 }
 
 func toReply(m *discordgo.Message) bridge.Reply {
