@@ -1026,3 +1026,45 @@ func TestMemberPingPermissions(t *testing.T) {
 		t.Fatalf("admin: %+v", m.Pinged)
 	}
 }
+
+func TestInvokeSubcommand(t *testing.T) {
+	s := newServer(t)
+	dg := session(t, s)
+	_, err := dg.ApplicationCommandBulkOverwrite(s.ApplicationID, s.GuildID, []*discordgo.ApplicationCommand{{
+		Name: "qq", Description: "QQ bridge",
+		Options: []*discordgo.ApplicationCommandOption{{
+			Type: discordgo.ApplicationCommandOptionSubCommand, Name: "mute", Description: "mute a session",
+			Options: []*discordgo.ApplicationCommandOption{
+				{Type: discordgo.ApplicationCommandOptionChannel, Name: "channel", Description: "c"},
+				{Type: discordgo.ApplicationCommandOptionInteger, Name: "hours", Description: "h"},
+			},
+		}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan discordgo.ApplicationCommandInteractionData, 1)
+	dg.AddHandler(func(dg *discordgo.Session, ic *discordgo.InteractionCreate) {
+		got <- ic.ApplicationCommandData()
+		_ = dg.InteractionRespond(ic.Interaction, &discordgo.InteractionResponse{Type: 4, Data: &discordgo.InteractionResponseData{Content: "ok"}})
+	})
+	open(t, dg)
+	it := s.InvokeCommand(s.AdminUserID, "qq", map[string]any{"mute": map[string]any{"channel": s.AdminChannelID, "hours": 2}})
+	if _, err := it.Response(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	d := <-got
+	sub := d.Options[0]
+	if sub.Type != discordgo.ApplicationCommandOptionSubCommand || sub.Name != "mute" || len(sub.Options) != 2 {
+		t.Fatalf("sub = %+v", sub)
+	}
+	if sub.Options[0].Type != discordgo.ApplicationCommandOptionChannel || d.Resolved == nil || d.Resolved.Channels[s.AdminChannelID] == nil {
+		t.Fatalf("channel option %+v resolved %+v", sub.Options[0], d.Resolved)
+	}
+	if sub.Options[1].IntValue() != 2 {
+		t.Fatalf("hours = %v", sub.Options[1].Value)
+	}
+	if ms := s.Messages(s.AdminChannelID); len(ms) != 1 || ms[0].Interaction == nil || ms[0].Interaction.Name != "qq" {
+		t.Fatalf("response message = %+v", ms)
+	}
+}
