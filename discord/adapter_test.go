@@ -1066,3 +1066,32 @@ func TestFailedReplyTriggersCatchUp(t *testing.T) {
 	srv.Type(ref.ChannelID, srv.AdminUserID, "lost once")
 	waitFor(t, "a catch-up after the failure", func() bool { _, n := h.snapshot(); return n == 2 })
 }
+
+func TestRenameRateLimitDoesNotBlockPosting(t *testing.T) {
+	srv := newServer(t)
+	a, _ := start(t, srv, nil)
+	ctx := t.Context()
+	s := session("s1", "1", "Alice")
+	ref, err := a.EnsureChannel(ctx, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Peer.Nick = "Bob"
+	srv.RateLimitRoute("PATCH", "/channels/*", 1, 10*time.Minute) // Discord: 2 renames per 10 min
+	got, err := a.EnsureChannel(ctx, s, &ref)
+	if err != nil || got.ChannelID != ref.ChannelID || got.Name != "alice" {
+		t.Fatalf("EnsureChannel during a rename limit = %+v, %v; want the old channel as is", got, err)
+	}
+	if _, err := a.Post(ctx, got, textMsg("m1", "still delivered", s.Peer)); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	got, err = a.EnsureChannel(ctx, s, &ref)
+	if err != nil || got.Name != "bob" {
+		t.Errorf("rename on the next call = %+v, %v", got, err)
+	}
+	// The refused 429 must not leave discordgo sleeping on the bucket.
+	if d := time.Since(t0); d > time.Second {
+		t.Errorf("next call on the channel took %v", d)
+	}
+}

@@ -312,10 +312,17 @@ func (a *Adapter) EnsureChannel(ctx context.Context, s bridge.Session, have *bri
 			edited, err = a.rest.ChannelEdit(ch.ID, &discordgo.ChannelEdit{Name: name, Topic: topic}, o...)
 			return err
 		})
-		if err != nil {
+		switch {
+		case err == nil:
+			ch = edited
+		case notFound(err):
 			return bridge.ChannelRef{}, err
+		default:
+			// Discord allows two renames per channel per 10 minutes: a
+			// refused rename must not stop the messages; the next
+			// EnsureChannel tries again.
+			a.log.Warn("could not rename a session channel; keeping its old name for now", "channel", ch.ID, "err", err)
 		}
-		ch = edited
 	}
 	a.mu.Lock()
 	a.sessionChan[ch.ID] = true
@@ -519,12 +526,18 @@ func (a *Adapter) ensurePost(ctx context.Context, s bridge.Session, have *bridge
 			edit.Archived, changed = &f, true
 		}
 		if changed {
+			var edited *discordgo.Channel
 			err := a.do(ctx, "update a forum post", true, func(o ...discordgo.RequestOption) (err error) {
-				th, err = a.rest.ChannelEdit(th.ID, edit, o...)
+				edited, err = a.rest.ChannelEdit(th.ID, edit, o...)
 				return err
 			})
-			if err != nil {
+			switch {
+			case err == nil:
+				th = edited
+			case notFound(err):
 				return bridge.ChannelRef{}, err
+			default: // see EnsureChannel: renames are scarce
+				a.log.Warn("could not update a forum post; trying again next time", "thread", th.ID, "err", err)
 			}
 		}
 	}
