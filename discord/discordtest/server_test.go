@@ -1101,3 +1101,28 @@ func TestInvokeSubcommand(t *testing.T) {
 		t.Fatalf("response message = %+v", ms)
 	}
 }
+
+func TestDelayRouteAndDeadlines(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	dg := session(t, s)
+	s.DelayRoute("POST", "/channels/*/messages", 1, time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := dg.ChannelMessageSend(s.AdminChannelID, "slow", discordgo.WithContext(ctx))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("want deadline exceeded, got %v", err)
+	}
+	if err := s.WaitFor(ctxT(t), func() bool { return len(s.Requests()) == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.Messages(s.AdminChannelID)); n != 0 || s.Requests()[0].Status != 0 {
+		t.Fatalf("abandoned request stored %d messages, status %d", n, s.Requests()[0].Status)
+	}
+	if _, err := dg.ChannelMessageSend(s.AdminChannelID, "fast"); err != nil {
+		t.Fatal(err)
+	}
+	if ct := s.Requests()[1].ContentType; ct != "application/json" {
+		t.Fatalf("content type %q", ct)
+	}
+}
