@@ -1101,3 +1101,63 @@ func TestInvokeSubcommand(t *testing.T) {
 		t.Fatalf("response message = %+v", ms)
 	}
 }
+
+func TestDelayRouteAndDeadlines(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	dg := session(t, s)
+	s.DelayRoute("POST", "/channels/*/messages", 1, time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := dg.ChannelMessageSend(s.AdminChannelID, "slow", discordgo.WithContext(ctx))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("want deadline exceeded, got %v", err)
+	}
+	if err := s.WaitFor(ctxT(t), func() bool { return len(s.Requests()) == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.Messages(s.AdminChannelID)); n != 0 || s.Requests()[0].Status != 0 {
+		t.Fatalf("abandoned request stored %d messages, status %d", n, s.Requests()[0].Status)
+	}
+	if _, err := dg.ChannelMessageSend(s.AdminChannelID, "fast"); err != nil {
+		t.Fatal(err)
+	}
+	if ct := s.Requests()[1].ContentType; ct != "application/json" {
+		t.Fatalf("content type %q", ct)
+	}
+}
+
+func TestMalformedMultipart(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	forum := s.AddChannel(Channel{Type: ChannelTypeForum, Name: "f"})
+	cases := []struct{ ct, body string }{
+		{"multipart/form-data", "x"},
+		{"multipart/form-data; boundary=zz", "garbage"},
+		{"multipart/form-data; boundary=zz", "--zz\r\nContent-Disposition: form-data; name=\"payload_json\"\r\n\r\n{bad\r\n--zz--\r\n"},
+		{"multipart/form-data; boundary=zz", "--zz\r\nContent-Disposition: form-data; name=\"files[0]\"; filename=\"a.txt\"\r\n\r\nhi\r\n--zz--\r\n"},
+		{"multipart/form-data; boundary=zz", "--zz\r\nContent-Disposition: form-data; name=\"content\"\r\n\r\nplain form\r\n--zz--\r\n"},
+	}
+	paths := []string{"/channels/" + s.AdminChannelID + "/messages", "/channels/" + forum + "/threads", "/interactions/1/x/callback"}
+	for _, p := range paths {
+		for _, c := range cases {
+			req, _ := http.NewRequest("POST", s.APIURL()+p, strings.NewReader(c.body))
+			req.Header.Set("Authorization", "Bot "+s.Token)
+			req.Header.Set("Content-Type", c.ct)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode >= 500 || (resp.StatusCode >= 400 && !json.Valid(raw)) {
+				t.Fatalf("%s %q: %d %s", p, c.body, resp.StatusCode, raw)
+			}
+		}
+	}
+	// A file-only message and a plain form field both post.
+	ms := s.Messages(s.AdminChannelID)
+	if len(ms) != 2 || ms[0].Attachments[0].Filename != "a.txt" || ms[1].Content != "plain form" {
+		t.Fatalf("messages = %+v", ms)
+	}
+}
