@@ -1095,3 +1095,30 @@ func TestRenameRateLimitDoesNotBlockPosting(t *testing.T) {
 		t.Errorf("next call on the channel took %v", d)
 	}
 }
+
+func TestPerCallDeadline(t *testing.T) {
+	srv := newServer(t)
+	a, _ := start(t, srv, func(o *Options) { o.CallTimeout = 150 * time.Millisecond })
+	ctx := t.Context()
+	s := session("s1", "1", "Alice")
+	ref, err := a.EnsureChannel(ctx, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A read held past the deadline is tried again.
+	srv.DelayRoute("GET", "/channels/*/messages", 1, time.Second)
+	if _, err := a.RepliesAfter(ctx, ref.ChannelID, ""); err != nil {
+		t.Fatalf("read after one slow answer: %v", err)
+	}
+	// A post held past the deadline fails (retrying could post twice) and
+	// quickly; FindPosted then tells it was not posted.
+	srv.DelayRoute("POST", "/webhooks/*/*", 1, time.Second)
+	t0 := time.Now()
+	m := textMsg("m1", "slow", s.Peer)
+	if _, err := a.Post(ctx, ref, m); err == nil || time.Since(t0) > 700*time.Millisecond {
+		t.Fatalf("held post: %v after %v", err, time.Since(t0))
+	}
+	if _, found, err := a.FindPosted(ctx, ref, "", m); err != nil || found {
+		t.Errorf("FindPosted after the timeout: %v, %v", found, err)
+	}
+}
