@@ -604,8 +604,11 @@ func (a *Adapter) ensureForum(ctx context.Context) (string, error) {
 		}, o...)
 		return err
 	})
+	if restStatus(err) == http.StatusBadRequest {
+		return "", fmt.Errorf("discord: could not create the forum (forum channels need a Community server; enable Community in the server settings or use discord.mode = \"channels\"): %w", err)
+	}
 	if err != nil {
-		return "", err
+		return "", permHint(err, "Manage Channels")
 	}
 	a.mu.Lock()
 	a.forumID = f.ID
