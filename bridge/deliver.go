@@ -204,6 +204,20 @@ func (e *Engine) deliverToQQ(ctx context.Context, h store.Entry) error {
 	}
 	source := "qq send " + h.SessionID
 	if h.Attempts > 0 {
+		// An earlier attempt may have sent it. First read the session's new
+		// messages: its echo, however many messages followed it, settles
+		// the entry. Then ask FindSent, which only scans recent messages.
+		if err := e.syncSession(ctx, h.SessionID); err != nil {
+			return e.retryQQ(ctx, h, err)
+		}
+		if cur, ok, err := e.st.Entry(ctx, h.ID); err != nil {
+			e.fault("store", err)
+			return err
+		} else if ok && cur.State != store.StatePending {
+			e.recovered(source)
+			e.obs.Relayed(ToQQ, OutcomeReconciled)
+			return nil
+		}
 		id, found, err := e.qq.FindSent(ctx, h.SessionID, h.ClientKey)
 		if err != nil {
 			return e.retryQQ(ctx, h, err)

@@ -111,7 +111,7 @@ type Engine struct {
 	// deliverMu serialises delivery passes.
 	deliverMu sync.Mutex
 
-	kickPoll, kickDeliver, kickCatchUp chan struct{}
+	kickPoll, kickDeliver chan struct{}
 
 	// hook, in tests, is called at named step boundaries; an error
 	// aborts the step as if the process died there.
@@ -130,6 +130,9 @@ type Engine struct {
 	sessRetry    map[string]retryState
 	qqSendUntil  time.Time
 	catchUpFails int
+	// catchUpPending: a catch-up of the replies is due at catchUpAt.
+	catchUpPending bool
+	catchUpAt      time.Time
 }
 
 type retryState struct {
@@ -155,7 +158,6 @@ func NewEngine(cfg EngineConfig, st *store.Store, qq QQ, dc Discord, logger *slo
 		obs:          cfg.Observer,
 		kickPoll:     make(chan struct{}, 1),
 		kickDeliver:  make(chan struct{}, 1),
-		kickCatchUp:  make(chan struct{}, 1),
 		streaks:      map[string]int{},
 		sessRetry:    map[string]retryState{},
 		lastActivity: cfg.Clock.Now(),
@@ -190,7 +192,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(e.cfg.ShutdownGrace, dcancel) })
 	defer stop()
 
-	kick(e.kickCatchUp)
+	e.requestCatchUp()
 	kick(e.kickPoll)
 	kick(e.kickDeliver)
 
@@ -245,16 +247,17 @@ func (e *Engine) deliverLoop(ctx, dctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-e.kickCatchUp:
-			e.catchUp(ctx, dctx)
 		case <-e.kickDeliver:
 		case <-timer.C:
 		}
+		e.catchUpIfDue(ctx, dctx)
 		next := e.deliverPass(ctx, dctx)
 		wait := e.cfg.PollInterval
-		if !next.IsZero() {
-			if d := next.Sub(e.now()); d < wait {
-				wait = max(d, time.Millisecond)
+		for _, t := range []time.Time{next, e.nextCatchUp()} {
+			if !t.IsZero() {
+				if d := t.Sub(e.now()); d < wait {
+					wait = max(d, time.Millisecond)
+				}
 			}
 		}
 		if !timer.Stop() {

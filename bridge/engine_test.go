@@ -141,26 +141,29 @@ func (h *harness) restart() {
 	h.t.Helper()
 	h.st.Close()
 	h.start()
-	h.e.catchUp(h.ctx, h.ctx)
+	h.e.requestCatchUp() // as Run does at start
 }
 
 // step is one poll and one delivery pass.
-func (h *harness) step() {
-	h.e.pollOnce(h.ctx)
+func (h *harness) step() error {
+	err := h.e.pollOnce(h.ctx)
+	h.e.catchUpIfDue(h.ctx, h.ctx)
 	h.e.deliverPass(h.ctx, h.ctx)
+	return err
 }
 
 // settle steps, moving the clock past back-offs, until nothing is pending.
 func (h *harness) settle() {
 	h.t.Helper()
 	for i := 0; i < 50; i++ {
-		h.step()
+		pollErr := h.step()
 		td, tq, err := h.st.OutboxDepth(h.ctx)
 		if err != nil {
 			h.t.Fatal(err)
 		}
 		dirty, _ := h.st.DirtySessions(h.ctx)
-		if td == 0 && tq == 0 && len(dirty) == 0 {
+		_, login := h.e.state()
+		if pollErr == nil && !login && td == 0 && tq == 0 && len(dirty) == 0 && h.e.nextCatchUp().IsZero() {
 			h.e.deliverPass(h.ctx, h.ctx) // marks
 			return
 		}
