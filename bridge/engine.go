@@ -20,8 +20,10 @@ type EngineConfig struct {
 	PollInterval     time.Duration
 	IdlePollInterval time.Duration
 	IdleAfter        time.Duration
-	// Backfill is how many past messages a new session's channel gets
-	// (default 20).
+	// Backfill is how many past messages a new session's channel gets;
+	// 0 means none (cmd/bridge passes bridge.backfill, DefaultBackfill by
+	// default). Messages written after the engine started are relayed
+	// whatever it is: they are live, not history.
 	Backfill int
 	// CatchUpMax bounds the messages read for a known session after a
 	// downtime (default 1000); ResyncMax those re-read by Resync (default 500).
@@ -75,7 +77,9 @@ func (c *EngineConfig) defaults() {
 	setD(&c.ShutdownGrace, 10*time.Second)
 	setD(&c.RequestTimeout, 60*time.Second)
 	setD(&c.Retention, 30*24*time.Hour)
-	setI(&c.Backfill, 20)
+	if c.Backfill < 0 {
+		c.Backfill = 0
+	}
 	setI(&c.CatchUpMax, 1000)
 	setI(&c.ResyncMax, 500)
 	setI(&c.MaxAttempts, 50)
@@ -87,6 +91,17 @@ func (c *EngineConfig) defaults() {
 		c.Observer = NopObserver{}
 	}
 }
+
+// DefaultBackfill is the usual EngineConfig.Backfill.
+const DefaultBackfill = 20
+
+// liveFetch is how many messages a new session's first read takes at
+// least, so that live messages beyond a small backfill are not missed.
+const liveFetch = 50
+
+// liveMargin is how long before the engine's start a message still counts
+// as live (clock skew between QQ and this host).
+const liveMargin = time.Minute
 
 // ErrUnknownSession means no session with that id is known to the bridge.
 var ErrUnknownSession = errors.New("unknown session")
@@ -116,6 +131,10 @@ type Engine struct {
 	// hook, in tests, is called at named step boundaries; an error
 	// aborts the step as if the process died there.
 	hook func(point string) error
+
+	// liveSince: messages written after it are live, never skipped as
+	// history.
+	liveSince time.Time
 
 	mu           sync.Mutex
 	paused       bool
@@ -161,6 +180,7 @@ func NewEngine(cfg EngineConfig, st *store.Store, qq QQ, dc Discord, logger *slo
 		streaks:      map[string]int{},
 		sessRetry:    map[string]retryState{},
 		lastActivity: cfg.Clock.Now(),
+		liveSince:    cfg.Clock.Now().Add(-liveMargin),
 	}
 }
 

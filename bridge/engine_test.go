@@ -810,3 +810,50 @@ func TestDeletedChannelRecreatedEvenWithoutTypedError(t *testing.T) {
 		t.Errorf("new channel shows %s", got)
 	}
 }
+
+func TestBackfillZeroRelaysOnlyLiveMessages(t *testing.T) {
+	h := newHarness(t, func(c *EngineConfig) { c.Backfill = 0 })
+	h.qq.addSession("old", Peer{UIN: "1", Nick: "Old"})
+	for i := 1; i <= 5; i++ {
+		h.qq.peerSays("old", fmt.Sprintf("history%d", i)) // written in 2023
+	}
+	h.settle()
+	ch := h.dc.sessionChannel("old")
+	if ch == "" {
+		t.Fatal("no channel for the session")
+	}
+	if got := h.dc.posted(ch); len(got) != 0 {
+		t.Fatalf("history posted with backfill 0: %s", texts(got))
+	}
+	h.qq.add("old", Message{Text: "live", Time: h.clock.Now()})
+	// A session that appears while the bridge runs: its first message is
+	// live, not history.
+	h.qq.addSession("new", Peer{UIN: "2", Nick: "New"})
+	h.qq.add("new", Message{Text: "hello", Time: h.clock.Now()})
+	h.settle()
+	if got := texts(h.dc.posted(ch)); got != "live" {
+		t.Errorf("old session shows %s", got)
+	}
+	if got := texts(h.dc.posted(h.dc.sessionChannel("new"))); got != "hello" {
+		t.Errorf("new session shows %s", got)
+	}
+	// Resync does not bring the skipped history back.
+	if n, err := h.e.Resync(h.ctx, "old"); err != nil || n != 0 {
+		t.Errorf("Resync = %d, %v", n, err)
+	}
+}
+
+func TestLiveMessagesBeyondBackfillAreRelayed(t *testing.T) {
+	h := newHarness(t, func(c *EngineConfig) { c.Backfill = 2 })
+	h.qq.addSession("s1", Peer{UIN: "1", Nick: "A"})
+	for i := 1; i <= 4; i++ {
+		h.qq.peerSays("s1", fmt.Sprintf("old%d", i))
+	}
+	for i := 1; i <= 3; i++ {
+		h.qq.add("s1", Message{Text: fmt.Sprintf("live%d", i), Time: h.clock.Now()})
+	}
+	h.settle()
+	if got := texts(h.dc.posted(h.dc.sessionChannel("s1"))); got != "live1,live2,live3" {
+		t.Errorf("posted %s; the live messages must all be relayed", got)
+	}
+}
