@@ -152,6 +152,8 @@ type Engine struct {
 	// catchUpPending: a catch-up of the replies is due at catchUpAt.
 	catchUpPending bool
 	catchUpAt      time.Time
+	// stopRun ends Run with a cause (set while Run runs).
+	stopRun context.CancelCauseFunc
 }
 
 type retryState struct {
@@ -203,8 +205,21 @@ func kick(c chan struct{}) {
 // Run relays until ctx is cancelled: it catches up replies written while
 // the bridge was away, polls QQ, and delivers the outbox. On cancel it
 // stops polling, lets in-flight deliveries finish (at most ShutdownGrace)
-// and returns nil. Remote failures never end it.
+// and returns nil. Remote failures never end it; a database found corrupt
+// does (the error wraps store.ErrCorrupt).
 func (e *Engine) Run(ctx context.Context) error {
+	// A corrupt database is the one thing that stops the engine: going on
+	// would lose or duplicate messages.
+	ctx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	e.mu.Lock()
+	e.stopRun = stopRun
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		e.stopRun = nil
+		e.mu.Unlock()
+	}()
 	// Deliveries get their own context so that a cancel does not cut a
 	// request in half; it ends ShutdownGrace after ctx.
 	dctx, dcancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -221,6 +236,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); e.pollLoop(ctx) }()
 	go func() { defer wg.Done(); e.deliverLoop(ctx, dctx) }()
 	wg.Wait()
+	if err := context.Cause(ctx); errors.Is(err, store.ErrCorrupt) {
+		return fmt.Errorf("bridge stopped: %w", err)
+	}
 	return nil
 }
 
@@ -341,6 +359,15 @@ func (e *Engine) fault(source string, err error) {
 	e.streaks[source]++
 	n := e.streaks[source]
 	e.mu.Unlock()
+	if errors.Is(err, store.ErrCorrupt) {
+		e.log.Error("bridge: the database is corrupt; stopping", "err", err)
+		e.mu.Lock()
+		if e.stopRun != nil {
+			e.stopRun(err)
+		}
+		e.mu.Unlock()
+		return
+	}
 	if n == 1 {
 		e.log.Warn("bridge: failure; retrying with back-off (further failures of the same kind are logged at debug level)", "source", source, "err", err)
 	} else {

@@ -857,3 +857,20 @@ func TestLiveMessagesBeyondBackfillAreRelayed(t *testing.T) {
 		t.Errorf("posted %s; the live messages must all be relayed", got)
 	}
 }
+
+func TestCorruptDatabaseStopsRun(t *testing.T) {
+	h := newHarness(t, func(c *EngineConfig) { c.Clock = nil; c.PollInterval = 5 * time.Millisecond })
+	done := make(chan error, 1)
+	go func() { done <- h.e.Run(h.ctx) }()
+	waitFor(t, func() bool { st, _ := h.e.Status(h.ctx); return !st.LastPoll.IsZero() })
+	// What the store returns when SQLite reports SQLITE_CORRUPT mid-run.
+	h.e.fault("store", fmt.Errorf("%w: bridge.db: database disk image is malformed", store.ErrCorrupt))
+	select {
+	case err := <-done:
+		if !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("Run = %v, want ErrCorrupt", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run went on with a corrupt database")
+	}
+}
