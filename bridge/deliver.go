@@ -12,7 +12,7 @@ import (
 
 // maxAckAttempts bounds the tries at marking a member's message delivered
 // or failed: the mark is cosmetic, the delivery is already settled.
-const maxAckAttempts = 5
+const maxAckAttempts = 8
 
 // replyPayload is what a ToQQ outbox entry carries.
 type replyPayload struct {
@@ -339,6 +339,12 @@ func (e *Engine) acks(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		e.mu.Lock()
+		wait := e.now().Before(e.ackRetry[a.EntryID])
+		e.mu.Unlock()
+		if wait {
+			continue
+		}
 		var err error
 		if a.Delivered {
 			err = e.dc.MarkDelivered(ctx, a.ChannelID, a.DiscordMsgID)
@@ -350,8 +356,14 @@ func (e *Engine) acks(ctx context.Context) {
 			if err := e.st.AckFailed(ctx, a.EntryID); err != nil {
 				e.fault("store", err)
 			}
+			e.mu.Lock()
+			e.ackRetry[a.EntryID] = e.now().Add(e.backoff(a.Attempts + 1))
+			e.mu.Unlock()
 			continue
 		}
+		e.mu.Lock()
+		delete(e.ackRetry, a.EntryID)
+		e.mu.Unlock()
 		if err != nil {
 			e.log.Warn("bridge: could not mark a member's message; giving up on the mark", "channel", a.ChannelID, "message", a.DiscordMsgID, "err", err)
 		} else {

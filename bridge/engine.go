@@ -147,6 +147,8 @@ type Engine struct {
 	streaks      map[string]int
 	pollFails    int
 	sessRetry    map[string]retryState
+	// ackRetry: when a failed mark may be tried again, by entry id.
+	ackRetry     map[int64]time.Time
 	qqSendUntil  time.Time
 	catchUpFails int
 	// catchUpPending: a catch-up of the replies is due at catchUpAt.
@@ -181,6 +183,7 @@ func NewEngine(cfg EngineConfig, st *store.Store, qq QQ, dc Discord, logger *slo
 		kickDeliver:  make(chan struct{}, 1),
 		streaks:      map[string]int{},
 		sessRetry:    map[string]retryState{},
+		ackRetry:     map[int64]time.Time{},
 		lastActivity: cfg.Clock.Now(),
 		liveSince:    cfg.Clock.Now().Add(-liveMargin),
 	}

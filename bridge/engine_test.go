@@ -874,3 +874,31 @@ func TestCorruptDatabaseStopsRun(t *testing.T) {
 		t.Fatal("Run went on with a corrupt database")
 	}
 }
+
+func TestMarkRetriedAfterDiscordFailure(t *testing.T) {
+	h := newHarness(t, nil)
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	h.qq.peerSays("s1", "one")
+	h.settle()
+	ch := h.dc.sessionChannel("s1")
+	h.dc.failMark = 3
+	r := h.dc.memberWrites(ch, "hi")
+	if err := h.e.HandleReply(h.ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	h.e.deliverPass(h.ctx, h.ctx)
+	h.e.deliverPass(h.ctx, h.ctx) // too early: backing off, no new try
+	if h.dc.failMark != 2 {
+		t.Fatalf("%d mark attempts, want 1 before the back-off ends", 3-h.dc.failMark)
+	}
+	for i := 0; i < 5 && h.dc.markOf(ch, r.MessageID) == ""; i++ {
+		h.clock.Advance(time.Hour)
+		h.e.deliverPass(h.ctx, h.ctx)
+	}
+	if m := h.dc.markOf(ch, r.MessageID); m != "delivered" {
+		t.Errorf("mark = %q after Discord recovered", m)
+	}
+	if len(h.qq.sent()) != 1 {
+		t.Errorf("a failed mark made the reply go again")
+	}
+}
