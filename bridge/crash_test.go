@@ -1,6 +1,8 @@
 package bridge
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"sort"
@@ -188,6 +190,10 @@ func TestLostAnswerReconciledWithoutRestart(t *testing.T) {
 	}
 }
 
+// crashSeeds is how many random scenarios TestRandomCrashesLoseAndDuplicateNothing
+// plays; raise it for a soak: go test ./bridge -run Random -crashseeds 500.
+var crashSeeds = flag.Int("crashseeds", 5, "random crash scenarios to play")
+
 // TestRandomCrashesLoseAndDuplicateNothing drives two sessions through a
 // seeded random mix of QQ messages, owner messages, replies (some missed by
 // the gateway), lost answers and crashes at random step boundaries, then
@@ -195,10 +201,12 @@ func TestLostAnswerReconciledWithoutRestart(t *testing.T) {
 // order.
 func TestRandomCrashesLoseAndDuplicateNothing(t *testing.T) {
 	points := []string{"before-observe-commit", "after-observe-commit", "before-attempt", "before-delivery", "after-delivery", "after-ensure-channel"}
-	for seed := int64(1); seed <= 5; seed++ {
+	for seed := int64(1); seed <= int64(*crashSeeds); seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(uint64(seed), 42))
 			h := newHarness(t, nil)
+			h.qq.pageOrder = []string{"sorted", "newest-first", "oldest-first"}[seed%3]
+			h.qq.msgPage = 3
 			sessions := []string{"s1", "s2"}
 			for i, s := range sessions {
 				h.qq.addSession(s, Peer{UIN: fmt.Sprint(200 + i), Nick: s})
@@ -207,7 +215,7 @@ func TestRandomCrashesLoseAndDuplicateNothing(t *testing.T) {
 			var wantSent []string
 			n := 0
 			crashes := 0
-			for round := 0; round < 30; round++ {
+			for round := 0; round < 40; round++ {
 				s := sessions[rng.IntN(len(sessions))]
 				n++
 				switch rng.IntN(4) {
@@ -236,6 +244,25 @@ func TestRandomCrashesLoseAndDuplicateNothing(t *testing.T) {
 				if rng.IntN(5) == 0 {
 					h.dc.postCrash = 1
 				}
+				if rng.IntN(6) == 0 {
+					methods := []string{"list", "messages", "send", "find"}
+					h.qq.fail(methods[rng.IntN(len(methods))], errors.New("fake qq: HTTP 503"))
+				}
+				if rng.IntN(6) == 0 {
+					h.dc.postFail = append(h.dc.postFail, errors.New("fake discord: HTTP 500"))
+				}
+				if rng.IntN(8) == 0 {
+					h.dc.failRead = append(h.dc.failRead, errors.New("fake discord: HTTP 502"))
+				}
+				if rng.IntN(10) == 0 {
+					h.qq.setLoginExpired(true)
+				} else if rng.IntN(3) == 0 {
+					h.qq.setLoginExpired(false)
+					h.e.CredentialRenewed()
+				}
+				if rng.IntN(10) == 0 {
+					h.e.Resync(h.ctx, s)
+				}
 				if rng.IntN(5) == 0 {
 					h.qq.sendLoseAnswer = 1
 				}
@@ -252,6 +279,7 @@ func TestRandomCrashesLoseAndDuplicateNothing(t *testing.T) {
 				}
 				h.clock.Advance(time.Duration(rng.IntN(30)) * time.Second)
 			}
+			h.qq.setLoginExpired(false)
 			h.restart()
 			h.settle()
 			for _, s := range sessions {
@@ -268,6 +296,21 @@ func TestRandomCrashesLoseAndDuplicateNothing(t *testing.T) {
 			}
 			if a, b := sortedCopy(sent), sortedCopy(wantSent); a != b {
 				t.Errorf("QQ received %v\nwant        %v", sent, wantSent)
+				for _, s := range sessions {
+					es, _ := h.st.Entries(h.ctx, "qq", s)
+					for _, e := range es {
+						t.Logf("%s entry %d key=%s state=%s attempts=%d err=%q remote=%v", s, e.ID, e.Key, e.State, e.Attempts, e.LastError, e.RemoteIDs)
+					}
+					ss, _, _ := h.st.Session(h.ctx, s)
+					t.Logf("%s session %+v", s, ss)
+					h.dc.mu.Lock()
+					for _, dm := range h.dc.channels[ss.Channel.ChannelID].log {
+						if dm.reply != nil {
+							t.Logf("  reply %s %s", dm.id, dm.reply.Content)
+						}
+					}
+					h.dc.mu.Unlock()
+				}
 			}
 			if crashes == 0 {
 				t.Log("no crash happened with this seed")

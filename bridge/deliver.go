@@ -12,7 +12,7 @@ import (
 
 // maxAckAttempts bounds the tries at marking a member's message delivered
 // or failed: the mark is cosmetic, the delivery is already settled.
-const maxAckAttempts = 5
+const maxAckAttempts = 8
 
 // replyPayload is what a ToQQ outbox entry carries.
 type replyPayload struct {
@@ -204,6 +204,20 @@ func (e *Engine) deliverToQQ(ctx context.Context, h store.Entry) error {
 	}
 	source := "qq send " + h.SessionID
 	if h.Attempts > 0 {
+		// An earlier attempt may have sent it. First read the session's new
+		// messages: its echo, however many messages followed it, settles
+		// the entry. Then ask FindSent, which only scans recent messages.
+		if err := e.syncSession(ctx, h.SessionID); err != nil {
+			return e.retryQQ(ctx, h, err)
+		}
+		if cur, ok, err := e.st.Entry(ctx, h.ID); err != nil {
+			e.fault("store", err)
+			return err
+		} else if ok && cur.State != store.StatePending {
+			e.recovered(source)
+			e.obs.Relayed(ToQQ, OutcomeReconciled)
+			return nil
+		}
 		id, found, err := e.qq.FindSent(ctx, h.SessionID, h.ClientKey)
 		if err != nil {
 			return e.retryQQ(ctx, h, err)
@@ -325,6 +339,12 @@ func (e *Engine) acks(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		e.mu.Lock()
+		wait := e.now().Before(e.ackRetry[a.EntryID])
+		e.mu.Unlock()
+		if wait {
+			continue
+		}
 		var err error
 		if a.Delivered {
 			err = e.dc.MarkDelivered(ctx, a.ChannelID, a.DiscordMsgID)
@@ -336,8 +356,14 @@ func (e *Engine) acks(ctx context.Context) {
 			if err := e.st.AckFailed(ctx, a.EntryID); err != nil {
 				e.fault("store", err)
 			}
+			e.mu.Lock()
+			e.ackRetry[a.EntryID] = e.now().Add(e.backoff(a.Attempts + 1))
+			e.mu.Unlock()
 			continue
 		}
+		e.mu.Lock()
+		delete(e.ackRetry, a.EntryID)
+		e.mu.Unlock()
 		if err != nil {
 			e.log.Warn("bridge: could not mark a member's message; giving up on the mark", "channel", a.ChannelID, "message", a.DiscordMsgID, "err", err)
 		} else {

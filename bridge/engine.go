@@ -20,8 +20,10 @@ type EngineConfig struct {
 	PollInterval     time.Duration
 	IdlePollInterval time.Duration
 	IdleAfter        time.Duration
-	// Backfill is how many past messages a new session's channel gets
-	// (default 20).
+	// Backfill is how many past messages a new session's channel gets;
+	// 0 means none (cmd/bridge passes bridge.backfill, DefaultBackfill by
+	// default). Messages written after the engine started are relayed
+	// whatever it is: they are live, not history.
 	Backfill int
 	// CatchUpMax bounds the messages read for a known session after a
 	// downtime (default 1000); ResyncMax those re-read by Resync (default 500).
@@ -75,7 +77,9 @@ func (c *EngineConfig) defaults() {
 	setD(&c.ShutdownGrace, 10*time.Second)
 	setD(&c.RequestTimeout, 60*time.Second)
 	setD(&c.Retention, 30*24*time.Hour)
-	setI(&c.Backfill, 20)
+	if c.Backfill < 0 {
+		c.Backfill = 0
+	}
 	setI(&c.CatchUpMax, 1000)
 	setI(&c.ResyncMax, 500)
 	setI(&c.MaxAttempts, 50)
@@ -87,6 +91,17 @@ func (c *EngineConfig) defaults() {
 		c.Observer = NopObserver{}
 	}
 }
+
+// DefaultBackfill is the usual EngineConfig.Backfill.
+const DefaultBackfill = 20
+
+// liveFetch is how many messages a new session's first read takes at
+// least, so that live messages beyond a small backfill are not missed.
+const liveFetch = 50
+
+// liveMargin is how long before the engine's start a message still counts
+// as live (clock skew between QQ and this host).
+const liveMargin = time.Minute
 
 // ErrUnknownSession means no session with that id is known to the bridge.
 var ErrUnknownSession = errors.New("unknown session")
@@ -111,11 +126,15 @@ type Engine struct {
 	// deliverMu serialises delivery passes.
 	deliverMu sync.Mutex
 
-	kickPoll, kickDeliver, kickCatchUp chan struct{}
+	kickPoll, kickDeliver chan struct{}
 
 	// hook, in tests, is called at named step boundaries; an error
 	// aborts the step as if the process died there.
 	hook func(point string) error
+
+	// liveSince: messages written after it are live, never skipped as
+	// history.
+	liveSince time.Time
 
 	mu           sync.Mutex
 	paused       bool
@@ -128,8 +147,15 @@ type Engine struct {
 	streaks      map[string]int
 	pollFails    int
 	sessRetry    map[string]retryState
+	// ackRetry: when a failed mark may be tried again, by entry id.
+	ackRetry     map[int64]time.Time
 	qqSendUntil  time.Time
 	catchUpFails int
+	// catchUpPending: a catch-up of the replies is due at catchUpAt.
+	catchUpPending bool
+	catchUpAt      time.Time
+	// stopRun ends Run with a cause (set while Run runs).
+	stopRun context.CancelCauseFunc
 }
 
 type retryState struct {
@@ -155,10 +181,11 @@ func NewEngine(cfg EngineConfig, st *store.Store, qq QQ, dc Discord, logger *slo
 		obs:          cfg.Observer,
 		kickPoll:     make(chan struct{}, 1),
 		kickDeliver:  make(chan struct{}, 1),
-		kickCatchUp:  make(chan struct{}, 1),
 		streaks:      map[string]int{},
 		sessRetry:    map[string]retryState{},
+		ackRetry:     map[int64]time.Time{},
 		lastActivity: cfg.Clock.Now(),
+		liveSince:    cfg.Clock.Now().Add(-liveMargin),
 	}
 }
 
@@ -181,8 +208,21 @@ func kick(c chan struct{}) {
 // Run relays until ctx is cancelled: it catches up replies written while
 // the bridge was away, polls QQ, and delivers the outbox. On cancel it
 // stops polling, lets in-flight deliveries finish (at most ShutdownGrace)
-// and returns nil. Remote failures never end it.
+// and returns nil. Remote failures never end it; a database found corrupt
+// does (the error wraps store.ErrCorrupt).
 func (e *Engine) Run(ctx context.Context) error {
+	// A corrupt database is the one thing that stops the engine: going on
+	// would lose or duplicate messages.
+	ctx, stopRun := context.WithCancelCause(ctx)
+	defer stopRun(nil)
+	e.mu.Lock()
+	e.stopRun = stopRun
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		e.stopRun = nil
+		e.mu.Unlock()
+	}()
 	// Deliveries get their own context so that a cancel does not cut a
 	// request in half; it ends ShutdownGrace after ctx.
 	dctx, dcancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -190,7 +230,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(e.cfg.ShutdownGrace, dcancel) })
 	defer stop()
 
-	kick(e.kickCatchUp)
+	e.requestCatchUp()
 	kick(e.kickPoll)
 	kick(e.kickDeliver)
 
@@ -199,6 +239,9 @@ func (e *Engine) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); e.pollLoop(ctx) }()
 	go func() { defer wg.Done(); e.deliverLoop(ctx, dctx) }()
 	wg.Wait()
+	if err := context.Cause(ctx); errors.Is(err, store.ErrCorrupt) {
+		return fmt.Errorf("bridge stopped: %w", err)
+	}
 	return nil
 }
 
@@ -245,16 +288,17 @@ func (e *Engine) deliverLoop(ctx, dctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-e.kickCatchUp:
-			e.catchUp(ctx, dctx)
 		case <-e.kickDeliver:
 		case <-timer.C:
 		}
+		e.catchUpIfDue(ctx, dctx)
 		next := e.deliverPass(ctx, dctx)
 		wait := e.cfg.PollInterval
-		if !next.IsZero() {
-			if d := next.Sub(e.now()); d < wait {
-				wait = max(d, time.Millisecond)
+		for _, t := range []time.Time{next, e.nextCatchUp()} {
+			if !t.IsZero() {
+				if d := t.Sub(e.now()); d < wait {
+					wait = max(d, time.Millisecond)
+				}
 			}
 		}
 		if !timer.Stop() {
@@ -318,6 +362,15 @@ func (e *Engine) fault(source string, err error) {
 	e.streaks[source]++
 	n := e.streaks[source]
 	e.mu.Unlock()
+	if errors.Is(err, store.ErrCorrupt) {
+		e.log.Error("bridge: the database is corrupt; stopping", "err", err)
+		e.mu.Lock()
+		if e.stopRun != nil {
+			e.stopRun(err)
+		}
+		e.mu.Unlock()
+		return
+	}
 	if n == 1 {
 		e.log.Warn("bridge: failure; retrying with back-off (further failures of the same kind are logged at debug level)", "source", source, "err", err)
 	} else {

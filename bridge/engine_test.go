@@ -141,26 +141,29 @@ func (h *harness) restart() {
 	h.t.Helper()
 	h.st.Close()
 	h.start()
-	h.e.catchUp(h.ctx, h.ctx)
+	h.e.requestCatchUp() // as Run does at start
 }
 
 // step is one poll and one delivery pass.
-func (h *harness) step() {
-	h.e.pollOnce(h.ctx)
+func (h *harness) step() error {
+	err := h.e.pollOnce(h.ctx)
+	h.e.catchUpIfDue(h.ctx, h.ctx)
 	h.e.deliverPass(h.ctx, h.ctx)
+	return err
 }
 
 // settle steps, moving the clock past back-offs, until nothing is pending.
 func (h *harness) settle() {
 	h.t.Helper()
 	for i := 0; i < 50; i++ {
-		h.step()
+		pollErr := h.step()
 		td, tq, err := h.st.OutboxDepth(h.ctx)
 		if err != nil {
 			h.t.Fatal(err)
 		}
 		dirty, _ := h.st.DirtySessions(h.ctx)
-		if td == 0 && tq == 0 && len(dirty) == 0 {
+		_, login := h.e.state()
+		if pollErr == nil && !login && td == 0 && tq == 0 && len(dirty) == 0 && h.e.nextCatchUp().IsZero() {
 			h.e.deliverPass(h.ctx, h.ctx) // marks
 			return
 		}
@@ -805,5 +808,97 @@ func TestDeletedChannelRecreatedEvenWithoutTypedError(t *testing.T) {
 	}
 	if got := texts(h.dc.posted(ch)); got != "two" {
 		t.Errorf("new channel shows %s", got)
+	}
+}
+
+func TestBackfillZeroRelaysOnlyLiveMessages(t *testing.T) {
+	h := newHarness(t, func(c *EngineConfig) { c.Backfill = 0 })
+	h.qq.addSession("old", Peer{UIN: "1", Nick: "Old"})
+	for i := 1; i <= 5; i++ {
+		h.qq.peerSays("old", fmt.Sprintf("history%d", i)) // written in 2023
+	}
+	h.settle()
+	ch := h.dc.sessionChannel("old")
+	if ch == "" {
+		t.Fatal("no channel for the session")
+	}
+	if got := h.dc.posted(ch); len(got) != 0 {
+		t.Fatalf("history posted with backfill 0: %s", texts(got))
+	}
+	h.qq.add("old", Message{Text: "live", Time: h.clock.Now()})
+	// A session that appears while the bridge runs: its first message is
+	// live, not history.
+	h.qq.addSession("new", Peer{UIN: "2", Nick: "New"})
+	h.qq.add("new", Message{Text: "hello", Time: h.clock.Now()})
+	h.settle()
+	if got := texts(h.dc.posted(ch)); got != "live" {
+		t.Errorf("old session shows %s", got)
+	}
+	if got := texts(h.dc.posted(h.dc.sessionChannel("new"))); got != "hello" {
+		t.Errorf("new session shows %s", got)
+	}
+	// Resync does not bring the skipped history back.
+	if n, err := h.e.Resync(h.ctx, "old"); err != nil || n != 0 {
+		t.Errorf("Resync = %d, %v", n, err)
+	}
+}
+
+func TestLiveMessagesBeyondBackfillAreRelayed(t *testing.T) {
+	h := newHarness(t, func(c *EngineConfig) { c.Backfill = 2 })
+	h.qq.addSession("s1", Peer{UIN: "1", Nick: "A"})
+	for i := 1; i <= 4; i++ {
+		h.qq.peerSays("s1", fmt.Sprintf("old%d", i))
+	}
+	for i := 1; i <= 3; i++ {
+		h.qq.add("s1", Message{Text: fmt.Sprintf("live%d", i), Time: h.clock.Now()})
+	}
+	h.settle()
+	if got := texts(h.dc.posted(h.dc.sessionChannel("s1"))); got != "live1,live2,live3" {
+		t.Errorf("posted %s; the live messages must all be relayed", got)
+	}
+}
+
+func TestCorruptDatabaseStopsRun(t *testing.T) {
+	h := newHarness(t, func(c *EngineConfig) { c.Clock = nil; c.PollInterval = 5 * time.Millisecond })
+	done := make(chan error, 1)
+	go func() { done <- h.e.Run(h.ctx) }()
+	waitFor(t, func() bool { st, _ := h.e.Status(h.ctx); return !st.LastPoll.IsZero() })
+	// What the store returns when SQLite reports SQLITE_CORRUPT mid-run.
+	h.e.fault("store", fmt.Errorf("%w: bridge.db: database disk image is malformed", store.ErrCorrupt))
+	select {
+	case err := <-done:
+		if !errors.Is(err, store.ErrCorrupt) {
+			t.Errorf("Run = %v, want ErrCorrupt", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run went on with a corrupt database")
+	}
+}
+
+func TestMarkRetriedAfterDiscordFailure(t *testing.T) {
+	h := newHarness(t, nil)
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	h.qq.peerSays("s1", "one")
+	h.settle()
+	ch := h.dc.sessionChannel("s1")
+	h.dc.failMark = 3
+	r := h.dc.memberWrites(ch, "hi")
+	if err := h.e.HandleReply(h.ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	h.e.deliverPass(h.ctx, h.ctx)
+	h.e.deliverPass(h.ctx, h.ctx) // too early: backing off, no new try
+	if h.dc.failMark != 2 {
+		t.Fatalf("%d mark attempts, want 1 before the back-off ends", 3-h.dc.failMark)
+	}
+	for i := 0; i < 5 && h.dc.markOf(ch, r.MessageID) == ""; i++ {
+		h.clock.Advance(time.Hour)
+		h.e.deliverPass(h.ctx, h.ctx)
+	}
+	if m := h.dc.markOf(ch, r.MessageID); m != "delivered" {
+		t.Errorf("mark = %q after Discord recovered", m)
+	}
+	if len(h.qq.sent()) != 1 {
+		t.Errorf("a failed mark made the reply go again")
 	}
 }

@@ -129,21 +129,62 @@ func splitText(text string, limit int) []string {
 // (re)connected, and replies written meanwhile must be queued. It does not
 // block.
 func (e *Engine) Resumed(ctx context.Context) {
-	kick(e.kickCatchUp)
+	e.requestCatchUp()
 }
 
-// catchUp queues the replies written in every session channel after its
-// last seen message.
-func (e *Engine) catchUp(ctx, dctx context.Context) {
+// requestCatchUp makes a catch-up due now.
+func (e *Engine) requestCatchUp() {
+	e.mu.Lock()
+	e.catchUpPending = true
+	e.catchUpAt = e.now()
+	e.mu.Unlock()
+	kick(e.kickDeliver)
+}
+
+// nextCatchUp is when the pending catch-up is due (zero if none).
+func (e *Engine) nextCatchUp() time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if !e.catchUpPending {
+		return time.Time{}
+	}
+	return e.catchUpAt
+}
+
+// catchUpIfDue runs the pending catch-up when it is due; a failed one is
+// tried again with back-off.
+func (e *Engine) catchUpIfDue(ctx, dctx context.Context) {
+	e.mu.Lock()
+	due := e.catchUpPending && !e.now().Before(e.catchUpAt)
+	if due {
+		e.catchUpPending = false
+	}
+	e.mu.Unlock()
+	if !due || e.catchUp(ctx, dctx) {
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.catchUpFails++
+	at := e.now().Add(e.backoff(e.catchUpFails))
+	if !e.catchUpPending || at.Before(e.catchUpAt) {
+		e.catchUpAt = at
+	}
+	e.catchUpPending = true
+}
+
+// catchUp queues the replies written in every session channel since its
+// catch-up watermark. It reports whether every channel was read.
+func (e *Engine) catchUp(ctx, dctx context.Context) bool {
 	sessions, err := e.st.BridgedSessions(ctx)
 	if err != nil {
 		e.fault("store", err)
-		return
+		return false
 	}
 	failed := false
 	for _, s := range sessions {
 		if ctx.Err() != nil {
-			return
+			return false
 		}
 		// Read from the catch-up watermark, not from the last seen reply:
 		// live replies handled since an outage may lie beyond a gap.
@@ -182,16 +223,13 @@ func (e *Engine) catchUp(ctx, dctx context.Context) {
 		}
 	}
 	if failed {
-		// Try the whole catch-up again later; what was queued stays queued.
-		e.mu.Lock()
-		e.catchUpFails++
-		d := e.backoff(e.catchUpFails)
-		e.mu.Unlock()
-		time.AfterFunc(d, func() { kick(e.kickCatchUp) })
-		return
+		// The whole catch-up is tried again later; what was queued stays
+		// queued, and channels read completely moved their watermark.
+		return false
 	}
 	e.mu.Lock()
 	e.catchUpFails = 0
 	e.mu.Unlock()
 	e.recovered("discord catch-up")
+	return true
 }

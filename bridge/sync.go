@@ -124,7 +124,7 @@ func (e *Engine) syncSession(ctx context.Context, id string) error {
 	}
 	after, limit := s.LastSeq, e.cfg.CatchUpMax
 	if !s.Backfilled {
-		after, limit = 0, e.cfg.Backfill
+		after, limit = 0, max(e.cfg.Backfill, liveFetch)
 	}
 	msgs, err := e.qq.Messages(ctx, id, after, limit)
 	if err != nil {
@@ -134,7 +134,15 @@ func (e *Engine) syncSession(ctx context.Context, id string) error {
 		e.log.Warn("bridge: more messages arrived while away than the catch-up reads; the oldest are skipped (Resync fills gaps)",
 			"session", id, "read", len(msgs))
 	}
-	_, err = e.record(ctx, id, msgs, true)
+	var history func(i, n int, m Message) bool
+	if !s.Backfilled {
+		// The first read: the newest Backfill messages and the live ones
+		// are relayed; older history is only recorded as known.
+		history = func(i, n int, m Message) bool {
+			return i < n-e.cfg.Backfill && m.Time.Before(e.liveSince)
+		}
+	}
+	_, err = e.record(ctx, id, msgs, true, history)
 	return err
 }
 
@@ -171,8 +179,10 @@ func (e *Engine) ensureChannel(ctx context.Context, s store.Session, force bool)
 }
 
 // record sorts and de-duplicates msgs and records them (see
-// store.RecordObserved). It returns how many were queued for Discord.
-func (e *Engine) record(ctx context.Context, sessionID string, msgs []Message, clearDirty bool) (int, error) {
+// store.RecordObserved). history, when set, says which of the sorted
+// messages (index i of n) are old history to record without relaying. It
+// returns how many were queued for Discord.
+func (e *Engine) record(ctx context.Context, sessionID string, msgs []Message, clearDirty bool, history func(i, n int, m Message) bool) (int, error) {
 	sorted := make([]Message, 0, len(msgs))
 	seen := map[string]bool{}
 	for _, m := range msgs {
@@ -192,12 +202,16 @@ func (e *Engine) record(ctx context.Context, sessionID string, msgs []Message, c
 	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Less(sorted[j]) })
 	obs := make([]store.Observed, 0, len(sorted))
 	var cur store.Cursor
-	for _, m := range sorted {
-		payload, err := json.Marshal(m)
-		if err != nil {
-			return 0, fmt.Errorf("encode message %s: %w", m.ID, err)
+	for i, m := range sorted {
+		if history != nil && history(i, len(sorted), m) {
+			obs = append(obs, store.Observed{ID: m.ID, Sequence: m.Sequence, Skip: true})
+		} else {
+			payload, err := json.Marshal(m)
+			if err != nil {
+				return 0, fmt.Errorf("encode message %s: %w", m.ID, err)
+			}
+			obs = append(obs, store.Observed{ID: m.ID, Sequence: m.Sequence, FromOwner: m.FromOwner, ClientKey: m.ClientKey, Payload: payload})
 		}
-		obs = append(obs, store.Observed{ID: m.ID, Sequence: m.Sequence, FromOwner: m.FromOwner, ClientKey: m.ClientKey, Payload: payload})
 		if m.Sequence >= cur.Seq {
 			cur = store.Cursor{MsgID: m.ID, Seq: m.Sequence}
 		}
@@ -249,7 +263,7 @@ func (e *Engine) Resync(ctx context.Context, sessionID string) (int, error) {
 		}
 		return 0, fmt.Errorf("resync session %s: %w", sessionID, err)
 	}
-	return e.record(ctx, sessionID, msgs, false)
+	return e.record(ctx, sessionID, msgs, false, nil)
 }
 
 func toStorePeer(p Peer) store.Peer {

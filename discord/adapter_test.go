@@ -482,7 +482,7 @@ func TestFindPosted(t *testing.T) {
 	// A crash after the first part: the part is removed, not found.
 	last := ids[len(ids)-1]
 	m2 := textMsg("m2", strings.Repeat("other ", 800), s.Peer)
-	parts := Render(m2)
+	parts := render(m2)
 	wh := srv.Webhooks(ref.ChannelID)[0]
 	partial, err := a.rest.WebhookExecute(wh.ID, wh.Token, true, &discordgo.WebhookParams{Content: parts[0].Content, Username: "Alice", AllowedMentions: noMentions()})
 	if err != nil {
@@ -982,5 +982,143 @@ func TestInteractionsModalsAndFollowups(t *testing.T) {
 	}
 	if f := in.Followups()[0]; f.Content != "and one more" || !f.Ephemeral {
 		t.Errorf("followup %+v", f)
+	}
+}
+
+func TestBurstPacedByBucketHeaders(t *testing.T) {
+	srv := newServer(t)
+	a, _ := start(t, srv, nil)
+	ctx := t.Context()
+	s := session("s1", "1", "Alice")
+	ref, err := a.EnsureChannel(ctx, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.SetRouteLimit("POST", "/webhooks/*/*", 5, 200*time.Millisecond)
+	for i := range 12 {
+		if _, err := a.Post(ctx, ref, textMsg(fmt.Sprint(i), fmt.Sprint("burst ", i), s.Peer)); err != nil {
+			t.Fatalf("post %d: %v", i, err)
+		}
+	}
+	if n := len(srv.Messages(ref.ChannelID)); n != 12 {
+		t.Errorf("%d messages, want 12", n)
+	}
+	if n := srv.Count429(); n > 1 {
+		t.Errorf("%d 429s: the adapter did not pace itself by the bucket headers", n)
+	}
+}
+
+func TestInvalidSessionTriggersCatchUp(t *testing.T) {
+	srv := newServer(t)
+	a, h := start(t, srv, nil)
+	waitFor(t, "first Resumed", func() bool { _, n := h.snapshot(); return n == 1 && a.Connected() })
+	ids := srv.Identifies()
+	srv.SendInvalidSession(false)
+	waitFor(t, "a new session", func() bool { return srv.Identifies() > ids })
+	waitFor(t, "Resumed after op 9", func() bool { _, n := h.snapshot(); return n == 2 })
+}
+
+func TestMissingPermissionIsExplained(t *testing.T) {
+	srv := newServer(t)
+	a, _ := start(t, srv, nil)
+	srv.SetBotPermissions(discordgo.PermissionViewChannel | discordgo.PermissionSendMessages)
+	_, err := a.EnsureChannel(t.Context(), session("s1", "1", "Alice"), nil)
+	if err == nil || !strings.Contains(err.Error(), "Manage Channels") {
+		t.Fatalf("EnsureChannel without Manage Channels: %v", err)
+	}
+}
+
+// failingHandler refuses the first reply.
+type failingHandler struct {
+	recHandler
+	failed bool
+}
+
+func (h *failingHandler) HandleReply(ctx context.Context, r bridge.Reply) error {
+	h.mu.Lock()
+	if !h.failed {
+		h.failed = true
+		h.mu.Unlock()
+		return errors.New("store busy")
+	}
+	h.mu.Unlock()
+	return h.recHandler.HandleReply(ctx, r)
+}
+
+func TestFailedReplyTriggersCatchUp(t *testing.T) {
+	srv := newServer(t)
+	opts := testOptions(srv)
+	opts.CatchUpDelay = 20 * time.Millisecond
+	a, err := New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &failingHandler{}
+	if err := a.Start(t.Context(), h); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(a.Close)
+	ref, err := a.EnsureChannel(t.Context(), session("s1", "1", "Alice"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "first Resumed", func() bool { _, n := h.snapshot(); return n == 1 && a.Connected() })
+	srv.Type(ref.ChannelID, srv.AdminUserID, "lost once")
+	waitFor(t, "a catch-up after the failure", func() bool { _, n := h.snapshot(); return n == 2 })
+}
+
+func TestRenameRateLimitDoesNotBlockPosting(t *testing.T) {
+	srv := newServer(t)
+	a, _ := start(t, srv, nil)
+	ctx := t.Context()
+	s := session("s1", "1", "Alice")
+	ref, err := a.EnsureChannel(ctx, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Peer.Nick = "Bob"
+	srv.RateLimitRoute("PATCH", "/channels/*", 1, 10*time.Minute) // Discord: 2 renames per 10 min
+	got, err := a.EnsureChannel(ctx, s, &ref)
+	if err != nil || got.ChannelID != ref.ChannelID || got.Name != "alice" {
+		t.Fatalf("EnsureChannel during a rename limit = %+v, %v; want the old channel as is", got, err)
+	}
+	if _, err := a.Post(ctx, got, textMsg("m1", "still delivered", s.Peer)); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	got, err = a.EnsureChannel(ctx, s, &ref)
+	if err != nil || got.Name != "bob" {
+		t.Errorf("rename on the next call = %+v, %v", got, err)
+	}
+	// The refused 429 must not leave discordgo sleeping on the bucket.
+	if d := time.Since(t0); d > time.Second {
+		t.Errorf("next call on the channel took %v", d)
+	}
+}
+
+func TestPerCallDeadline(t *testing.T) {
+	srv := newServer(t)
+	a, _ := start(t, srv, func(o *Options) { o.CallTimeout = 150 * time.Millisecond })
+	ctx := t.Context()
+	s := session("s1", "1", "Alice")
+	ref, err := a.EnsureChannel(ctx, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A read held past the deadline is tried again.
+	srv.DelayRoute("GET", "/channels/*/messages", 1, time.Second)
+	if _, err := a.RepliesAfter(ctx, ref.ChannelID, ""); err != nil {
+		t.Fatalf("read after one slow answer: %v", err)
+	}
+	// A post held past the deadline fails (retrying could post twice) and
+	// quickly; FindPosted then tells it was not posted.
+	srv.DelayRoute("POST", "/webhooks/*/*", 1, time.Second)
+	t0 := time.Now()
+	m := textMsg("m1", "slow", s.Peer)
+	if _, err := a.Post(ctx, ref, m); err == nil || time.Since(t0) > 700*time.Millisecond {
+		t.Fatalf("held post: %v after %v", err, time.Since(t0))
+	}
+	if _, found, err := a.FindPosted(ctx, ref, "", m); err != nil || found {
+		t.Errorf("FindPosted after the timeout: %v, %v", found, err)
 	}
 }

@@ -312,10 +312,17 @@ func (a *Adapter) EnsureChannel(ctx context.Context, s bridge.Session, have *bri
 			edited, err = a.rest.ChannelEdit(ch.ID, &discordgo.ChannelEdit{Name: name, Topic: topic}, o...)
 			return err
 		})
-		if err != nil {
+		switch {
+		case err == nil:
+			ch = edited
+		case notFound(err):
 			return bridge.ChannelRef{}, err
+		default:
+			// Discord allows two renames per channel per 10 minutes: a
+			// refused rename must not stop the messages; the next
+			// EnsureChannel tries again.
+			a.log.Warn("could not rename a session channel; keeping its old name for now", "channel", ch.ID, "err", err)
 		}
-		ch = edited
 	}
 	a.mu.Lock()
 	a.sessionChan[ch.ID] = true
@@ -397,7 +404,7 @@ func (a *Adapter) createChannel(ctx context.Context, s bridge.Session, all []*di
 			return err
 		})
 		if err != nil {
-			return nil, a.limitErr(ctx, total, err)
+			return nil, a.limitErr(ctx, err)
 		}
 		a.log.Info("created a category for session channels", "name", cat.Name)
 		a.mu.Lock()
@@ -418,7 +425,7 @@ func (a *Adapter) createChannel(ctx context.Context, s bridge.Session, all []*di
 		return err
 	})
 	if err != nil {
-		return nil, a.limitErr(ctx, total, err)
+		return nil, a.limitErr(ctx, err)
 	}
 	total++
 	a.log.Info("created a session channel", "session", s.ID, "channel", ch.ID, "name", ch.Name)
@@ -428,13 +435,21 @@ func (a *Adapter) createChannel(ctx context.Context, s bridge.Session, all []*di
 	return ch, nil
 }
 
+// permHint adds which permission the bot lacks to a 50013 error.
+func permHint(err error, perm string) error {
+	if restCode(err) == 50013 {
+		return fmt.Errorf("discord: the bot lacks the %s permission in this server; grant it to the bot's role: %w", perm, err)
+	}
+	return err
+}
+
 // limitErr turns Discord's "maximum channels" error into ErrGuildFull.
-func (a *Adapter) limitErr(ctx context.Context, total int, err error) error {
+func (a *Adapter) limitErr(ctx context.Context, err error) error {
 	if restCode(err) == 30013 {
 		a.warnChannels(ctx, maxGuildChannels)
 		return fmt.Errorf("%w (%v)", ErrGuildFull, err)
 	}
-	return err
+	return permHint(err, "Manage Channels")
 }
 
 // warnChannels tells the admin channel, at most every 6 hours, that the
@@ -511,12 +526,18 @@ func (a *Adapter) ensurePost(ctx context.Context, s bridge.Session, have *bridge
 			edit.Archived, changed = &f, true
 		}
 		if changed {
+			var edited *discordgo.Channel
 			err := a.do(ctx, "update a forum post", true, func(o ...discordgo.RequestOption) (err error) {
-				th, err = a.rest.ChannelEdit(th.ID, edit, o...)
+				edited, err = a.rest.ChannelEdit(th.ID, edit, o...)
 				return err
 			})
-			if err != nil {
+			switch {
+			case err == nil:
+				th = edited
+			case notFound(err):
 				return bridge.ChannelRef{}, err
+			default: // see EnsureChannel: renames are scarce
+				a.log.Warn("could not update a forum post; trying again next time", "thread", th.ID, "err", err)
 			}
 		}
 	}
@@ -583,8 +604,11 @@ func (a *Adapter) ensureForum(ctx context.Context) (string, error) {
 		}, o...)
 		return err
 	})
+	if restStatus(err) == http.StatusBadRequest {
+		return "", fmt.Errorf("discord: could not create the forum (forum channels need a Community server; enable Community in the server settings or use discord.mode = \"channels\"): %w", err)
+	}
 	if err != nil {
-		return "", err
+		return "", permHint(err, "Manage Channels")
 	}
 	a.mu.Lock()
 	a.forumID = f.ID
@@ -627,10 +651,13 @@ func (a *Adapter) webhook(ctx context.Context, channelID string) (*discordgo.Web
 			return err
 		})
 		if err != nil {
-			if restCode(err) == 30007 {
+			switch restCode(err) {
+			case 30007:
 				return nil, fmt.Errorf("channel %s: %w", channelID, ErrWebhookLimit)
+			case 30058:
+				return nil, fmt.Errorf("discord: the guild has Discord's maximum of 1000 webhooks; delete unused ones: %w", err)
 			}
-			return nil, err
+			return nil, permHint(err, "Manage Webhooks")
 		}
 		a.log.Info("created a webhook", "channel", channelID)
 	}

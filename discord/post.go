@@ -34,7 +34,7 @@ func (a *Adapter) Post(ctx context.Context, ref bridge.ChannelRef, m bridge.Mess
 	if ref.ChannelID == "" {
 		return nil, errors.New("discord: Post: no channel")
 	}
-	parts := Render(m)
+	parts := render(m)
 	username := WebhookUsername(m.Sender.Nick, m.Sender.UIN, m.FromOwner)
 	avatar := httpURL(m.Sender.AvatarURL)
 	var ids []string
@@ -158,7 +158,7 @@ func (a *Adapter) FindPosted(ctx context.Context, ref bridge.ChannelRef, afterID
 		return nil, false, err
 	}
 	hookID, token, thread := a.hookOf(ref)
-	parts := Render(m)
+	parts := render(m)
 	username := WebhookUsername(m.Sender.Nick, m.Sender.UIN, m.FromOwner)
 	var ours []*discordgo.Message
 	for _, dm := range msgs {

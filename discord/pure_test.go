@@ -6,6 +6,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/bwmarrin/discordgo"
+
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge"
 )
 
@@ -229,7 +231,7 @@ func TestRender(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out := Render(tt.m)
+			out := render(tt.m)
 			if len(out) != tt.nparts {
 				t.Fatalf("%d parts, want %d", len(out), tt.nparts)
 			}
@@ -248,7 +250,7 @@ func TestRender(t *testing.T) {
 	for i := 0; i < 40; i++ {
 		fields = append(fields, bridge.Field{Name: "n", Value: strings.Repeat("v", 2000)})
 	}
-	e := Render(bridge.Message{Kind: bridge.KindUnknown, Fields: fields})[0].Embeds[0]
+	e := render(bridge.Message{Kind: bridge.KindUnknown, Fields: fields})[0].Embeds[0]
 	total := textLen(e.Title) + textLen(e.Description)
 	for _, f := range e.Fields {
 		total += textLen(f.Name) + textLen(f.Value)
@@ -308,6 +310,24 @@ func TestSplitProperties(t *testing.T) {
 	for _, in := range []string{"@everyone", "a@here b", strings.Repeat("😀 ", 3000), strings.Repeat("x", 4001), "\n\n\n", "@\neveryone"} {
 		for _, max := range []int{2, 3, 7, MaxContent} {
 			checkSplit(t, in, max)
+		}
+	}
+}
+
+func TestReplyText(t *testing.T) {
+	tests := []struct {
+		name string
+		m    discordgo.Message
+		want string
+	}{
+		{"plain", discordgo.Message{Content: "hello"}, "hello"},
+		{"mention", discordgo.Message{Content: "hi <@1> and <@!2>", Mentions: []*discordgo.User{{ID: "1", Username: "bob"}, {ID: "2", Username: "x", GlobalName: "Carol"}}}, "hi @bob and @Carol"},
+		{"emoji", discordgo.Message{Content: "nice <:pepe:123> <a:dance:456>"}, "nice :pepe: :dance:"},
+		{"sticker only", discordgo.Message{StickerItems: []*discordgo.StickerItem{{Name: "wave"}}}, "[sticker: wave]"},
+	}
+	for _, tt := range tests {
+		if got := ReplyText(&tt.m); got != tt.want {
+			t.Errorf("%s: ReplyText = %q, want %q", tt.name, got, tt.want)
 		}
 	}
 }

@@ -27,11 +27,11 @@ type outMessage struct {
 	Embeds  []*discordgo.MessageEmbed
 }
 
-// Render turns a QQ message into the Discord messages that show it, in
+// render turns a QQ message into the Discord messages that show it, in
 // order: its text split to fit (mentions neutralised), then, on the last
 // one, an embed for an image, a video, a card or an unknown type. It never
 // returns an empty list: a message with nothing to show says so.
-func Render(m bridge.Message) []outMessage {
+func render(m bridge.Message) []outMessage {
 	var embed *discordgo.MessageEmbed
 	text := m.Text
 	switch m.Kind {

@@ -3,6 +3,8 @@ package discord
 import (
 	"context"
 	"fmt"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
@@ -49,7 +51,8 @@ func (a *Adapter) handleMessage(ctx context.Context, m *discordgo.Message) {
 	defer cancel()
 	ok, err := a.isSessionChannel(cctx, m.ChannelID)
 	if err != nil {
-		a.log.Warn("could not tell whether a channel is a session channel; the catch-up will retry", "channel", m.ChannelID, "err", err)
+		a.log.Warn("could not tell whether a channel is a session channel; a catch-up will retry", "channel", m.ChannelID, "err", err)
+		a.catchUpSoon(ctx)
 		return
 	}
 	if !ok {
@@ -57,16 +60,40 @@ func (a *Adapter) handleMessage(ctx context.Context, m *discordgo.Message) {
 	}
 	allowed, err := a.allowed(cctx, m.Author.ID, m.Member)
 	if err != nil {
-		a.log.Warn("could not check a member's permission; the catch-up will retry", "user", m.Author.ID, "err", err)
+		a.log.Warn("could not check a member's permission; a catch-up will retry", "user", m.Author.ID, "err", err)
+		a.catchUpSoon(ctx)
 		return
 	}
 	if !allowed {
 		a.notice(cctx, m)
 		return
 	}
-	if err := a.handler.HandleReply(cctx, toReply(m)); err != nil {
-		a.log.Warn("reply not queued; the next catch-up will find it again", "message", m.ID, "err", err)
+	r := toReply(m)
+	if isBlank(r.Content) && len(r.AttachmentURLs) == 0 {
+		return // nothing QQ could show (e.g. a poll)
 	}
+	if err := a.handler.HandleReply(cctx, r); err != nil {
+		a.log.Warn("reply not queued; a catch-up will find it again", "message", m.ID, "err", err)
+		a.catchUpSoon(ctx)
+	}
+}
+
+// catchUpSoon has the handler catch up (Resumed) a little later, so that
+// a live message whose handling failed is read again from the history.
+// Only one catch-up is pending at a time. It runs on the queue worker.
+func (a *Adapter) catchUpSoon(ctx context.Context) {
+	if !a.catchUpPending.CompareAndSwap(false, true) {
+		return
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if sleep(ctx, a.opts.CatchUpDelay) != nil {
+			return
+		}
+		a.catchUpPending.Store(false)
+		a.handler.Resumed(ctx)
+	}()
 }
 
 func toReply(m *discordgo.Message) bridge.Reply {
@@ -74,7 +101,7 @@ func toReply(m *discordgo.Message) bridge.Reply {
 		ChannelID: m.ChannelID,
 		MessageID: m.ID,
 		AuthorID:  m.Author.ID,
-		Content:   m.Content,
+		Content:   ReplyText(m),
 		Time:      m.Timestamp,
 	}
 	r.AuthorName = m.Author.GlobalName
@@ -93,6 +120,32 @@ func toReply(m *discordgo.Message) bridge.Reply {
 		r.ReplyTo = m.MessageReference.MessageID
 	}
 	return r
+}
+
+var customEmoji = regexp.MustCompile(`<a?(:[A-Za-z0-9_~]+:)[0-9]+>`)
+
+// ReplyText is the text of a member's message as QQ should get it: user
+// mentions become "@name", custom emojis ":name:", and stickers
+// "[sticker: name]".
+func ReplyText(m *discordgo.Message) string {
+	text := m.Content
+	for _, u := range m.Mentions {
+		if u == nil {
+			continue
+		}
+		name := u.GlobalName
+		if name == "" {
+			name = u.Username
+		}
+		text = strings.NewReplacer("<@"+u.ID+">", "@"+name, "<@!"+u.ID+">", "@"+name).Replace(text)
+	}
+	text = customEmoji.ReplaceAllString(text, "$1")
+	for _, st := range m.StickerItems {
+		if st != nil {
+			text = strings.TrimSpace(text + " [sticker: " + st.Name + "]")
+		}
+	}
+	return text
 }
 
 // notice tells a member who may not reply so, at most once per
@@ -149,7 +202,9 @@ func (a *Adapter) RepliesAfter(ctx context.Context, channelID, afterID string) (
 			if m.ChannelID == "" {
 				m.ChannelID = channelID
 			}
-			out = append(out, toReply(m))
+			if r := toReply(m); !isBlank(r.Content) || len(r.AttachmentURLs) > 0 {
+				out = append(out, r)
+			}
 		}
 	}
 	return out, nil

@@ -68,8 +68,8 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return nil, err
 	}
-	t.clampReset(resp.Header)
 	if resp.StatusCode != http.StatusTooManyRequests {
+		t.clampReset(resp.Header)
 		return resp, nil
 	}
 	// Read the small 429 body to learn whether the limit is global, then
@@ -94,6 +94,14 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			wait = time.Second
 		}
 		t.a.pauseAll(wait)
+	}
+	// The adapter waits out a 429 itself, mindful of contexts. Left to
+	// discordgo, these headers would make it sleep before the next request
+	// on the bucket (or, if global, on every bucket), deaf to any deadline.
+	for k := range resp.Header {
+		if strings.HasPrefix(http.CanonicalHeaderKey(k), "X-Ratelimit-") {
+			resp.Header.Del(k)
+		}
 	}
 	return resp, nil
 }

@@ -141,6 +141,9 @@ type Observed struct {
 	ClientKey string
 	// Payload is the message, to be posted to Discord.
 	Payload []byte
+	// Skip records the message as known without relaying it (history
+	// older than the backfill).
+	Skip bool
 }
 
 // Cursor is how far a session has been read.
@@ -157,6 +160,8 @@ type ObserveResult struct {
 	Echoes []string
 	// Known counts the messages already recorded before.
 	Known int
+	// Skipped counts the messages recorded as history, not relayed.
+	Skipped int
 }
 
 // RecordObserved records, in one transaction, the messages read from a
@@ -181,6 +186,14 @@ func (s *Store) RecordObserved(ctx context.Context, sessionID string, msgs []Obs
 			}
 			if exists > 0 {
 				res.Known++
+				continue
+			}
+			if m.Skip {
+				if _, err := tx.ExecContext(ctx, `INSERT INTO messages (session_id, qq_msg_id, sequence, origin, created_at)
+					VALUES (?, ?, ?, 'skipped', ?)`, sessionID, m.ID, m.Sequence, now); err != nil {
+					return err
+				}
+				res.Skipped++
 				continue
 			}
 			var echo *Entry

@@ -22,6 +22,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -45,6 +46,9 @@ var (
 	ErrNewerSchema = errors.New("bridge database has a newer schema than this bridge knows")
 	// ErrNotBridge means the file is an SQLite database of something else.
 	ErrNotBridge = errors.New("file is not a bridge database")
+	// ErrLocked means another process (another bridge) has the database
+	// open.
+	ErrLocked = errors.New("bridge database is in use by another process")
 )
 
 // Store is the bridge database. It is safe for concurrent use.
@@ -52,6 +56,7 @@ type Store struct {
 	db   *sql.DB
 	path string
 	now  func() time.Time
+	lock *os.File
 }
 
 type migration struct {
@@ -106,24 +111,42 @@ func Open(ctx context.Context, file string) (*Store, error) {
 	if strings.ContainsAny(file, "?#") {
 		return nil, fmt.Errorf("store: database path %q must not contain '?' or '#'", file)
 	}
+	if dir := filepath.Dir(file); dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("store: create the database's directory: %w", err)
+		}
+	}
+	lock, err := lockFile(file)
+	if err != nil {
+		return nil, err
+	}
 	if err := prepareFile(file); err != nil {
+		unlock(lock)
 		return nil, err
 	}
 	dsn := file + "?_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
+		unlock(lock)
 		return nil, fmt.Errorf("store: open %s: %w", file, err)
 	}
 	// One connection: every statement is serialised, so writers never
 	// meet SQLITE_BUSY inside the process. Callers never nest queries.
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxIdleTime(0)
-	s := &Store{db: db, path: file, now: time.Now}
+	s := &Store{db: db, path: file, now: time.Now, lock: lock}
 	if err := s.init(ctx); err != nil {
 		db.Close()
+		unlock(lock)
 		return nil, err
 	}
 	return s, nil
+}
+
+func unlock(f *os.File) {
+	if f != nil {
+		f.Close() // closing releases the flock
+	}
 }
 
 func prepareFile(file string) error {
@@ -232,8 +255,13 @@ func (s *Store) migrate(ctx context.Context, m migration) error {
 	return tx.Commit()
 }
 
-// Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+// Close closes the database and releases it for another process.
+func (s *Store) Close() error {
+	err := s.db.Close()
+	unlock(s.lock)
+	s.lock = nil
+	return err
+}
 
 // Path is the database file.
 func (s *Store) Path() string { return s.path }

@@ -440,3 +440,30 @@ func TestMigratesVersion1Database(t *testing.T) {
 		t.Errorf("CaughtUpDiscordID = %q, want 900", got.CaughtUpDiscordID)
 	}
 }
+
+func TestSecondOpenRefusedWhileInUse(t *testing.T) {
+	ctx := context.Background()
+	s, p := openTemp(t)
+	if _, err := Open(ctx, p); !errors.Is(err, ErrLocked) {
+		t.Fatalf("second Open = %v, want ErrLocked", err)
+	}
+	s.Close()
+	s2, err := Open(ctx, p)
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	s2.Close()
+}
+
+func TestOpenCreatesDirectory(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "data", "sub", "bridge.db")
+	s, err := Open(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	fi, err := os.Stat(filepath.Dir(p))
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("directory: %v, %v; want mode 0700", fi, err)
+	}
+}

@@ -135,6 +135,7 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
+	ws.SetReadLimit(1 << 16) // Discord's own limit is 4096 bytes per payload
 	c := &gwConn{ws: ws}
 	s.gw.mu.Lock()
 	if s.gw.closed {

@@ -72,6 +72,7 @@ func identifyD(s *Server, token string) map[string]any {
 }
 
 func TestRawGatewayHandshakeAndResumeReplay(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	g := dialGW(t, s)
 	hello := g.read()
@@ -133,6 +134,7 @@ func TestRawGatewayHandshakeAndResumeReplay(t *testing.T) {
 }
 
 func TestRawGatewayCloseCodes(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	tests := []struct {
 		name string
@@ -165,6 +167,7 @@ func TestRawGatewayCloseCodes(t *testing.T) {
 }
 
 func TestRawGatewayAnswerNextIdentify(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	for _, op := range []int{7, 9} {
 		s.AnswerNextIdentify(op)
@@ -186,6 +189,7 @@ func TestRawGatewayAnswerNextIdentify(t *testing.T) {
 }
 
 func TestRawGatewayIntentsFilterAndMembers(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	g := dialGW(t, s)
 	g.read()
@@ -209,6 +213,7 @@ func TestRawGatewayIntentsFilterAndMembers(t *testing.T) {
 }
 
 func TestGatewayRejectsCompression(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	_, resp, err := websocket.DefaultDialer.Dial(s.GatewayURL()+"/?v=9&encoding=json&compress=zlib-stream", nil)
 	if err == nil || resp == nil || resp.StatusCode != 400 {

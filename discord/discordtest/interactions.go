@@ -129,42 +129,80 @@ func (s *Server) InvokeCommand(userID, name string, options map[string]any) *Int
 func (s *Server) InvokeCommandIn(channelID, userID, name string, options map[string]any) *Interaction {
 	s.mu.Lock()
 	s.mustMemberLocked("InvokeCommand", userID)
-	declared := map[string]int{}
+	var declared json.RawMessage
 	cmdID := ""
 	for _, id := range s.state.cmdOrder {
-		c := s.state.commands[id]
-		if c.Name != name {
-			continue
-		}
-		cmdID = c.ID
-		var opts []struct {
-			Name string `json:"name"`
-			Type int    `json:"type"`
-		}
-		_ = json.Unmarshal(c.Options, &opts)
-		for _, o := range opts {
-			declared[o.Name] = o.Type
+		if c := s.state.commands[id]; c.Name == name && c.Type == 1 {
+			cmdID, declared = c.ID, c.Options
 		}
 	}
 	if cmdID == "" {
 		cmdID = s.nextID()
 	}
-	keys := make([]string, 0, len(options))
-	for k := range options {
+	res := resolved{users: map[string]User{}, members: map[string]any{}, roles: map[string]Role{}, channels: map[string]Channel{}}
+	opts := s.buildOptionsLocked(declared, options, &res)
+	data := map[string]any{"id": cmdID, "name": name, "type": 1, "options": opts, "guild_id": s.GuildID}
+	if len(res.users)+len(res.roles)+len(res.channels) > 0 {
+		data["resolved"] = map[string]any{"users": res.users, "members": res.members, "roles": res.roles, "channels": res.channels}
+	}
+	s.mu.Unlock()
+	return s.startInteraction(InteractionApplicationCommand, channelID, userID, name, "", data, nil)
+}
+
+type resolved struct {
+	users    map[string]User
+	members  map[string]any
+	roles    map[string]Role
+	channels map[string]Channel
+}
+
+// buildOptionsLocked turns a Go option map into interaction options. Types
+// come from the declared options of the registered command when present,
+// else from the Go values; a map[string]any value is a subcommand (type 1,
+// or 2 when declared as a group) holding nested options. User (6), channel
+// (7), role (8) and mentionable (9) values are ids and are added to resolved.
+func (s *Server) buildOptionsLocked(declaredRaw json.RawMessage, values map[string]any, res *resolved) []map[string]any {
+	type decl struct {
+		Name    string          `json:"name"`
+		Type    int             `json:"type"`
+		Options json.RawMessage `json:"options"`
+	}
+	var decls []decl
+	_ = json.Unmarshal(declaredRaw, &decls)
+	keys := make([]string, 0, len(values))
+	for k := range values {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	opts := []map[string]any{}
-	resolvedUsers := map[string]User{}
-	resolvedMembers := map[string]any{}
+	out := []map[string]any{}
 	for _, k := range keys {
-		v := options[k]
-		t, ok := declared[k]
-		if !ok {
+		v := values[k]
+		var d *decl
+		for i := range decls {
+			if decls[i].Name == k {
+				d = &decls[i]
+			}
+		}
+		t := 0
+		if d != nil {
+			t = d.Type
+		}
+		if nested, ok := v.(map[string]any); ok {
+			if t != 2 {
+				t = 1
+			}
+			var nd json.RawMessage
+			if d != nil {
+				nd = d.Options
+			}
+			out = append(out, map[string]any{"name": k, "type": t, "options": s.buildOptionsLocked(nd, nested, res)})
+			continue
+		}
+		if t == 0 {
 			switch v.(type) {
 			case bool:
 				t = 5
-			case int, int64, int32:
+			case int, int8, int16, int32, int64, uint, uint8, uint16, uint32, uint64:
 				t = 4
 			case float64, float32:
 				t = 10
@@ -172,24 +210,25 @@ func (s *Server) InvokeCommandIn(channelID, userID, name string, options map[str
 				t = 3
 			}
 		}
-		if t == 6 {
-			id := fmt.Sprint(v)
+		id := fmt.Sprint(v)
+		if t == 6 || t == 9 {
 			if u, ok := s.state.users[id]; ok {
-				resolvedUsers[id] = *u
+				res.users[id] = *u
 				if m := s.memberLocked(id); m != nil {
 					m.User = nil
-					resolvedMembers[id] = m
+					res.members[id] = m
 				}
 			}
 		}
-		opts = append(opts, map[string]any{"name": k, "type": t, "value": v})
+		if r, ok := s.state.roles[id]; ok && (t == 8 || t == 9) {
+			res.roles[id] = *r
+		}
+		if c, ok := s.state.channels[id]; ok && t == 7 {
+			res.channels[id] = copyChannel(c)
+		}
+		out = append(out, map[string]any{"name": k, "type": t, "value": v})
 	}
-	data := map[string]any{"id": cmdID, "name": name, "type": 1, "options": opts, "guild_id": s.GuildID}
-	if len(resolvedUsers) > 0 {
-		data["resolved"] = map[string]any{"users": resolvedUsers, "members": resolvedMembers}
-	}
-	s.mu.Unlock()
-	return s.startInteraction(InteractionApplicationCommand, channelID, userID, name, "", data, nil)
+	return out
 }
 
 // SubmitModal dispatches a modal submit (type 5) in the admin channel: one

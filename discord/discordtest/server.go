@@ -53,12 +53,16 @@ type Server struct {
 	records   []RequestRecord
 	n429      int
 	faults    []*fault
+	delays    []*delay
 	limits    []*routeLimit
 	globalRPS int
 	winStart  time.Time
 	winCount  int
 
 	gw gateway
+
+	closing   chan struct{} // closed by Close: delayed requests give up
+	closeOnce sync.Once
 }
 
 type config struct {
@@ -108,7 +112,7 @@ func New(opts ...Option) *Server {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	s := &Server{cfg: cfg, Token: cfg.token, ids: snowflakeBase}
+	s := &Server{cfg: cfg, Token: cfg.token, ids: snowflakeBase, closing: make(chan struct{})}
 	s.wsUp = websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
 	s.gw.init()
 	s.initState()
@@ -132,6 +136,7 @@ func (s *Server) GatewayURL() string { return "ws" + strings.TrimPrefix(s.URL, "
 
 // Close closes every gateway connection and stops the server.
 func (s *Server) Close() {
+	s.closeOnce.Do(func() { close(s.closing) })
 	s.gw.closeAll()
 	s.hs.CloseClientConnections()
 	s.hs.Close()
@@ -203,6 +208,41 @@ func (s *Server) FailNext(n int, status int) {
 // FailRoute is FailNext for requests matching method and pathPattern.
 func (s *Server) FailRoute(method, pathPattern string, n, status int) {
 	s.addFault(&fault{method: method, pattern: pathPattern, n: n, status: status})
+}
+
+type delay struct {
+	method, pattern string
+	n               int
+	d               time.Duration
+}
+
+// DelayRoute holds the next n REST requests matching method (empty: any)
+// and pathPattern (see Count; empty: any) for d before they are handled,
+// to test client deadlines. A request whose client gives up while held is
+// never handled (nothing is stored), as if it never reached Discord.
+// n < 0 delays every matching request.
+func (s *Server) DelayRoute(method, pathPattern string, n int, d time.Duration) {
+	s.recMu.Lock()
+	defer s.recMu.Unlock()
+	s.delays = append(s.delays, &delay{method: method, pattern: pathPattern, n: n, d: d})
+}
+
+func (s *Server) takeDelay(method, path string) time.Duration {
+	s.recMu.Lock()
+	defer s.recMu.Unlock()
+	for i, dl := range s.delays {
+		if (dl.method != "" && !strings.EqualFold(dl.method, method)) || (dl.pattern != "" && !pathMatch(dl.pattern, path)) {
+			continue
+		}
+		if dl.n > 0 {
+			dl.n--
+			if dl.n == 0 {
+				s.delays = append(s.delays[:i:i], s.delays[i+1:]...)
+			}
+		}
+		return dl.d
+	}
+	return 0
 }
 
 // routeLimit is a per-resource bucket: n requests per window for every
@@ -346,13 +386,26 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		s.recMu.Lock()
 		s.records = append(s.records, RequestRecord{
 			Method: r.Method, Path: rest, Query: r.URL.RawQuery, Version: version,
-			Status: rec.status, Body: kept, Time: time.Now(),
+			Status: rec.status, ContentType: r.Header.Get("Content-Type"), Body: kept, Time: time.Now(),
 		})
 		if rec.status == http.StatusTooManyRequests {
 			s.n429++
 		}
 		s.recMu.Unlock()
 	}()
+	if d := s.takeDelay(r.Method, rest); d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			return // the client gave up; nothing is done
+		case <-s.closing:
+			t.Stop()
+			writeError(rec, http.StatusServiceUnavailable, 0, "503: Service Unavailable")
+			return
+		}
+	}
 	if s.injectFault(rec, r.Method, rest) {
 		return
 	}

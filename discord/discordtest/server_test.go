@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -102,6 +103,7 @@ func restErr(t *testing.T, err error) *discordgo.RESTError {
 }
 
 func TestGatewayReadyAndGuildCreate(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	extra := s.AddChannel(Channel{Type: ChannelTypeCategory, Name: "QQ Sessions"})
 	dg := session(t, s)
@@ -152,6 +154,7 @@ func TestGatewayReadyAndGuildCreate(t *testing.T) {
 }
 
 func TestMemberMessageArrivesAsMessageCreate(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	dg := session(t, s)
 	created := collect[*discordgo.MessageCreate](dg)
@@ -195,6 +198,7 @@ func TestMemberMessageArrivesAsMessageCreate(t *testing.T) {
 }
 
 func TestMessageContentIntentRedacts(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	dg := session(t, s)
 	dg.Identify.Intents = discordgo.IntentsGuilds | discordgo.IntentsGuildMessages
@@ -209,6 +213,7 @@ func TestMessageContentIntentRedacts(t *testing.T) {
 }
 
 func TestGatewayDownStoresOnly(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	m := s.Type(s.AdminChannelID, s.PlainUserID, "while offline")
 	dg := session(t, s)
@@ -225,6 +230,7 @@ func TestGatewayDownStoresOnly(t *testing.T) {
 }
 
 func TestChannelLimits(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	dg := session(t, s)
 	cat, err := dg.GuildChannelCreateComplex(s.GuildID, discordgo.GuildChannelCreateData{Name: "QQ", Type: discordgo.ChannelTypeGuildCategory})
@@ -257,6 +263,7 @@ func TestChannelLimits(t *testing.T) {
 }
 
 func TestChannelEditDeleteDispatch(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	dg := session(t, s)
 	dg.StateEnabled = false // discordgo's state rewrites event structs in place
@@ -294,6 +301,7 @@ func TestChannelEditDeleteDispatch(t *testing.T) {
 }
 
 func TestWebhooks(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	dg := session(t, s)
 	wh, err := dg.WebhookCreate(s.AdminChannelID, "bridge", "")
@@ -369,6 +377,7 @@ func TestWebhooks(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func TestForumThreadsAndWebhookThreadID(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	forum := s.AddChannel(Channel{Type: ChannelTypeForum, Name: "qq-inbox"})
 	dg := session(t, s)
@@ -419,6 +428,7 @@ func TestForumThreadsAndWebhookThreadID(t *testing.T) {
 }
 
 func TestUploadAndMessageLimits(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, WithUploadLimit(1024))
 	dg := session(t, s)
 	m, err := dg.ChannelMessageSendComplex(s.AdminChannelID, &discordgo.MessageSend{
@@ -486,6 +496,7 @@ func make26Fields() []*discordgo.MessageEmbedField {
 }
 
 func TestMessagesPagingEditDeleteReact(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	dg := session(t, s)
 	var ids []string
@@ -530,6 +541,7 @@ func TestMessagesPagingEditDeleteReact(t *testing.T) {
 }
 
 func TestAllowedMentionsPings(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	dg := session(t, s)
 	content := "@here <@" + s.AdminUserID + "> <@!" + s.PlainUserID + "> <@&" + s.ManagerRoleID + ">"
@@ -565,6 +577,7 @@ func TestAllowedMentionsPings(t *testing.T) {
 }
 
 func TestRateLimitAndFailures(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	dg := session(t, s)
 	s.RateLimit(1, 250*time.Millisecond, false)
@@ -603,6 +616,7 @@ func TestRateLimitAndFailures(t *testing.T) {
 }
 
 func TestGlobalLimit(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	s.SetGlobalLimit(5)
 	ok, limited := 0, 0
@@ -638,6 +652,7 @@ func rawDo(t *testing.T, s *Server, method, path, body, auth string) *http.Respo
 }
 
 func TestRawErrors(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	bot := "Bot " + s.Token
 	tests := []struct {
@@ -679,6 +694,7 @@ func TestRawErrors(t *testing.T) {
 
 // TestMalformedNeverPanics throws junk at every route.
 func TestMalformedNeverPanics(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	bodies := []string{"", "null", "{", "[]", `{"content":null,"embeds":{},"allowed_mentions":[]}`, `"x"`, `{"name":7}`,
 		`{"type":"x","data":[]}`, `{"message":"x"}`, `{"parent_id":5}`, `{"embeds":[null]}`, `{"allowed_mentions":{"parse":["x"]}}`}
@@ -703,6 +719,7 @@ func TestMalformedNeverPanics(t *testing.T) {
 }
 
 func TestInteractionRoundTrip(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	dg := session(t, s)
 	cmds, err := dg.ApplicationCommandBulkOverwrite(s.ApplicationID, s.GuildID, []*discordgo.ApplicationCommand{{
@@ -771,6 +788,7 @@ func TestInteractionRoundTrip(t *testing.T) {
 }
 
 func TestInteractionTimeout(t *testing.T) {
+	t.Parallel()
 	s := newServer(t, WithInteractionTimeout(10*time.Millisecond))
 	dg := session(t, s)
 	seen := make(chan *discordgo.InteractionCreate, 1)
@@ -791,6 +809,7 @@ func TestInteractionTimeout(t *testing.T) {
 }
 
 func TestReconnectOp7Resumes(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	dg := session(t, s)
 	dg.ShouldReconnectOnError = true
@@ -812,6 +831,7 @@ func TestReconnectOp7Resumes(t *testing.T) {
 }
 
 func TestDropGatewayAndInvalidSession(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	dg := session(t, s)
 	dg.ShouldReconnectOnError = true
@@ -827,6 +847,7 @@ func TestDropGatewayAndInvalidSession(t *testing.T) {
 }
 
 func TestHeartbeatAcksOffAndHang(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	s.SetHeartbeatAcks(false)
 	dg := session(t, s)
@@ -861,6 +882,7 @@ func TestHeartbeatAcksOffAndHang(t *testing.T) {
 }
 
 func TestBadTokenClosesGateway(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	dg := s.NewSession()
 	dg.Token = "Bot wrong"
@@ -879,6 +901,7 @@ func TestBadTokenClosesGateway(t *testing.T) {
 }
 
 func TestGuildMembersRolesUser(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	dg := session(t, s)
 	me, err := dg.User("@me")
@@ -910,6 +933,7 @@ func TestGuildMembersRolesUser(t *testing.T) {
 }
 
 func TestIDsIncrease(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	a := s.Type(s.AdminChannelID, s.PlainUserID, "a").ID
 	b := s.Type(s.AdminChannelID, s.PlainUserID, "b").ID
@@ -923,6 +947,7 @@ func TestIDsIncrease(t *testing.T) {
 }
 
 func TestRouteFaultsAndRecords(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	dg := session(t, s)
 	wh, err := dg.WebhookCreate(s.AdminChannelID, "bridge", "")
@@ -950,6 +975,7 @@ func TestRouteFaultsAndRecords(t *testing.T) {
 }
 
 func TestAdminChangesDispatch(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	dg := session(t, s)
 	dg.StateEnabled = false
@@ -978,6 +1004,7 @@ func TestAdminChangesDispatch(t *testing.T) {
 }
 
 func TestRouteLimitPacesDiscordgo(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	dg := session(t, s)
 	wh, err := dg.WebhookCreate(s.AdminChannelID, "bridge", "")
@@ -995,13 +1022,17 @@ func TestRouteLimitPacesDiscordgo(t *testing.T) {
 		t.Fatalf("429s %d after %v: discordgo did not pace on the headers", s.Count429(), time.Since(start))
 	}
 	// A client that ignores the headers gets 429.
+	s.SetRouteLimit("POST", "/channels/{id}/messages", 2, time.Minute)
 	codes := []int{}
 	for i := 0; i < 3; i++ {
-		resp := rawDo(t, s, "POST", "/api/v9/webhooks/"+wh.ID+"/"+wh.Token, `{"content":"y"}`, "")
+		resp := rawDo(t, s, "POST", "/api/v9/channels/"+s.AdminChannelID+"/messages", `{"content":"y"}`, "Bot "+s.Token)
+		if i < 2 && (resp.Header.Get("X-RateLimit-Limit") != "2" || resp.Header.Get("X-RateLimit-Remaining") != strconv.Itoa(1-i)) {
+			t.Errorf("headers of request %d: %v", i, resp.Header)
+		}
 		resp.Body.Close()
 		codes = append(codes, resp.StatusCode)
 	}
-	if codes[2] != 429 {
+	if codes[0] != 200 || codes[2] != 429 {
 		t.Fatalf("codes %v", codes)
 	}
 	_, err = dg.WebhookExecute(wh.ID, wh.Token, true, &discordgo.WebhookParams{Content: "x", AvatarURL: "not a url"})
@@ -1011,6 +1042,7 @@ func TestRouteLimitPacesDiscordgo(t *testing.T) {
 }
 
 func TestMemberPingPermissions(t *testing.T) {
+	t.Parallel()
 	s := newServer(t)
 	s.SetRolePermissions(s.EveryoneRoleID, PermViewChannel|PermSendMessages)
 	content := "@everyone <@&" + s.ManagerRoleID + "> <@" + s.AdminUserID + ">"
@@ -1024,5 +1056,108 @@ func TestMemberPingPermissions(t *testing.T) {
 	}
 	if m := s.Type(s.AdminChannelID, s.AdminUserID, content); !m.Pinged.Everyone {
 		t.Fatalf("admin: %+v", m.Pinged)
+	}
+}
+
+func TestInvokeSubcommand(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	dg := session(t, s)
+	_, err := dg.ApplicationCommandBulkOverwrite(s.ApplicationID, s.GuildID, []*discordgo.ApplicationCommand{{
+		Name: "qq", Description: "QQ bridge",
+		Options: []*discordgo.ApplicationCommandOption{{
+			Type: discordgo.ApplicationCommandOptionSubCommand, Name: "mute", Description: "mute a session",
+			Options: []*discordgo.ApplicationCommandOption{
+				{Type: discordgo.ApplicationCommandOptionChannel, Name: "channel", Description: "c"},
+				{Type: discordgo.ApplicationCommandOptionInteger, Name: "hours", Description: "h"},
+			},
+		}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan discordgo.ApplicationCommandInteractionData, 1)
+	dg.AddHandler(func(dg *discordgo.Session, ic *discordgo.InteractionCreate) {
+		got <- ic.ApplicationCommandData()
+		_ = dg.InteractionRespond(ic.Interaction, &discordgo.InteractionResponse{Type: 4, Data: &discordgo.InteractionResponseData{Content: "ok"}})
+	})
+	open(t, dg)
+	it := s.InvokeCommand(s.AdminUserID, "qq", map[string]any{"mute": map[string]any{"channel": s.AdminChannelID, "hours": 2}})
+	if _, err := it.Response(ctxT(t)); err != nil {
+		t.Fatal(err)
+	}
+	d := <-got
+	sub := d.Options[0]
+	if sub.Type != discordgo.ApplicationCommandOptionSubCommand || sub.Name != "mute" || len(sub.Options) != 2 {
+		t.Fatalf("sub = %+v", sub)
+	}
+	if sub.Options[0].Type != discordgo.ApplicationCommandOptionChannel || d.Resolved == nil || d.Resolved.Channels[s.AdminChannelID] == nil {
+		t.Fatalf("channel option %+v resolved %+v", sub.Options[0], d.Resolved)
+	}
+	if sub.Options[1].IntValue() != 2 {
+		t.Fatalf("hours = %v", sub.Options[1].Value)
+	}
+	if ms := s.Messages(s.AdminChannelID); len(ms) != 1 || ms[0].Interaction == nil || ms[0].Interaction.Name != "qq" {
+		t.Fatalf("response message = %+v", ms)
+	}
+}
+
+func TestDelayRouteAndDeadlines(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	dg := session(t, s)
+	s.DelayRoute("POST", "/channels/*/messages", 1, time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	_, err := dg.ChannelMessageSend(s.AdminChannelID, "slow", discordgo.WithContext(ctx))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("want deadline exceeded, got %v", err)
+	}
+	if err := s.WaitFor(ctxT(t), func() bool { return len(s.Requests()) == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.Messages(s.AdminChannelID)); n != 0 || s.Requests()[0].Status != 0 {
+		t.Fatalf("abandoned request stored %d messages, status %d", n, s.Requests()[0].Status)
+	}
+	if _, err := dg.ChannelMessageSend(s.AdminChannelID, "fast"); err != nil {
+		t.Fatal(err)
+	}
+	if ct := s.Requests()[1].ContentType; ct != "application/json" {
+		t.Fatalf("content type %q", ct)
+	}
+}
+
+func TestMalformedMultipart(t *testing.T) {
+	t.Parallel()
+	s := newServer(t)
+	forum := s.AddChannel(Channel{Type: ChannelTypeForum, Name: "f"})
+	cases := []struct{ ct, body string }{
+		{"multipart/form-data", "x"},
+		{"multipart/form-data; boundary=zz", "garbage"},
+		{"multipart/form-data; boundary=zz", "--zz\r\nContent-Disposition: form-data; name=\"payload_json\"\r\n\r\n{bad\r\n--zz--\r\n"},
+		{"multipart/form-data; boundary=zz", "--zz\r\nContent-Disposition: form-data; name=\"files[0]\"; filename=\"a.txt\"\r\n\r\nhi\r\n--zz--\r\n"},
+		{"multipart/form-data; boundary=zz", "--zz\r\nContent-Disposition: form-data; name=\"content\"\r\n\r\nplain form\r\n--zz--\r\n"},
+	}
+	paths := []string{"/channels/" + s.AdminChannelID + "/messages", "/channels/" + forum + "/threads", "/interactions/1/x/callback"}
+	for _, p := range paths {
+		for _, c := range cases {
+			req, _ := http.NewRequest("POST", s.APIURL()+p, strings.NewReader(c.body))
+			req.Header.Set("Authorization", "Bot "+s.Token)
+			req.Header.Set("Content-Type", c.ct)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode >= 500 || (resp.StatusCode >= 400 && !json.Valid(raw)) {
+				t.Fatalf("%s %q: %d %s", p, c.body, resp.StatusCode, raw)
+			}
+		}
+	}
+	// A file-only message and a plain form field both post.
+	ms := s.Messages(s.AdminChannelID)
+	if len(ms) != 2 || ms[0].Attachments[0].Filename != "a.txt" || ms[1].Content != "plain form" {
+		t.Fatalf("messages = %+v", ms)
 	}
 }

@@ -173,6 +173,21 @@ func (s *Server) SetMemberRoles(userID string, roleIDs ...string) {
 	s.dispatch("GUILD_MEMBER_UPDATE", IntentGuildMembers, ev)
 }
 
+// SetMemberNick sets a member's guild nickname ("" clears it) and
+// dispatches GUILD_MEMBER_UPDATE.
+func (s *Server) SetMemberNick(userID, nick string) {
+	s.mu.Lock()
+	m := s.state.members[userID]
+	if m == nil {
+		s.mu.Unlock()
+		return
+	}
+	m.Nick = nick
+	ev := s.memberWithGuildLocked(userID)
+	s.mu.Unlock()
+	s.dispatch("GUILD_MEMBER_UPDATE", IntentGuildMembers, ev)
+}
+
 // AddRole adds a guild role with the given permission bits, dispatches
 // GUILD_ROLE_CREATE and returns its id.
 func (s *Server) AddRole(name string, perms int64) string {

@@ -317,11 +317,12 @@ type Command struct {
 
 // RequestRecord is one REST request the double answered.
 type RequestRecord struct {
-	Method  string
-	Path    string // without the /api/vN prefix, e.g. /channels/123/messages
-	Query   string
-	Version int // 9 or 10; 0 for paths outside /api
-	Status  int
-	Body    []byte // request body, at most 64 KiB kept
-	Time    time.Time
+	Method      string
+	Path        string // without the /api/vN prefix, e.g. /channels/123/messages
+	Query       string
+	Version     int    // 9 or 10; 0 for paths outside /api
+	Status      int    // 0 when the client gave up before an answer (see DelayRoute)
+	ContentType string // request Content-Type (application/json, multipart/form-data; ...)
+	Body        []byte // request body, at most 64 KiB kept
+	Time        time.Time
 }

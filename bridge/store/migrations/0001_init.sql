@@ -45,7 +45,8 @@ CREATE TABLE messages (
 	session_id  TEXT NOT NULL,
 	qq_msg_id   TEXT NOT NULL,
 	sequence    INTEGER NOT NULL DEFAULT 0,
-	-- 'relay': observed on QQ and relayed to Discord; 'echo': the bridge's own
+	-- 'relay': observed on QQ and relayed to Discord; 'skipped': history older
+	-- than the backfill, known but not relayed; 'echo': the bridge's own
 	-- reply seen coming back; 'sent': returned by SendText.
 	origin      TEXT NOT NULL,
 	-- Discord message ids, space separated.
