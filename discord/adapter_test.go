@@ -827,6 +827,32 @@ func TestWebhookRecreatedWhenDeleted(t *testing.T) {
 	}
 }
 
+func TestDeletedChannelIsReportedAsNotFound(t *testing.T) {
+	srv := newServer(t)
+	a, _ := start(t, srv, nil)
+	ctx := t.Context()
+	s := session("s1", "1", "Alice")
+	ref, err := a.EnsureChannel(ctx, s, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.DeleteChannel(ref.ChannelID)
+	if _, err := a.Post(ctx, ref, textMsg("m1", "into the void", s.Peer)); !errors.Is(err, bridge.ErrChannelNotFound) {
+		t.Errorf("Post into a deleted channel: %v, want ErrChannelNotFound", err)
+	}
+	if _, _, err := a.FindPosted(ctx, ref, "", textMsg("m1", "into the void", s.Peer)); !errors.Is(err, bridge.ErrChannelNotFound) {
+		t.Errorf("FindPosted in a deleted channel: %v, want ErrChannelNotFound", err)
+	}
+	// The engine then asks for the channel again and gets a new one.
+	ref2, err := a.EnsureChannel(ctx, s, &ref)
+	if err != nil || ref2.ChannelID == ref.ChannelID {
+		t.Fatalf("EnsureChannel after the deletion: %+v, %v", ref2, err)
+	}
+	if _, err := a.Post(ctx, ref2, textMsg("m1", "into the new channel", s.Peer)); err != nil {
+		t.Errorf("post into the new channel: %v", err)
+	}
+}
+
 func TestForumReplies(t *testing.T) {
 	srv := newServer(t)
 	a, h := start(t, srv, func(o *Options) { o.Mode = ModeForum })

@@ -78,8 +78,8 @@ func (a *Adapter) execute(ctx context.Context, ref bridge.ChannelRef, params *di
 			}
 			return msg, nil
 		}
-		if try > 0 {
-			return nil, err
+		if try > 0 || restCode(err) == 10003 {
+			return nil, channelGone(err)
 		}
 		if restCode(err) == 50083 && thread != "" { // thread archived
 			a.log.Info("forum post archived; reopening it", "thread", thread)
@@ -104,7 +104,7 @@ func (a *Adapter) execute(ctx context.Context, ref bridge.ChannelRef, params *di
 		delete(a.webhooks, key)
 		a.mu.Unlock()
 		if _, err := a.webhook(ctx, key); err != nil {
-			return nil, err
+			return nil, channelGone(err)
 		}
 	}
 }
@@ -123,7 +123,7 @@ func (a *Adapter) history(ctx context.Context, channelID, afterID string, maxPag
 			return err
 		})
 		if err != nil {
-			return nil, err
+			return nil, channelGone(err)
 		}
 		slices.SortFunc(msgs, func(x, y *discordgo.Message) int { return compareIDs(x.ID, y.ID) })
 		for _, m := range msgs {
@@ -211,4 +211,13 @@ func samePart(dm *discordgo.Message, p outMessage, username string) bool {
 		}
 	}
 	return true
+}
+
+// channelGone marks Discord's "Unknown Channel" (10003) as
+// bridge.ErrChannelNotFound, so that the engine makes the channel again.
+func channelGone(err error) error {
+	if restCode(err) == 10003 {
+		return fmt.Errorf("%w: %w", bridge.ErrChannelNotFound, err)
+	}
+	return err
 }
