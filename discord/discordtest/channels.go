@@ -88,11 +88,12 @@ func (s *Server) getGateway(bot bool) handlerFunc {
 			writeJSON(w, 200, map[string]string{"url": s.GatewayURL()})
 			return nil
 		}
+		remaining := max(0, 1000-s.Identifies())
 		writeJSON(w, 200, map[string]any{
 			"url":    s.GatewayURL(),
 			"shards": 1,
 			"session_start_limit": map[string]int{
-				"total": 1000, "remaining": 999, "reset_after": 86400000, "max_concurrency": 1,
+				"total": 1000, "remaining": remaining, "reset_after": 86400000, "max_concurrency": 1,
 			},
 		})
 		return nil

@@ -54,6 +54,8 @@
 //     the bot wrote the message, or the message mentions the bot. Channel
 //     and thread events need GUILDS, message events GUILD_MESSAGES, member
 //     events GUILD_MEMBERS; INTERACTION_CREATE is always sent.
+//   - A REST call's gateway events are written before its HTTP answer, the
+//     harder order for a bot that must recognise its own messages.
 //   - Permissions are checked at guild level only (channel overwrites are
 //     stored, not evaluated). The bot has Administrator unless
 //     [Server.SetBotPermissions] narrows it.

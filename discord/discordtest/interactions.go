@@ -124,7 +124,9 @@ func (s *Server) InvokeCommand(userID, name string, options map[string]any) *Int
 // InvokeCommandIn dispatches INTERACTION_CREATE (type 2) for a member
 // running /name in a channel. Option types come from the registered command
 // when there is one, otherwise from the Go values (string 3, int 4, bool 5,
-// float64 10). The returned handle's Response waits for the callback.
+// float64 10). The returned handle's Response waits for the callback. With
+// no gateway session connected nothing is delivered, as on Discord, and
+// Response times out.
 // It panics if the user is not a member or the channel does not exist.
 func (s *Server) InvokeCommandIn(channelID, userID, name string, options map[string]any) *Interaction {
 	s.mu.Lock()
