@@ -165,6 +165,7 @@ func (e *Engine) deliverToDiscord(ctx context.Context, h store.Entry) error {
 		return err
 	}
 	e.recovered(source)
+	e.log.Debug("bridge: relayed to Discord", "session", h.SessionID, "qq_msg", h.Key, "channel", ref.ChannelID, "discord_msgs", ids)
 	e.obs.Relayed(ToDiscord, OutcomeDelivered)
 	e.obs.RelayLatency(ToDiscord, e.latency(m.Time, h.CreatedAt))
 	return nil
@@ -254,6 +255,7 @@ func (e *Engine) deliverToQQ(ctx context.Context, h store.Entry) error {
 		return err
 	}
 	e.recovered(source)
+	e.log.Debug("bridge: relayed to QQ", "session", h.SessionID, "discord_msg", h.DiscordMsgID, "part", h.Part, "qq_msg", id)
 	e.obs.Relayed(ToQQ, OutcomeDelivered)
 	e.obs.RelayLatency(ToQQ, e.latency(p.Time, h.CreatedAt))
 	return nil
