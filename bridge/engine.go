@@ -169,6 +169,9 @@ var _ DiscordHandler = (*Engine)(nil)
 // logger may be nil.
 func NewEngine(cfg EngineConfig, st *store.Store, qq QQ, dc Discord, logger *slog.Logger) *Engine {
 	cfg.defaults()
+	// The store's time stamps (next attempts, creation times) must be on
+	// the engine's clock, or back-offs compare times of two clocks.
+	st.SetClock(cfg.Clock.Now)
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}

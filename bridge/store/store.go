@@ -266,6 +266,15 @@ func (s *Store) Close() error {
 // Path is the database file.
 func (s *Store) Path() string { return s.path }
 
+// SetClock makes the store stamp rows with now instead of the system
+// clock, so that its times compare with those of the engine that uses it
+// (the engine passes its own clock). Call it before using the store.
+func (s *Store) SetClock(now func() time.Time) {
+	if now != nil {
+		s.now = now
+	}
+}
+
 func (s *Store) ms() int64 { return s.now().UnixMilli() }
 
 func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
