@@ -229,8 +229,8 @@ func TestIntegrationIdleCycleCostsOneRequest(t *testing.T) {
 	for _, n := range counts {
 		total += n
 	}
-	// Allow for the poll in flight when the counter was read.
-	if int64(total) < polls || int64(total) > polls+1 || counts["GetSessionList"] != total {
+	// Allow for a poll in flight at either end of the window.
+	if int64(total) < polls-1 || int64(total) > polls+1 || counts["GetSessionList"] != total {
 		t.Errorf("%d idle polls cost %d QQ requests (%v), want one GetSessionList each", polls, total, counts)
 	}
 }
