@@ -133,6 +133,7 @@ type Adapter struct {
 	globalUntil time.Time
 
 	metricsRateLimited atomic.Int64
+	metricsRequests    atomic.Int64
 
 	mu          sync.Mutex
 	started     bool
@@ -319,6 +320,10 @@ func (a *Adapter) Connected() bool { return a.connected.Load() }
 
 // RateLimitHits counts the 429 answers the adapter has met (for metrics).
 func (a *Adapter) RateLimitHits() int64 { return a.metricsRateLimited.Load() }
+
+// Requests counts the REST requests the adapter has made, retries
+// included (for metrics).
+func (a *Adapter) Requests() int64 { return a.metricsRequests.Load() }
 
 // gateway is one discordgo session's gateway connection.
 type gateway struct {

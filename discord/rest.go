@@ -173,6 +173,7 @@ func (a *Adapter) do(ctx context.Context, what string, idempotent bool, call res
 			return fmt.Errorf("discord: %s: %w", what, err)
 		}
 		cctx, cancel := context.WithTimeout(ctx, a.opts.CallTimeout)
+		a.metricsRequests.Add(1)
 		err := call(discordgo.WithContext(cctx), discordgo.WithRetryOnRatelimit(false), discordgo.WithRestRetries(0))
 		cancel()
 		if err == nil {

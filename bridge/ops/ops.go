@@ -35,8 +35,10 @@ type Sources struct {
 	// CredentialExpiry is when the QQ Music credential expires (zero:
 	// none or unknown).
 	CredentialExpiry func() time.Time
-	// DiscordRateLimits counts the 429 answers Discord gave so far.
+	// DiscordRateLimits counts the 429 answers Discord gave so far, and
+	// DiscordRequests the REST requests made.
 	DiscordRateLimits func() int64
+	DiscordRequests   func() int64
 	// PollInterval is the longest interval between two polls (the idle
 	// interval): a poll older than three of them is unhealthy.
 	PollInterval time.Duration
@@ -291,6 +293,15 @@ func NewMetrics(src Sources) *Metrics {
 			return 0
 		}
 		return float64(src.DiscordRateLimits())
+	}))
+	reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "bridge_discord_requests_total",
+		Help: "REST requests the bridge made to Discord, retries included.",
+	}, func() float64 {
+		if src.DiscordRequests == nil {
+			return 0
+		}
+		return float64(src.DiscordRequests())
 	}))
 	return m
 }

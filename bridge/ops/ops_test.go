@@ -83,6 +83,7 @@ func TestMetricsAfterRelay(t *testing.T) {
 	src := sources(st, nil, true, false)
 	src.CredentialExpiry = func() time.Time { return now.Add(72 * time.Hour) }
 	src.DiscordRateLimits = func() int64 { return 4 }
+	src.DiscordRequests = func() int64 { return 40 }
 	m := NewMetrics(src)
 	m.Relayed(bridge.ToDiscord, bridge.OutcomeDelivered)
 	m.Relayed(bridge.ToQQ, bridge.OutcomeRetry)
@@ -113,6 +114,7 @@ func TestMetricsAfterRelay(t *testing.T) {
 		`bridge_login_pending 0`,
 		`bridge_discord_gateway_connected 1`,
 		`bridge_discord_rate_limited_total 4`,
+		`bridge_discord_requests_total 40`,
 		fmt.Sprintf("bridge_credential_expiry_timestamp_seconds %g", float64(now.Add(72*time.Hour).Unix())),
 		fmt.Sprintf("bridge_last_successful_poll_timestamp_seconds %g", float64(now.Unix())),
 		`go_goroutines`,

@@ -401,7 +401,7 @@ func TestE2EHealthAndMetrics(t *testing.T) {
 	for _, name := range []string{"bridge_qq_requests_total{method=\"GetSessionList\",result=\"ok\"}", "bridge_sessions_bridged 1",
 		"bridge_outbox_depth", "bridge_poll_duration_seconds_bucket", "bridge_relay_latency_seconds_bucket",
 		"bridge_login_pending 0", "bridge_credential_expiry_timestamp_seconds", "bridge_last_successful_poll_timestamp_seconds",
-		"bridge_discord_gateway_connected 1", "bridge_discord_rate_limited_total"} {
+		"bridge_discord_gateway_connected 1", "bridge_discord_rate_limited_total", "bridge_discord_requests_total"} {
 		if !strings.Contains(m, name) {
 			t.Errorf("/metrics lacks %s", name)
 		}

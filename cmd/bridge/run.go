@@ -79,6 +79,7 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		EngineStatus:      func(ctx context.Context) (bridge.Status, error) { return engine.Status(ctx) },
 		DiscordConnected:  func() bool { return dc.Connected() },
 		DiscordRateLimits: func() int64 { return dc.RateLimitHits() },
+		DiscordRequests:   func() int64 { return dc.Requests() },
 		CredentialExpiry: func() time.Time {
 			if c := client.Credential(); c.HasLogin() {
 				return c.ExpiresAt()
