@@ -243,14 +243,22 @@ func (e *Engine) deliverToQQ(ctx context.Context, h store.Entry) error {
 	if err := e.at("before-delivery"); err != nil {
 		return err
 	}
+	// No session read runs between the send and its record: the message
+	// id is known before its echo can be read, even if QQ were to echo it
+	// without the client_key.
+	e.syncMu.Lock()
 	id, err := e.qq.SendText(ctx, OutgoingText{SessionID: h.SessionID, PeerUIN: p.PeerUIN, Text: p.Text, ClientKey: h.ClientKey})
 	if err := e.at("after-delivery"); err != nil {
+		e.syncMu.Unlock()
 		return err
 	}
 	if err != nil {
+		e.syncMu.Unlock()
 		return e.retryQQ(ctx, h, err)
 	}
-	if err := e.st.RecordDelivered(ctx, h.ID, nonEmpty(id)); err != nil {
+	err = e.st.RecordDelivered(ctx, h.ID, nonEmpty(id))
+	e.syncMu.Unlock()
+	if err != nil {
 		e.fault("store", err)
 		return err
 	}

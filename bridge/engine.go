@@ -258,8 +258,9 @@ func (e *Engine) pollLoop(ctx context.Context) {
 		case <-e.kickPoll:
 		case <-timer.C:
 		}
+		err := e.pollOnce(ctx)
 		wait := e.interval()
-		if err := e.pollOnce(ctx); err != nil && ctx.Err() == nil {
+		if err != nil && ctx.Err() == nil {
 			wait = e.pollBackoff(err)
 		}
 		kick(e.kickDeliver)

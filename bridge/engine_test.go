@@ -902,3 +902,21 @@ func TestMarkRetriedAfterDiscordFailure(t *testing.T) {
 		t.Errorf("a failed mark made the reply go again")
 	}
 }
+
+func TestEchoWithoutClientKeyRecognisedByID(t *testing.T) {
+	h := newHarness(t, nil)
+	h.qq.stripClientKeys = true
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	h.qq.peerSays("s1", "hello")
+	h.settle()
+	ch := h.dc.sessionChannel("s1")
+	if err := h.e.HandleReply(h.ctx, h.dc.memberWrites(ch, "hi")); err != nil {
+		t.Fatal(err)
+	}
+	h.settle()
+	h.qq.peerSays("s1", "bye")
+	h.settle()
+	if got := texts(h.dc.posted(ch)); got != "hello,bye" {
+		t.Errorf("channel shows %s; the reply came back as a duplicate", got)
+	}
+}

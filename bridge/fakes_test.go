@@ -36,6 +36,9 @@ type fakeQQ struct {
 	failNext map[string][]error
 	// sendLoseAnswer makes the next sends happen but answer with an error.
 	sendLoseAnswer int
+	// stripClientKeys makes Messages return every message without its
+	// client_key, as a server might.
+	stripClientKeys bool
 }
 
 type fakeQQSession struct {
@@ -221,6 +224,9 @@ func (q *fakeQQ) Messages(ctx context.Context, sessionID string, afterSeq int64,
 	}
 	filtered := out[:0:0]
 	for _, m := range out {
+		if q.stripClientKeys {
+			m.ClientKey = ""
+		}
 		if m.Sequence > afterSeq {
 			filtered = append(filtered, m)
 		}
