@@ -496,3 +496,12 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 		return false
 	}
 }
+
+// imageMIME is the MIME type of a QR image answer: its Content-Type when
+// that names an image, else fallback.
+func imageMIME(resp *http.Response, fallback string) string {
+	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "image/") {
+		return strings.TrimSpace(strings.SplitN(ct, ";", 2)[0])
+	}
+	return fallback
+}

@@ -74,13 +74,9 @@ func (c *Client) startQQLogin(ctx context.Context, cfg qrConfig) (*qrFlow, error
 	if len(img) == 0 {
 		return nil, protocolError("ptqrshow", "empty QR image")
 	}
-	mime := "image/png"
-	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "image/") {
-		mime = strings.TrimSpace(strings.SplitN(ct, ";", 2)[0])
-	}
 	return &qrFlow{
 		image: img,
-		mime:  mime,
+		mime:  imageMIME(resp, "image/png"),
 		wait:  func(e *emitter) { c.pollQQ(e, cfg, qrsig) },
 		close: func() {},
 	}, nil

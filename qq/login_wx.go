@@ -7,7 +7,6 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 )
 
@@ -56,13 +55,9 @@ func (c *Client) startWeChatLogin(ctx context.Context, cfg qrConfig) (*qrFlow, e
 	if len(img) == 0 {
 		return nil, protocolError("qrcode", "empty QR image")
 	}
-	mime := "image/jpeg"
-	if ct := resp.Header.Get("Content-Type"); strings.HasPrefix(ct, "image/") {
-		mime = strings.TrimSpace(strings.SplitN(ct, ";", 2)[0])
-	}
 	return &qrFlow{
 		image: img,
-		mime:  mime,
+		mime:  imageMIME(resp, "image/jpeg"),
 		wait:  func(e *emitter) { c.pollWeChat(e, cfg, id) },
 		close: func() {},
 	}, nil
