@@ -51,7 +51,7 @@ func (e *Engine) deliverPass(ctx, dctx context.Context) time.Time {
 				continue
 			}
 			if h.Direction == store.ToQQ {
-				if _, login := e.state(); login {
+				if _, login := e.state(); login || e.holdReplies() {
 					continue
 				}
 			}

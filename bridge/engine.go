@@ -153,6 +153,8 @@ type Engine struct {
 	catchUpFails int
 	// catchUpPending: a catch-up of the replies is due at catchUpAt.
 	catchUpPending bool
+	// catchUpSince is when the oldest unfinished catch-up was asked for.
+	catchUpSince time.Time
 	catchUpAt      time.Time
 	// stopRun ends Run with a cause (set while Run runs).
 	stopRun context.CancelCauseFunc

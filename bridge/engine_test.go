@@ -920,3 +920,33 @@ func TestEchoWithoutClientKeyRecognisedByID(t *testing.T) {
 		t.Errorf("channel shows %s; the reply came back as a duplicate", got)
 	}
 }
+
+// A reply written while the bridge was away is found by the catch-up after
+// newer replies were already queued live: QQ still gets them in the order
+// members wrote them.
+func TestRepliesReachQQInWrittenOrderAfterCatchUp(t *testing.T) {
+	h := newHarness(t, nil)
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	h.qq.peerSays("s1", "hello")
+	h.settle()
+	ch := h.dc.sessionChannel("s1")
+
+	// Written while the bridge was away: only the history knows it.
+	h.dc.memberWrites(ch, "written while away")
+	// After the reconnect, a newer reply arrives live before the catch-up.
+	h.e.Resumed(h.ctx)
+	late := h.dc.memberWrites(ch, "written after the reconnect")
+	if err := h.e.HandleReply(h.ctx, late); err != nil {
+		t.Fatal(err)
+	}
+	// A delivery pass before the catch-up must not send the newer reply.
+	h.e.deliverPass(h.ctx, h.ctx)
+	if n := len(h.qq.sent()); n != 0 {
+		t.Fatalf("sent %d replies before the catch-up", n)
+	}
+	h.settle()
+	sent := h.qq.sent()
+	if len(sent) != 2 || sent[0].Text != "written while away" || sent[1].Text != "written after the reconnect" {
+		t.Fatalf("QQ received %+v, want the replies in the order they were written", sent)
+	}
+}

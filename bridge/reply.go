@@ -135,6 +135,9 @@ func (e *Engine) Resumed(ctx context.Context) {
 // requestCatchUp makes a catch-up due now.
 func (e *Engine) requestCatchUp() {
 	e.mu.Lock()
+	if e.catchUpSince.IsZero() {
+		e.catchUpSince = e.now()
+	}
 	e.catchUpPending = true
 	e.catchUpAt = e.now()
 	e.mu.Unlock()
@@ -229,7 +232,23 @@ func (e *Engine) catchUp(ctx, dctx context.Context) bool {
 	}
 	e.mu.Lock()
 	e.catchUpFails = 0
+	if !e.catchUpPending {
+		e.catchUpSince = time.Time{}
+	}
 	e.mu.Unlock()
 	e.recovered("discord catch-up")
 	return true
+}
+
+// catchUpHold is how long replies wait for an unfinished catch-up before
+// they are sent anyway (Discord may stay unreachable for long).
+const catchUpHold = 2 * time.Minute
+
+// holdReplies reports whether replies to QQ should wait for a catch-up:
+// one that is asked for may find replies written before those queued
+// live, and replies must reach QQ in the order members wrote them.
+func (e *Engine) holdReplies() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return !e.catchUpSince.IsZero() && e.now().Sub(e.catchUpSince) < catchUpHold
 }

@@ -100,12 +100,24 @@ func (s *Store) Entries(ctx context.Context, dir Direction, sessionID string) ([
 	return s.entries(ctx, "WHERE direction = ? AND session_id = ? ORDER BY id", dir, sessionID)
 }
 
-// Heads returns, for each session and direction, the oldest pending entry:
+// Heads returns, for each session and direction, the first pending entry:
 // deliveries of one session happen in order, so only heads may be tried.
+// To Discord the order is the order QQ messages were queued in (their
+// sequence order); to QQ it is the order members wrote the replies in
+// (Discord message ids, which grow with time, then part), whatever order
+// they were queued in: a reply found by a catch-up after a restart is older
+// than the live replies that may have been queued before it.
 // Callers skip the heads whose NextAttemptAt is still in the future.
 func (s *Store) Heads(ctx context.Context) ([]Entry, error) {
-	return s.entries(ctx, `WHERE id IN (SELECT min(id) FROM outbox WHERE state = 'pending'
-		GROUP BY direction, session_id) ORDER BY id`)
+	return s.entries(ctx, `WHERE id IN (
+		SELECT id FROM (
+			SELECT id, row_number() OVER (PARTITION BY direction, session_id ORDER BY
+				CASE WHEN direction = 'qq' THEN length(discord_msg_id) ELSE 0 END,
+				CASE WHEN direction = 'qq' THEN discord_msg_id ELSE '' END,
+				CASE WHEN direction = 'qq' THEN part ELSE 0 END,
+				id) AS rn
+			FROM outbox WHERE state = 'pending')
+		WHERE rn = 1) ORDER BY id`)
 }
 
 // OutboxDepth is the number of pending deliveries in each direction.
