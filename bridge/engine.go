@@ -155,7 +155,7 @@ type Engine struct {
 	catchUpPending bool
 	// catchUpSince is when the oldest unfinished catch-up was asked for.
 	catchUpSince time.Time
-	catchUpAt      time.Time
+	catchUpAt    time.Time
 	// stopRun ends Run with a cause (set while Run runs).
 	stopRun context.CancelCauseFunc
 }
