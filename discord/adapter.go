@@ -15,6 +15,7 @@ import (
 
 	"github.com/bwmarrin/discordgo"
 	"github.com/gorilla/websocket"
+	"golang.org/x/time/rate"
 
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge"
 )
@@ -131,6 +132,8 @@ type Adapter struct {
 
 	globalMu    sync.Mutex
 	globalUntil time.Time
+	paceUntil   time.Time     // see globalPace
+	pacer       *rate.Limiter // globalPace, burst 1
 
 	metricsRateLimited atomic.Int64
 	metricsRequests    atomic.Int64
@@ -186,6 +189,7 @@ func New(opts Options) (*Adapter, error) {
 		webhooks:    map[string]*discordgo.Webhook{},
 		notices:     map[string]time.Time{},
 		queue:       make(chan *discordgo.Message, 4096),
+		pacer:       rate.NewLimiter(globalPace, 1),
 	}
 	a.token = strings.TrimSpace(opts.Token)
 	if !strings.HasPrefix(a.token, "Bot ") {

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/bwmarrin/discordgo"
+	"golang.org/x/time/rate"
 )
 
 var (
@@ -122,28 +123,42 @@ func (t *transport) clampReset(h http.Header) {
 	}
 }
 
+// Once Discord's global limit (50 requests/s) has answered 429, the
+// adapter paces every REST request at globalPace for paceFor: a sustained
+// stream then stays just under the limit instead of meeting it once a
+// second. Bursts of a bridge that never reaches the limit are not paced.
+const (
+	globalPace rate.Limit = 47
+	paceFor               = time.Minute
+)
+
 // pauseAll makes every REST call wait d before its next request (Discord's
-// global rate limit).
+// global rate limit), then pace itself for a while.
 func (a *Adapter) pauseAll(d time.Duration) {
 	a.globalMu.Lock()
 	defer a.globalMu.Unlock()
 	if until := time.Now().Add(d); until.After(a.globalUntil) {
 		a.globalUntil = until
 	}
+	a.paceUntil = a.globalUntil.Add(paceFor)
 }
 
 func (a *Adapter) waitGlobal(ctx context.Context) error {
 	a.globalMu.Lock()
-	until := a.globalUntil
+	until, pace := a.globalUntil, a.paceUntil
 	a.globalMu.Unlock()
-	d := time.Until(until)
-	if d <= 0 {
-		return nil
+	if d := time.Until(until); d > 0 {
+		if d > a.opts.MaxRetryAfter {
+			return fmt.Errorf("%w: global limit for %v", ErrRateLimited, d.Round(time.Millisecond))
+		}
+		if err := sleep(ctx, d); err != nil {
+			return err
+		}
 	}
-	if d > a.opts.MaxRetryAfter {
-		return fmt.Errorf("%w: global limit for %v", ErrRateLimited, d.Round(time.Millisecond))
+	if time.Now().Before(pace) {
+		return a.pacer.Wait(ctx)
 	}
-	return sleep(ctx, d)
+	return nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
