@@ -116,6 +116,9 @@ type binaryResult struct {
 	pollInterval     time.Duration
 	qqPerCycle       float64
 	qqIdle           map[string]int
+	// Discord REST requests from the start to the end of the catch-up,
+	// and how many were answered 429.
+	startRequests, start429 int
 }
 
 // buildBinary builds cmd/bridge as a release would (no race detector).
@@ -135,9 +138,10 @@ func buildBinary(w *world) string {
 	return bin
 }
 
-// measureBinary runs the real binary on the world (forum mode), waits for
-// it to be ready and to finish its start-up catch-up, then leaves it idle
-// for idle and reads its memory and CPU from /proc.
+// measureBinary runs the real binary on the world (forum mode), with
+// Discord's 50 requests/s global limit, waits for it to be ready and to
+// finish its start-up catch-up, then leaves it idle for idle and reads its
+// memory and CPU from /proc.
 func measureBinary(w *world, idle time.Duration) binaryResult {
 	t := w.t
 	t.Helper()
@@ -185,6 +189,9 @@ level = "warn"
 	}
 
 	logs := &syncBuffer{}
+	w.dc.SetGlobalLimit(50)
+	defer w.dc.SetGlobalLimit(0)
+	recsBefore := len(w.dc.Requests())
 	caughtBefore := w.dc.Count("GET", "/channels/*/messages")
 	cmd := exec.Command(bin, "run", "--config", cfgPath)
 	cmd.Env = append(os.Environ(), "BRIDGE_DISCORD_TOKEN="+w.dc.Token)
@@ -230,6 +237,12 @@ level = "warn"
 		return w.dc.Count("GET", "/channels/*/messages")-caughtBefore >= len(w.sessions)
 	})
 	res.caughtUp = time.Since(start)
+	for _, rec := range w.dc.Requests()[recsBefore:] {
+		res.startRequests++
+		if rec.Status == http.StatusTooManyRequests {
+			res.start429++
+		}
+	}
 	time.Sleep(3 * time.Second) // the last writes of the catch-up
 	cpu0 := procCPU(w, pid)
 	res.startCPU = cpu0

@@ -36,9 +36,11 @@ type plan struct {
 	latDur       time.Duration
 	naiveDrain   time.Duration
 
-	// Discord to QQ latency: replies written at random.
-	replyRate float64
-	replyDur  time.Duration
+	// Discord to QQ latency: replies written at random, the engine
+	// polling QQ every replyInterval.
+	replyRate     float64
+	replyDur      time.Duration
+	replyInterval time.Duration
 
 	// Under QQ's risk control (10 requests/s, burst 50).
 	budgetSessions int
@@ -48,6 +50,7 @@ type plan struct {
 
 	// Into Discord under its 50 requests/s global limit.
 	tputSessions, tputMessages int
+	tputInterval               time.Duration
 
 	// The real binary on the largest idle world, with binPerSession more
 	// relayed messages per session in its database.
@@ -60,19 +63,19 @@ var full = plan{
 	idleSizes: []int{10, 100, 1000}, idleInterval: 200 * time.Millisecond, idleCycles: 25, naiveIdleCycles: 3,
 	latSessions: 100, latIntervals: []time.Duration{time.Second, 2 * time.Second}, latRate: 5, latDur: 30 * time.Second,
 	naiveDrain: 30 * time.Second,
-	replyRate:  3, replyDur: 30 * time.Second,
-	budgetSessions: 100, budgetInterval: time.Second, budgetRate: 3, budgetDur: 30 * time.Second,
-	tputSessions: 20, tputMessages: 1500,
+	replyRate:  3, replyDur: 40 * time.Second, replyInterval: time.Second,
+	budgetSessions: 100, budgetInterval: time.Second, budgetRate: 5, budgetDur: 30 * time.Second,
+	tputSessions: 20, tputMessages: 1500, tputInterval: time.Second,
 	binary: true, binPerSession: 99, binIdle: 45 * time.Second,
 }
 
 var smoke = plan{
 	idleSizes: []int{5}, idleInterval: 50 * time.Millisecond, idleCycles: 5, naiveIdleCycles: 2,
-	latSessions: 5, latIntervals: []time.Duration{200 * time.Millisecond}, latRate: 10, latDur: time.Second,
+	latSessions: 5, latIntervals: []time.Duration{200 * time.Millisecond}, latRate: 20, latDur: 500 * time.Millisecond,
 	naiveDrain: 10 * time.Second,
-	replyRate:  5, replyDur: time.Second,
-	budgetSessions: 5, budgetInterval: 200 * time.Millisecond, budgetRate: 10, budgetDur: time.Second,
-	tputSessions: 3, tputMessages: 30,
+	replyRate:  10, replyDur: 500 * time.Millisecond, replyInterval: 200 * time.Millisecond,
+	budgetSessions: 5, budgetInterval: 200 * time.Millisecond, budgetRate: 20, budgetDur: 500 * time.Millisecond,
+	tputSessions: 3, tputMessages: 30, tputInterval: 200 * time.Millisecond,
 }
 
 // results are the figures of one run.
@@ -102,8 +105,12 @@ func run(t *testing.T, p plan) *results {
 	res := &results{plan: p, load: [2]string{loadavg(), ""}}
 	began := time.Now()
 	defer func() { res.took = time.Since(began); res.load[1] = loadavg() }()
+	logf := func(format string, args ...any) {
+		t.Helper()
+		t.Logf("[%4.0fs] "+format, append([]any{time.Since(began).Seconds()}, args...)...)
+	}
 
-	var big *world
+	var big, pristine *world
 	for _, n := range p.idleSizes {
 		mode := discord.ModeChannels
 		if n > 100 {
@@ -111,50 +118,56 @@ func run(t *testing.T, p plan) *results {
 		}
 		w := newWorld(t, n, mode)
 		r := measureIdle(w, p)
-		t.Logf("idle, %d sessions: ours %.2f (%v), naive %.2f (%v)", n, r.ours, r.oursBy, r.naive, r.naiveBy)
+		logf("idle, %d sessions: ours %.2f (%v), naive %.2f (%v)", n, r.ours, r.oursBy, r.naive, r.naiveBy)
 		res.idle = append(res.idle, r)
 		big = w
+		if n == p.latSessions && mode == discord.ModeChannels {
+			pristine = w // nothing happened in it: fit for the latencies
+		}
 	}
 
-	w := newWorld(t, p.latSessions, discord.ModeChannels)
+	w := pristine
+	if w == nil {
+		w = newWorld(t, p.latSessions, discord.ModeChannels)
+	}
 	for i, iv := range p.latIntervals {
 		o := relayOurs(w, fmt.Sprintf("lat%d", i), iv, p.latRate, p.latDur, uint64(10+i))
-		t.Logf("QQ->Discord at %v, ours: %+v", iv, o)
+		logf("QQ->Discord at %v, ours: %+v", iv, o)
 		res.lat = append(res.lat, latRow{interval: iv, ours: o})
 	}
-	res.replies = measureReplies(w, "rep", p.replyRate, p.replyDur, 20)
-	t.Logf("Discord->QQ: %+v", res.replies)
+	res.replies = measureReplies(w, "rep", p.replyInterval, p.replyRate, p.replyDur, 20)
+	logf("Discord->QQ: %+v", res.replies)
 	// The naive poller last: the engine, started again, would relay
 	// what arrived while it was away.
 	for i := range res.lat {
 		row := &res.lat[i]
 		row.naive = relayNaive(w, fmt.Sprintf("nlat%d", i), row.interval, 0, p.latRate, p.latDur, p.naiveDrain, uint64(10+i), nil)
-		t.Logf("QQ->Discord at %v, naive: %+v", row.interval, row.naive)
+		logf("QQ->Discord at %v, naive: %+v", row.interval, row.naive)
 	}
 
 	w = newWorld(t, p.budgetSessions, discord.ModeChannels)
 	limit := func() { w.qq.SetRateLimit(10, 50) } // a full bucket
 	limit()
 	res.budget.ours = relayOurs(w, "bud", p.budgetInterval, p.budgetRate, p.budgetDur, 30)
-	t.Logf("budget, ours: %+v", res.budget.ours)
+	logf("budget, ours: %+v", res.budget.ours)
 	w.qq.SetRateLimit(0, 0) // the naive poller primes itself without a budget
 	res.budget.naive = relayNaive(w, "bnv", p.budgetInterval, 0, p.budgetRate, p.budgetDur, p.naiveDrain, 30, limit)
-	t.Logf("budget, naive: %+v", res.budget.naive)
+	logf("budget, naive: %+v", res.budget.naive)
 	w.qq.SetRateLimit(0, 0)
 	res.budget.naiveFree = relayNaive(w, "bnf", p.budgetInterval, rate.Inf, p.budgetRate, p.budgetDur, p.naiveDrain, 30, limit)
-	t.Logf("budget, naive without a client throttle: %+v", res.budget.naiveFree)
+	logf("budget, naive without a client throttle: %+v", res.budget.naiveFree)
 
 	w = newWorld(t, p.tputSessions, discord.ModeChannels)
-	res.tput = measureThroughput(w, "tput", p.tputMessages)
-	t.Logf("throughput: %+v", res.tput)
+	res.tput = measureThroughput(w, "tput", p.tputInterval, p.tputMessages)
+	logf("throughput: %+v", res.tput)
 
 	if p.binary && big != nil {
-		began := time.Now()
+		seedStart := time.Now()
 		seedMapped(big, p.binPerSession)
-		t.Logf("seeded %d mapped messages in %v", len(big.sessions)*p.binPerSession, time.Since(began).Round(time.Second))
+		logf("seeded %d mapped messages in %v", len(big.sessions)*p.binPerSession, time.Since(seedStart).Round(time.Second))
 		b := measureBinary(big, p.binIdle)
 		b.mapped = len(big.sessions) * (1 + p.binPerSession)
-		t.Logf("binary: %+v", b)
+		logf("binary: %+v", b)
 		res.bin = &b
 	}
 	return res

@@ -234,9 +234,9 @@ type replyResult struct {
 // measureReplies has a member write "<tag>-<i>" in random session
 // channels at random, and times each from Discord's timestamp to its
 // arrival at QQ (the double's receive time of SendMessageAsync).
-func measureReplies(w *world, tag string, perSec float64, d time.Duration, seed uint64) replyResult {
+func measureReplies(w *world, tag string, interval time.Duration, perSec float64, d time.Duration, seed uint64) replyResult {
 	t := w.t
-	r := w.start(runOpts{interval: time.Second})
+	r := w.start(runOpts{interval: interval})
 	r.settled(2 * time.Minute)
 	// One reply first: the start-up catch-up holds replies until done.
 	probe := tag + "probe"
@@ -340,11 +340,11 @@ func (r throughputResult) pct429() float64 {
 // measureThroughput queues m messages at once across the world's sessions
 // while Discord enforces a 50 requests/s global limit, and measures the
 // sustained rate of posts and the share of requests answered 429.
-func measureThroughput(w *world, tag string, m int) throughputResult {
+func measureThroughput(w *world, tag string, interval time.Duration, m int) throughputResult {
 	t := w.t
 	w.dc.SetGlobalLimit(50)
 	defer w.dc.SetGlobalLimit(0)
-	r := w.start(runOpts{interval: time.Second})
+	r := w.start(runOpts{interval: interval})
 	r.settled(2 * time.Minute)
 	before := len(w.dc.Requests())
 	for i := range m {
