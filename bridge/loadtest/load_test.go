@@ -34,7 +34,10 @@ type plan struct {
 	latIntervals []time.Duration
 	latRate      float64
 	latDur       time.Duration
-	naiveDrain   time.Duration
+	// The naive poller's runs (its latencies are tens of times longer,
+	// and need fewer samples).
+	naiveDur   time.Duration
+	naiveDrain time.Duration
 
 	// Discord to QQ latency: replies written at random, the engine
 	// polling QQ every replyInterval.
@@ -61,9 +64,9 @@ type plan struct {
 
 var full = plan{
 	idleSizes: []int{10, 100, 1000}, idleInterval: 200 * time.Millisecond, idleCycles: 25, naiveIdleCycles: 3,
-	latSessions: 100, latIntervals: []time.Duration{time.Second, 2 * time.Second}, latRate: 5, latDur: 30 * time.Second,
-	naiveDrain: 30 * time.Second,
-	replyRate:  3, replyDur: 40 * time.Second, replyInterval: time.Second,
+	latSessions: 100, latIntervals: []time.Duration{time.Second, 2 * time.Second}, latRate: 5, latDur: 40 * time.Second,
+	naiveDur: 20 * time.Second, naiveDrain: 30 * time.Second,
+	replyRate: 3, replyDur: 40 * time.Second, replyInterval: time.Second,
 	budgetSessions: 100, budgetInterval: time.Second, budgetRate: 5, budgetDur: 30 * time.Second,
 	tputSessions: 20, tputMessages: 1500, tputInterval: time.Second,
 	binary: true, binPerSession: 99, binIdle: 45 * time.Second,
@@ -72,8 +75,8 @@ var full = plan{
 var smoke = plan{
 	idleSizes: []int{5}, idleInterval: 50 * time.Millisecond, idleCycles: 5, naiveIdleCycles: 2,
 	latSessions: 5, latIntervals: []time.Duration{200 * time.Millisecond}, latRate: 20, latDur: 500 * time.Millisecond,
-	naiveDrain: 10 * time.Second,
-	replyRate:  10, replyDur: 500 * time.Millisecond, replyInterval: 200 * time.Millisecond,
+	naiveDur: 500 * time.Millisecond, naiveDrain: 10 * time.Second,
+	replyRate: 10, replyDur: 500 * time.Millisecond, replyInterval: 200 * time.Millisecond,
 	budgetSessions: 5, budgetInterval: 200 * time.Millisecond, budgetRate: 20, budgetDur: 500 * time.Millisecond,
 	tputSessions: 3, tputMessages: 30, tputInterval: 200 * time.Millisecond,
 }
@@ -141,7 +144,7 @@ func run(t *testing.T, p plan) *results {
 	// what arrived while it was away.
 	for i := range res.lat {
 		row := &res.lat[i]
-		row.naive = relayNaive(w, fmt.Sprintf("nlat%d", i), row.interval, 0, p.latRate, p.latDur, p.naiveDrain, uint64(10+i), nil)
+		row.naive = relayNaive(w, fmt.Sprintf("nlat%d", i), row.interval, 0, p.latRate, p.naiveDur, p.naiveDrain, uint64(10+i), nil)
 		logf("QQ->Discord at %v, naive: %+v", row.interval, row.naive)
 	}
 

@@ -21,6 +21,10 @@ type latencies struct {
 	p50, p90, p99, max time.Duration
 }
 
+func (l latencies) String() string {
+	return fmt.Sprintf("{n=%d p50=%s p90=%s p99=%s max=%s}", l.n, ms(l.p50), ms(l.p90), ms(l.p99), ms(l.max))
+}
+
 func summarise(ds []time.Duration) latencies {
 	if len(ds) == 0 {
 		return latencies{}
@@ -149,12 +153,20 @@ func (w *world) drive(tag string, perSec float64, d time.Duration, rng *rand.Ran
 type relayResult struct {
 	sent, once, dup, missing int
 	lat                      latencies
+	// wait and after split the engine's latencies: waiting for the poll
+	// that found the message, and the rest from that poll's start.
+	wait, after latencies
 	// calls and refused count the QQ calls the relay made (and those
 	// risk control refused) during the run.
 	calls, refused int64
 	// drained: how long after the last message everything arrived (or
 	// the drain gave up).
 	drained time.Duration
+}
+
+func (r relayResult) String() string {
+	return fmt.Sprintf("sent %d, once %d, duplicated %d, missing %d; latency %v (waiting for the poll %v, after it %v); QQ calls %d, refused %d; drained in %s",
+		r.sent, r.once, r.dup, r.missing, r.lat, r.wait, r.after, r.calls, r.refused, ms(r.drained))
 }
 
 func (r relayResult) refusedPct() float64 {
@@ -165,8 +177,9 @@ func (r relayResult) refusedPct() float64 {
 }
 
 // collect waits (at most drain after the last message) until every
-// message of tag reached Discord, then measures.
-func (w *world) collect(tag string, arr []arrival, drain time.Duration) relayResult {
+// message of tag reached Discord, then measures. It also returns when each
+// message was first posted (zero: never).
+func (w *world) collect(tag string, arr []arrival, drain time.Duration) (relayResult, []time.Time) {
 	res := relayResult{sent: len(arr)}
 	start := time.Now()
 	deadline := start.Add(drain)
@@ -183,6 +196,7 @@ func (w *world) collect(tag string, arr []arrival, drain time.Duration) relayRes
 	time.Sleep(300 * time.Millisecond)
 	got = w.posted(tag)
 	var ds []time.Duration
+	first := make([]time.Time, len(arr))
 	for i, a := range arr {
 		ts := got[i]
 		switch {
@@ -194,10 +208,11 @@ func (w *world) collect(tag string, arr []arrival, drain time.Duration) relayRes
 		default:
 			res.dup++
 		}
-		ds = append(ds, slices.MinFunc(ts, func(x, y time.Time) int { return x.Compare(y) }).Sub(a.at))
+		first[i] = slices.MinFunc(ts, func(x, y time.Time) int { return x.Compare(y) })
+		ds = append(ds, first[i].Sub(a.at))
 	}
 	res.lat = summarise(ds)
-	return res
+	return res, first
 }
 
 // relayOurs runs the engine at interval on the world and measures
@@ -207,9 +222,20 @@ func relayOurs(w *world, tag string, interval time.Duration, perSec float64, d t
 	r.settled(2 * time.Minute)
 	c0, f0 := r.qqc.calls.Load(), r.qqc.refused.Load()
 	arr := w.drive(tag, perSec, d, rand.New(rand.NewPCG(seed, 1)))
-	res := w.collect(tag, arr, 2*interval+20*time.Second)
+	res, first := w.collect(tag, arr, 2*interval+20*time.Second)
 	res.calls, res.refused = r.qqc.calls.Load()-c0, r.qqc.refused.Load()-f0
 	r.stop()
+	polls, reads, _ := r.tq.snapshot()
+	var waits, afters []time.Duration
+	for i, a := range arr {
+		if first[i].IsZero() {
+			continue
+		}
+		if wait, after, ok := split(polls, reads, a.session, a.at, first[i]); ok {
+			waits, afters = append(waits, wait), append(afters, after)
+		}
+	}
+	res.wait, res.after = summarise(waits), summarise(afters)
 	return res
 }
 
@@ -218,7 +244,7 @@ func relayOurs(w *world, tag string, interval time.Duration, perSec float64, d t
 func relayNaive(w *world, tag string, interval time.Duration, limit rate.Limit, perSec float64, d, drain time.Duration, seed uint64, beforeRun func()) relayResult {
 	n := w.startNaive(naiveOpts{interval: interval, limit: limit, channels: true, beforeRun: beforeRun})
 	arr := w.drive(tag, perSec, d, rand.New(rand.NewPCG(seed, 1)))
-	res := w.collect(tag, arr, drain)
+	res, _ := w.collect(tag, arr, drain)
 	res.calls, res.refused = n.qqc.calls.Load(), n.qqc.refused.Load()
 	n.stop()
 	return res
@@ -229,6 +255,16 @@ func relayNaive(w *world, tag string, interval time.Duration, limit rate.Limit, 
 type replyResult struct {
 	sent, once, dup, missing int
 	lat                      latencies
+	// Where the time went: from Discord's timestamp to the engine's
+	// HandleReply (the gateway and the adapter), in HandleReply (queued
+	// durably), from then to the engine's SendText (the outbox), and from
+	// SendText to QQ's receipt (the client and its throttle).
+	gateway, queue, outbox, send latencies
+}
+
+func (r replyResult) String() string {
+	return fmt.Sprintf("sent %d, once %d, duplicated %d, missing %d; latency %v: gateway %v, HandleReply %v, outbox %v, send %v",
+		r.sent, r.once, r.dup, r.missing, r.lat, r.gateway, r.queue, r.outbox, r.send)
 }
 
 // measureReplies has a member write "<tag>-<i>" in random session
@@ -263,6 +299,13 @@ func measureReplies(w *world, tag string, interval time.Duration, perSec float64
 	}
 	time.Sleep(300 * time.Millisecond)
 	r.stop()
+	_, _, sends := r.tq.snapshot()
+	sendStart := map[string]time.Time{}
+	for _, c := range sends {
+		if _, ok := sendStart[c.text]; !ok {
+			sendStart[c.text] = c.start
+		}
+	}
 
 	res := replyResult{sent: len(written)}
 	arrived := map[int][]time.Time{}
@@ -290,9 +333,10 @@ func measureReplies(w *world, tag string, interval time.Duration, perSec float64
 	for _, s := range w.qq.Sent() {
 		accepted[s.Meta.Content]++
 	}
-	var ds []time.Duration
+	var ds, gw, qu, ob, se []time.Duration
 	for i, at := range written {
-		switch accepted[fmt.Sprintf("%s-%d", tag, i)] {
+		text := fmt.Sprintf("%s-%d", tag, i)
+		switch accepted[text] {
 		case 0:
 			res.missing++
 			continue
@@ -301,11 +345,23 @@ func measureReplies(w *world, tag string, interval time.Duration, perSec float64
 		default:
 			res.dup++
 		}
-		if ts := arrived[i]; len(ts) > 0 {
-			ds = append(ds, ts[len(ts)-1].Sub(at))
+		ts := arrived[i]
+		if len(ts) == 0 {
+			continue
+		}
+		got := ts[len(ts)-1]
+		ds = append(ds, got.Sub(at))
+		h, ok1 := r.th.get(text)
+		s, ok2 := sendStart[text]
+		if ok1 && ok2 {
+			gw = append(gw, h.called.Sub(at))
+			qu = append(qu, h.returned.Sub(h.called))
+			ob = append(ob, s.Sub(h.returned))
+			se = append(se, got.Sub(s))
 		}
 	}
 	res.lat = summarise(ds)
+	res.gateway, res.queue, res.outbox, res.send = summarise(gw), summarise(qu), summarise(ob), summarise(se)
 	return res
 }
 

@@ -12,8 +12,10 @@ func ms(d time.Duration) string {
 		return fmt.Sprintf("%.1f s", d.Seconds())
 	case d >= time.Second:
 		return fmt.Sprintf("%.2f s", d.Seconds())
-	default:
+	case d >= 10*time.Millisecond:
 		return fmt.Sprintf("%d ms", d.Milliseconds())
+	default:
+		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
 	}
 }
 
@@ -36,6 +38,13 @@ func delivery(r relayResult) string {
 		s += fmt.Sprintf(", %d not delivered", r.missing)
 	}
 	return s
+}
+
+func split2(l latencies) string {
+	if l.n == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%s / %s", ms(l.p50), ms(l.p99))
 }
 
 func lat3(l latencies) string {
@@ -66,11 +75,15 @@ func (r *results) table() string {
 			lat3(l.ours.lat)+" ("+delivery(l.ours)+")",
 			lat3(l.naive.lat)+" ("+delivery(l.naive)+")",
 			fmt.Sprintf("p50 ≤ %s, p99 ≤ %s", ms(goal50), ms(goal99)), verdict(ok))
+		row("… ours split: waiting for the poll that found it; from that poll's start to Discord (p50 / p99)",
+			split2(l.ours.wait)+"; "+split2(l.ours.after), "", "", "")
 	}
 	rp := r.replies
 	row(fmt.Sprintf("Discord→QQ latency p50 / p99, through the outbox, %d replies", rp.sent),
 		fmt.Sprintf("%s / %s (%d/%d once)", ms(rp.lat.p50), ms(rp.lat.p99), rp.once, rp.sent),
 		"n/a", "p99 < 50 ms", verdict(rp.lat.n > 0 && rp.lat.p99 < 50*time.Millisecond && rp.once == rp.sent))
+	row("… split (p50 / p99): gateway and adapter; HandleReply (queued durably); outbox to SendText; SendText to QQ",
+		fmt.Sprintf("%s; %s; %s; %s", split2(rp.gateway), split2(rp.queue), split2(rp.outbox), split2(rp.send)), "", "", "")
 
 	bu := r.budget
 	goal99 := p.budgetInterval + 100*time.Millisecond
@@ -85,6 +98,8 @@ func (r *results) table() string {
 	row("… QQ→Discord latency p50 / p90 / p99",
 		lat3(bu.ours.lat), lat3(bu.naive.lat)+"; no client throttle: "+lat3(bu.naiveFree.lat),
 		"p99 ≤ "+ms(goal99), verdict(bu.ours.lat.n > 0 && bu.ours.lat.p99 <= goal99))
+	row("… ours split: waiting for the poll; from the poll's start to Discord (p50 / p99)",
+		split2(bu.ours.wait)+"; "+split2(bu.ours.after), "", "", "")
 
 	tp := r.tput
 	row(fmt.Sprintf("Sustained messages/s into Discord (global limit 50 req/s), %d messages over %d sessions", tp.messages, p.tputSessions),

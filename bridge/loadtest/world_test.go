@@ -128,6 +128,8 @@ type running struct {
 	e      *bridge.Engine
 	obs    *observer
 	qqc    *qqCounter
+	tq     *timedQQ
+	th     *timedHandler
 	cancel context.CancelFunc
 	done   chan struct{}
 }
@@ -210,8 +212,10 @@ func (w *world) start(o runOpts) *running {
 	if o.setup {
 		cfg.RetryBase, cfg.MaxBackoff = 20*time.Millisecond, 200*time.Millisecond
 	}
-	r.e = bridge.NewEngine(cfg, r.st, qqport.New(r.client), r.ad, quiet)
-	if err := r.ad.Start(context.Background(), r.e); err != nil {
+	r.tq = &timedQQ{QQ: qqport.New(r.client)}
+	r.e = bridge.NewEngine(cfg, r.st, r.tq, r.ad, quiet)
+	r.th = &timedHandler{DiscordHandler: r.e}
+	if err := r.ad.Start(context.Background(), r.th); err != nil {
 		r.st.Close()
 		w.t.Fatal(err)
 	}
