@@ -111,7 +111,7 @@ type binaryResult struct {
 	caughtUp         time.Duration // from exec to the start-up catch-up done
 	idleRSS, peakRSS int64         // bytes: VmRSS after the idle window, VmHWM
 	idleCPU          float64       // % of one core over the idle window
-	startCPU         time.Duration // CPU time used until caught up
+	startCPU         time.Duration // CPU time used from exec to caught up
 	idle             time.Duration
 	pollInterval     time.Duration
 	qqPerCycle       float64
@@ -237,6 +237,7 @@ level = "warn"
 		return w.dc.Count("GET", "/channels/*/messages")-caughtBefore >= len(w.sessions)
 	})
 	res.caughtUp = time.Since(start)
+	res.startCPU = procCPU(w, pid)
 	for _, rec := range w.dc.Requests()[recsBefore:] {
 		res.startRequests++
 		if rec.Status == http.StatusTooManyRequests {
@@ -245,7 +246,6 @@ level = "warn"
 	}
 	time.Sleep(3 * time.Second) // the last writes of the catch-up
 	cpu0 := procCPU(w, pid)
-	res.startCPU = cpu0
 	q0 := w.qq.Counts()
 	t0 := time.Now()
 	time.Sleep(idle)
