@@ -58,8 +58,22 @@ func (s *syncBuffer) String() string {
 
 func newWorld(t *testing.T, method string, tune func(*admin.Config)) *world {
 	t.Helper()
+	return newWorldAs(t, method, tune, nil)
+}
+
+// newWorldAs starts with acct logged in (nil: no credential).
+func newWorldAs(t *testing.T, method string, tune func(*admin.Config), acct *qqtest.Account) *world {
+	t.Helper()
 	w := &world{t: t, term: &syncBuffer{}, dir: t.TempDir()}
-	w.qq = qqtest.New()
+	var qqOpts []qqtest.Option
+	var cred *qq.Credential
+	if acct != nil {
+		qqOpts = append(qqOpts, qqtest.WithAccount(*acct))
+		cred = &qq.Credential{MusicID: acct.MusicID, MusicKey: acct.MusicKey, LoginType: acct.LoginType, OpenID: acct.OpenID,
+			AccessToken: acct.AccessToken, RefreshToken: acct.RefreshToken, RefreshKey: acct.RefreshKey,
+			ExpiredAt: acct.ExpiredAt, MusickeyCreateTime: acct.MusicKeyCreateTime, KeyExpiresIn: acct.KeyExpiresIn}
+	}
+	w.qq = qqtest.New(qqOpts...)
 	w.login = qqtest.AttachLogin(w.qq)
 	w.login.SetLongPoll(200 * time.Millisecond)
 	t.Cleanup(func() { w.login.Close(); w.qq.Close() })
@@ -69,7 +83,7 @@ func newWorld(t *testing.T, method string, tune func(*admin.Config)) *world {
 	var err error
 	w.client, err = qq.New(qq.Options{
 		HTTPClient: w.qq.Client(), Endpoints: w.qq.Endpoints(),
-		DeviceFile: filepath.Join(w.dir, "device.json"), CredentialFile: credFile,
+		DeviceFile: filepath.Join(w.dir, "device.json"), CredentialFile: credFile, Credential: cred,
 		RateLimit: rate.Inf, QIMEIBackoff: time.Millisecond,
 	})
 	if err != nil {
@@ -353,6 +367,58 @@ func TestIntegrationPhoneLogin(t *testing.T) {
 	if len(m.Attachments) != 0 {
 		t.Error("the QR code is still attached")
 	}
+	if w.ctrl.LoginPending() {
+		t.Error("still pending")
+	}
+}
+
+func TestIntegrationRefreshBeforeExpiry(t *testing.T) {
+	// Five minutes from expiry: well inside the refresh lead.
+	acct := qqtest.Account{
+		MusicID: 30003, MusicKey: "Q_H_L_old", LoginType: 2, Nick: "Owner",
+		OpenID: "oid", AccessToken: "at", RefreshToken: "rt", RefreshKey: "rk", ExpiredAt: 1900000000,
+		MusicKeyCreateTime: time.Now().Unix() - 259200 + 300, KeyExpiresIn: 259200,
+	}
+	w := newWorldAs(t, "mobile", nil, &acct)
+	w.eventually("the credential to be refreshed", func() bool {
+		return w.qq.Account().MusicKey != "Q_H_L_old" && w.client.Credential().MusicKey == w.qq.Account().MusicKey
+	})
+	saved, err := qq.LoadCredential(filepath.Join(w.dir, "credential.json"))
+	if err != nil || saved.MusicKey != w.qq.Account().MusicKey {
+		t.Fatalf("the refreshed credential was not saved: %v", err)
+	}
+	if !saved.ExpiresAt().After(time.Now().Add(time.Hour)) {
+		t.Errorf("the refreshed credential expires %v", saved.ExpiresAt())
+	}
+	time.Sleep(100 * time.Millisecond)
+	if w.ctrl.LoginPending() || len(w.adminPosts()) != 0 {
+		t.Errorf("a refresh that worked bothered the admins:\n%s", w.adminDump())
+	}
+}
+
+func TestIntegrationExpiredCredentialAsksForLogin(t *testing.T) {
+	// Expired, and the server refuses to renew it: the QR code is posted.
+	acct := qqtest.Account{
+		MusicID: 30003, MusicKey: "Q_H_L_old", LoginType: 2, Nick: "Owner",
+		OpenID: "oid", AccessToken: "at", RefreshToken: "rt", RefreshKey: "rk", ExpiredAt: 1900000000,
+		MusicKeyCreateTime: time.Now().Unix() - 259200 - 60, KeyExpiresIn: 259200,
+	}
+	w := newWorldAs(t, "qq", nil, &acct)
+	w.qq.Fail("Login", qqtest.Fault{Kind: qqtest.APIError, Code: 1000})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	qr, err := w.login.NextQR(ctx, qqtest.QRKindQQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.loginMessage("Waiting for a scan")
+	if !w.ctrl.LoginPending() {
+		t.Error("no login pending")
+	}
+	if err := qr.Confirm(); err != nil {
+		t.Fatal(err)
+	}
+	w.loginMessage("Logged in as")
 	if w.ctrl.LoginPending() {
 		t.Error("still pending")
 	}
