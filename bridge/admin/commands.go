@@ -20,6 +20,7 @@ func Commands() []Command {
 		{Name: "login-phone", Description: "Log in to QQ Music with an SMS code", Options: []Option{
 			{Name: "number", Description: "the phone number, digits only", Type: OptionString, Required: true},
 			{Name: "area", Description: "the calling code without + (default 86)", Type: OptionString},
+			{Name: "code", Description: "the SMS code, when you already have one (skips sending a new code)", Type: OptionString},
 		}},
 		{Name: "logout", Description: "Forget the QQ Music login (relaying pauses; nothing queued is lost)"},
 		{Name: "status", Description: "Login, relaying, outbox and poll status of the bridge"},
@@ -116,11 +117,20 @@ func (c *Controller) cmdLoginPhone(ctx context.Context, r Request) {
 		c.reply(ctx, r, "That does not look like a phone number: give the digits only, e.g. `13800138000` (and `area` without +, default 86).", true)
 		return
 	}
+	if code, ok := r.Option("code"); ok && digits(code) != "" {
+		c.finishPhone(ctx, r, area, number, digits(code))
+		return
+	}
 	// The answer is due within 3 seconds: the code is asked for first, so
 	// that the form for it only shows when it is on its way.
 	sctx, cancel := context.WithTimeout(ctx, 2500*time.Millisecond)
 	res, err := c.qq.SendPhoneCode(sctx, area, number)
+	timedOut := errors.Is(sctx.Err(), context.DeadlineExceeded)
 	cancel()
+	if err != nil && timedOut && ctx.Err() == nil {
+		c.reply(ctx, r, fmt.Sprintf("⏱️ QQ Music did not answer in time, so the code may or may not be on its way. If it arrives, finish with `/login-phone number:%s code:<the code>`; otherwise run `/login-phone` again in a minute.", number), true)
+		return
+	}
 	if err != nil {
 		c.reply(ctx, r, "❌ QQ Music did not send a code: "+oneLine(err.Error(), 300)+"\nTry again in a moment.", true)
 		return
@@ -155,6 +165,11 @@ func (c *Controller) phoneCode(ctx context.Context, r Request, area, phone strin
 		c.reply(ctx, r, "The code is empty: run `/login-phone` again.", true)
 		return
 	}
+	c.finishPhone(ctx, r, area, phone, code)
+}
+
+// finishPhone logs in with an SMS code and answers r.
+func (c *Controller) finishPhone(ctx context.Context, r Request, area, phone, code string) {
 	if err := r.Defer(ctx, true); err != nil {
 		c.log.Warn("admin: could not answer the code form", "err", err)
 		return

@@ -223,6 +223,7 @@ func TestPhoneLoginOutcomes(t *testing.T) {
 		{"too frequent", map[string]string{"number": "13800138000"}, func(q *fakeQQ) { q.phone = PhoneCode{Status: PhoneCodeTooFrequent} }, "too often"},
 		{"error", map[string]string{"number": "13800138000"}, func(q *fakeQQ) { q.phoneErr = errors.New("SendPhoneAuthCode: HTTP 502") }, "did not send a code: SendPhoneAuthCode: HTTP 502"},
 		{"bad number", map[string]string{"number": "12"}, nil, "does not look like a phone number"},
+		{"slow", map[string]string{"number": "13800138000"}, func(q *fakeQQ) { q.phoneDelay = 3 * time.Second }, "did not answer in time"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			h := newHarness(t, true, nil)
@@ -235,6 +236,13 @@ func TestPhoneLoginOutcomes(t *testing.T) {
 			}
 		})
 	}
+	t.Run("code given", func(t *testing.T) {
+		h := newHarness(t, false, nil)
+		r := h.ch.invoke(t, cmd("login-phone", map[string]string{"number": "13800138000", "code": "654321"}))
+		if r.modal != "" || len(h.qq.codes) != 0 || !strings.Contains(r.answer(), "Logged in as **Phoney (10002)**") {
+			t.Errorf("answer %q, modal %q, codes sent %v", r.answer(), r.modal, h.qq.codes)
+		}
+	})
 	t.Run("wrong code", func(t *testing.T) {
 		h := newHarness(t, true, nil)
 		h.qq.set(func(q *fakeQQ) { q.loginErr = errors.New("qq: wrong verification code; check it and try again") })

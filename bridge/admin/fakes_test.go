@@ -51,8 +51,10 @@ type fakeQQ struct {
 	logouts   int
 	phone     PhoneCode
 	phoneErr  error
-	loginErr  error
-	codes     []string
+	// phoneDelay makes SendPhoneCode wait (or until ctx ends).
+	phoneDelay time.Duration
+	loginErr   error
+	codes      []string
 }
 
 func newFakeQQ(loggedIn bool) *fakeQQ {
@@ -120,6 +122,16 @@ func (q *fakeQQ) StartQRLogin(ctx context.Context, method string) (<-chan LoginE
 }
 
 func (q *fakeQQ) SendPhoneCode(ctx context.Context, area, phone string) (PhoneCode, error) {
+	q.mu.Lock()
+	d := q.phoneDelay
+	q.mu.Unlock()
+	if d > 0 {
+		select {
+		case <-ctx.Done():
+			return PhoneCode{}, ctx.Err()
+		case <-time.After(d):
+		}
+	}
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.codes = append(q.codes, area+"/"+phone)
