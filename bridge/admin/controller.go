@@ -198,10 +198,17 @@ func (c *Controller) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			c.mu.Lock()
-			if r := c.run; r != nil {
-				r.stop("")
-			}
+			r := c.run
 			c.mu.Unlock()
+			if r != nil {
+				// Say so rather than leave a dead QR code up (briefly:
+				// the process is stopping).
+				r.stop("⏹️ The bridge stopped before this login finished; it posts a new QR code when it starts again.")
+				select {
+				case <-r.done:
+				case <-time.After(3 * time.Second):
+				}
+			}
 			return nil
 		case ev := <-c.events:
 			switch ev.Kind {

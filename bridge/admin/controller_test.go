@@ -280,3 +280,15 @@ func jpegOf(t *testing.T, pngBytes []byte) []byte {
 	}
 	return b.Bytes()
 }
+
+func TestShutdownLeavesNoDeadQRCode(t *testing.T) {
+	h := newHarness(t, false, nil)
+	l := h.qq.nextLogin(t)
+	l.send(t, LoginEvent{State: LoginWaiting, Image: qrPNG(t, "x")})
+	h.msg(0, "Waiting")
+	h.stop()
+	ms := h.ch.snapshot()
+	if len(ms) != 1 || ms[0].Image != nil || !strings.Contains(ms[0].Content, "The bridge stopped before this login finished") {
+		t.Fatalf("after shutdown the admin channel shows %+v", ms)
+	}
+}

@@ -485,7 +485,8 @@ func newHarnessWith(t *testing.T, loggedIn bool, tune func(*Config), setup func(
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { _ = h.c.Run(ctx); close(done) }()
-	h.stop = func() { cancel(); <-done }
+	var once sync.Once
+	h.stop = func() { once.Do(func() { cancel(); <-done }) }
 	t.Cleanup(h.stop)
 	select {
 	case <-h.ch.register:

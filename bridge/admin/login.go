@@ -42,6 +42,7 @@ type loginRun struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
+	done   chan struct{} // closed when the run has ended
 
 	mu      sync.Mutex
 	endText string // the message's last words when stopped from outside
@@ -54,7 +55,7 @@ type loginRun struct {
 }
 
 func newLoginRun(ctx context.Context, c *Controller, method, why string, mention bool) *loginRun {
-	r := &loginRun{c: c, method: method, why: why, mention: mention}
+	r := &loginRun{c: c, method: method, why: why, mention: mention, done: make(chan struct{})}
 	r.ctx, r.cancel = context.WithCancel(ctx)
 	return r
 }
@@ -69,9 +70,10 @@ func (r *loginRun) stop(text string) {
 }
 
 func (r *loginRun) loop(parent context.Context) {
+	defer close(r.done)
 	defer r.cancel()
 	account := r.attempts()
-	if r.ctx.Err() != nil && parent.Err() == nil {
+	if r.ctx.Err() != nil {
 		r.mu.Lock()
 		text := r.endText
 		r.mu.Unlock()
@@ -230,8 +232,15 @@ func (r *loginRun) show(text string, img []byte, newQR bool) {
 
 // final puts the last state on the message and removes the QR code.
 func (r *loginRun) final(text string) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 30*time.Second)
+	wait := 30 * time.Second
+	if r.ctx.Err() != nil {
+		wait = 2500 * time.Millisecond // stopped: perhaps the process is stopping
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), wait)
 	defer cancel()
+	if r.msgID == "" && r.ctx.Err() != nil && !r.terminal {
+		return // stopped before anything was shown: nothing to update
+	}
 	if r.msgID == "" {
 		if r.terminal {
 			fmt.Fprintln(r.c.cfg.Terminal, "QQ Music login:", plainStatus(text))

@@ -158,12 +158,22 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	}
 	log.Info("bridge: running", "version", version, "mode", cfg.Discord.Mode)
 
+	actx, stopAdmin := context.WithCancel(ctx)
+	adminDone := make(chan struct{})
 	go func() {
-		if err := ctrl.Run(ctx); err != nil {
+		defer close(adminDone)
+		if err := ctrl.Run(actx); err != nil {
 			log.Error("bridge: the admin channel stopped", "err", err)
 		}
 	}()
-	return engine.Run(ctx)
+	err = engine.Run(ctx)
+	// Let the admin channel say a pending login was interrupted.
+	stopAdmin()
+	select {
+	case <-adminDone:
+	case <-time.After(5 * time.Second):
+	}
+	return err
 }
 
 // qqResult is the result label of a QQ Music call in the metrics.
