@@ -29,13 +29,17 @@ func TestCommandsAreDeclared(t *testing.T) {
 }
 
 func TestStatusCommand(t *testing.T) {
-	h := newHarness(t, true, func(c *Config) { c.Now = func() time.Time { return time.Unix(1700003600, 0) } })
+	h := newHarnessWith(t, true, func(c *Config) { c.Now = func() time.Time { return time.Unix(1700003600, 0) } }, func(h *harness) { h.qq.nick = "Owner" })
 	h.eng.status = bridge.Status{SessionsBridged: 7, OutboxToDiscord: 2, OutboxToQQ: 1,
 		LastPoll: time.Unix(1700003590, 0), LastError: "GetSessionList: HTTP 502", LastErrorAt: time.Unix(1700003000, 0), Errors: 4}
-	r := h.ch.invoke(t, cmd("status", nil))
+	var r *fakeRequest
+	h.eventually("the nick", func() bool {
+		r = h.ch.invoke(t, cmd("status", nil))
+		return strings.Contains(r.answer(), "Owner (10001)")
+	})
 	got := r.answer()
 	for _, want := range []string{
-		"Login: ✅ 10001, expires <t:2000000000:R>",
+		"Login: ✅ Owner (10001), expires <t:2000000000:R>",
 		"Relaying: ▶️ running",
 		"Sessions bridged: 7",
 		"Outbox: 2 to Discord, 1 to QQ Music",

@@ -189,6 +189,7 @@ func (c *Controller) Run(ctx context.Context) error {
 		c.needLogin(ctx, "there is no QQ Music login yet")
 	} else {
 		c.restartKeeper()
+		go c.learnNick(ctx)
 	}
 
 	reload := time.NewTicker(c.cfg.ReloadEvery)
@@ -223,6 +224,17 @@ func (c *Controller) Run(ctx context.Context) error {
 		}
 		c.checkPending(ctx)
 	}
+}
+
+// learnNick asks for the account's nick once, for /status.
+func (c *Controller) learnNick(ctx context.Context) {
+	a := c.qq.Describe(ctx)
+	if a.Nick == "" {
+		return
+	}
+	c.mu.Lock()
+	c.nicks[a.UIN] = a.Nick
+	c.mu.Unlock()
 }
 
 // registerCommands installs the slash commands, retrying while Discord
