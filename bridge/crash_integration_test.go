@@ -298,7 +298,7 @@ func TestCrashAtEveryStepWithRealAdapters(t *testing.T) {
 			defer func() {
 				if t.Failed() {
 					st, err := w.p.e.Status(context.Background())
-					t.Logf("posted %q sent %q channels %d status %+v %v r2 marked %v", w.posted(sid), w.sent(), len(w.channels(sid)), st, err, w.markedDelivered(chID, r2.ID))
+					t.Logf("at the failure: posted %q, sent %q, %d channels, engine %+v (%v), r2 marked %v", w.posted(sid), w.sent(), len(w.channels(sid)), st, err, w.markedDelivered(chID, r2.ID))
 				}
 			}()
 			w.eventually("everything relayed after the restart", func() bool {
