@@ -157,6 +157,9 @@ type Engine struct {
 	// catchUpSince is when the oldest unfinished catch-up was asked for.
 	catchUpSince time.Time
 	catchUpAt    time.Time
+	// catchUpChans are channels due for a catch-up of their own now: a
+	// session just got them (see requestChannelCatchUp).
+	catchUpChans map[string]bool
 	// stopRun ends Run with a cause (set while Run runs).
 	stopRun context.CancelCauseFunc
 }
@@ -190,6 +193,7 @@ func NewEngine(cfg EngineConfig, st *store.Store, qq QQ, dc Discord, logger *slo
 		streaks:      map[string]int{},
 		sessRetry:    map[string]retryState{},
 		ackRetry:     map[int64]time.Time{},
+		catchUpChans: map[string]bool{},
 		lastActivity: cfg.Clock.Now(),
 		liveSince:    cfg.Clock.Now().Add(-liveMargin),
 	}

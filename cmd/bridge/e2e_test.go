@@ -317,6 +317,21 @@ func TestE2ETwoWayRelay(t *testing.T) {
 		t.Errorf("channel now shows %q: the bridge echoed its own reply", c)
 	}
 
+	// The musickey expires: the bridge refreshes it (refresh token and
+	// key go over the wire) and relaying goes on.
+	e.qq.ExpireCredential()
+	if _, err := e.qq.Deliver(sid, qqtest.Text("after the refresh")); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("the message after the refresh", 20*time.Second, func() bool {
+		c := e.webhookContents(ch.ID)
+		return len(c) == 4 && c[3] == "after the refresh"
+	})
+	refreshed := e.qq.Account()
+	if refreshed.MusicKey == e.account.MusicKey {
+		t.Fatal("the double issued no new musickey")
+	}
+
 	// SIGTERM: a clean exit; then a restart relays what came meanwhile, once.
 	if code := e.stop(syscall.SIGTERM); code != 0 {
 		t.Errorf("exit code after SIGTERM = %d, want 0", code)
@@ -327,18 +342,19 @@ func TestE2ETwoWayRelay(t *testing.T) {
 	e.start()
 	e.eventually("the message from the downtime", 30*time.Second, func() bool {
 		c := e.webhookContents(ch.ID)
-		return len(c) >= 4 && c[len(c)-1] == "while you were away"
+		return len(c) >= 5 && c[len(c)-1] == "while you were away"
 	})
 	time.Sleep(time.Second)
-	if c := e.webhookContents(ch.ID); len(c) != 4 {
-		t.Errorf("after the restart the channel shows %q, want 4 messages", c)
+	if c := e.webhookContents(ch.ID); len(c) != 5 {
+		t.Errorf("after the restart the channel shows %q, want 5 messages", c)
 	}
 	if n := len(e.qq.Sent()); n != 1 {
 		t.Errorf("QQ received %d replies after the restart, want 1", n)
 	}
 
 	logs := e.logs.String()
-	for _, secret := range []string{e.dc.Token, e.account.MusicKey, e.account.RefreshToken, e.account.AccessToken} {
+	for _, secret := range []string{e.dc.Token, e.account.MusicKey, e.account.RefreshToken, e.account.AccessToken, e.account.RefreshKey,
+		refreshed.MusicKey, refreshed.RefreshToken, refreshed.RefreshKey} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the logs contain a secret (%.6s...)", secret)
 		}
