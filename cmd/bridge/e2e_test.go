@@ -436,3 +436,26 @@ func TestE2EHealthAndMetrics(t *testing.T) {
 		t.Errorf("bridge healthcheck on an unhealthy bridge: exit %d (%v)\n%s", cmd.ProcessState.ExitCode(), err, out)
 	}
 }
+
+func TestE2EDisallowedIntentsExit1(t *testing.T) {
+	e := newE2E(t)
+	e.dc.DisallowIntents(1 << 15) // MESSAGE_CONTENT
+	cmd := exec.Command(bridgeBinary(t), "run", "--config", e.cfgPath)
+	cmd.Env = append(os.Environ(), "BRIDGE_DISCORD_TOKEN="+e.dc.Token)
+	done := make(chan struct{})
+	var out []byte
+	go func() { out, _ = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("the bridge kept running without the Message Content intent:\n%s", out)
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Errorf("exit code %d, want 1\n%s", code, out)
+	}
+	if !strings.Contains(string(out), "Message Content intent") {
+		t.Errorf("output does not name the intent:\n%s", out)
+	}
+}

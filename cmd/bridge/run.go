@@ -202,6 +202,9 @@ func startDiscord(ctx context.Context, dc *discord.Adapter, h bridge.DiscordHand
 		if errors.Is(err, discord.ErrTokenRejected) {
 			return fmt.Errorf("Discord refused the bot token (401): check discord.token or BRIDGE_DISCORD_TOKEN: %w", err)
 		}
+		if errors.Is(err, discord.ErrIntentsDisallowed) {
+			return fmt.Errorf("Discord refused the bot's intents: enable the Message Content intent on the Bot page of the Discord developer portal, then start the bridge again: %w", err)
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
