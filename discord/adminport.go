@@ -30,7 +30,7 @@ func unusable(err error) error {
 	case 10003, 50001, 50013:
 		return fmt.Errorf("%w: %w", admin.ErrChannelUnusable, err)
 	}
-	if err == errNoAdminChannel || restStatus(err) == 403 || restStatus(err) == 404 {
+	if err == errNoAdminChannel || restStatus(err) == 403 || (restStatus(err) == 404 && restCode(err) != 10008) {
 		return fmt.Errorf("%w: %w", admin.ErrChannelUnusable, err)
 	}
 	return err
@@ -51,7 +51,11 @@ func (c AdminChannel) Post(ctx context.Context, m admin.Message) (string, error)
 // Edit edits an admin message in place.
 func (c AdminChannel) Edit(ctx context.Context, id string, e admin.Edit) error {
 	content := e.Content
-	return unusable(c.a.EditAdmin(ctx, id, AdminEdit{Content: &content, Image: e.Image, ImageName: e.ImageName, RemoveImage: e.RemoveImage}))
+	err := c.a.EditAdmin(ctx, id, AdminEdit{Content: &content, Image: e.Image, ImageName: e.ImageName, RemoveImage: e.RemoveImage})
+	if restCode(err) == 10008 { // Unknown Message
+		return fmt.Errorf("%w: %w", admin.ErrMessageGone, err)
+	}
+	return unusable(err)
 }
 
 // RegisterCommands installs the guild slash commands.

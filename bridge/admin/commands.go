@@ -179,7 +179,7 @@ func (c *Controller) finishPhone(ctx context.Context, r Request, area, phone, co
 		c.editReply(ctx, r, "❌ The phone login failed: "+oneLine(err.Error(), 300)+"\nRun `/login-phone` again.")
 		return
 	}
-	c.editReply(ctx, r, fmt.Sprintf("✅ Logged in as **%s**. Relaying resumes.", a.Name()))
+	c.editReply(ctx, r, fmt.Sprintf("✅ Logged in as **%s**. Relaying resumes.", a.Name())+unsavedText(a))
 	c.mu.Lock()
 	run := c.run
 	c.mu.Unlock()
@@ -192,25 +192,45 @@ func (c *Controller) finishPhone(ctx context.Context, r Request, area, phone, co
 func (c *Controller) cmdLogout(ctx context.Context, r Request) {
 	st, _ := c.eng.Status(ctx)
 	c.mu.Lock()
-	if c.run != nil {
-		c.run.stop("Cancelled: `/logout`.")
+	run := c.run
+	if run != nil {
+		run.stop("Cancelled: `/logout`.")
 	}
 	c.loggedOut = true
 	c.pending = true
+	c.asked = false
+	c.openMsg = ""
 	c.checkWait = 0
 	c.nextCheck = time.Time{}
-	c.stopKeeperLocked()
+	keeperDone := c.stopKeeperLocked()
 	if !st.Paused {
 		c.pausedForLogout = true
 	}
 	c.mu.Unlock()
 	c.eng.Pause()
-	if err := c.qq.Logout(ctx); err != nil {
-		c.reply(ctx, r, "⚠️ Relaying is paused, but the credential could not be deleted: "+oneLine(err.Error(), 300), true)
+	// Answer first (Discord waits 3 seconds at most), then forget the
+	// credential once nothing can write it any more: a login finishing
+	// or a refresh in flight would otherwise bring the file back.
+	c.reply(ctx, r, fmt.Sprintf("🚪 Logged out by <@%s>: the QQ Music credential is forgotten and relaying is paused (queued replies are kept). Run `/login` to log in again.", r.UserID()), false)
+	wait := time.After(30 * time.Second)
+	if run != nil {
+		select {
+		case <-run.done:
+		case <-wait:
+		}
+	}
+	if keeperDone != nil {
+		select {
+		case <-keeperDone:
+		case <-wait:
+		}
+	}
+	if err := c.qq.Logout(context.WithoutCancel(ctx)); err != nil {
+		c.log.Error("admin: /logout could not delete the credential file", "file", c.cfg.CredentialFile, "err", err)
+		c.post(c.base, Message{Content: "⚠️ Relaying is paused, but the credential file could not be deleted: " + oneLine(err.Error(), 300)})
 		return
 	}
 	c.log.Info("admin: logged out of QQ Music", "by", r.UserID())
-	c.reply(ctx, r, fmt.Sprintf("🚪 Logged out by <@%s>: the QQ Music credential is forgotten and relaying is paused (queued replies are kept). Run `/login` to log in again.", r.UserID()), false)
 }
 
 func (c *Controller) cmdStatus(ctx context.Context, r Request) {

@@ -95,37 +95,43 @@ type Controller struct {
 	started time.Time
 
 	mu sync.Mutex
+	// base is Run's context: what outlives a command (login runs, the
+	// keeper) runs under it.
+	base context.Context
 	// pending: no working credential; a login is awaited.
 	pending bool
+	// asked: a QR login was started since the login became pending (the
+	// back-off checks never start another one by themselves).
+	asked bool
 	// loggedOut: /logout forgot the credential; no login is started
 	// automatically until /login.
 	loggedOut bool
 	// pausedForLogout: the controller paused the engine at /logout.
 	pausedForLogout bool
-	// run is the QR login in progress, nil when none; lastMsg the admin
-	// message of the latest one.
+	// run is the QR login in progress, nil when none; openMsg the message
+	// of the latest one when it ended without a login.
 	run     *loginRun
-	lastMsg string
+	openMsg string
 	// nextCheck is when a pending login next tries the old credential.
 	nextCheck time.Time
 	checkWait time.Duration
-	// refreshFails counts refresh failures in a row; reported says the
+	// falseAlarm is when the engine last reported an expiry that the
+	// server check did not confirm.
+	falseAlarm time.Time
+	// refreshFails counts keeper failures in a row; reported says the
 	// admin channel was told.
 	refreshFails int
 	reported     bool
-	// keeper is the running credential keeper's cancel, keeperGen its
-	// generation (results of older ones are ignored).
-	keeper    context.CancelFunc
-	keeperGen int
-	// nicks are the account nicks learnt at login, by uin.
+	// keeper is the running credential keeper's cancel and done channel,
+	// keeperGen its generation (results of older ones are ignored).
+	keeper     context.CancelFunc
+	keeperDone chan struct{}
+	keeperGen  int
+	// nicks are the account nicks learnt, by uin.
 	nicks map[string]string
 
-	// base is Run's context: what outlives a command (login runs, the
-	// keeper) runs under it.
-	base context.Context
-
 	wake   chan struct{}
-	events chan bridge.Event
+	needCh chan struct{}
 	keepCh chan keepResult
 }
 
@@ -133,6 +139,11 @@ type keepResult struct {
 	gen int
 	err error
 }
+
+// falseAlarmWindow: an engine expiry report this soon after one the server
+// check did not confirm is believed (the credential works for the check,
+// not for the private-message calls).
+const falseAlarmWindow = 10 * time.Minute
 
 // New returns a controller. cfg's zero values take defaults.
 func New(cfg Config, q QQ, ch Channel, eng Engine, log *slog.Logger) *Controller {
@@ -143,22 +154,24 @@ func New(cfg Config, q QQ, ch Channel, eng Engine, log *slog.Logger) *Controller
 	return &Controller{
 		cfg: cfg, qq: q, ch: ch, eng: eng, log: log,
 		started: cfg.Now(),
-		wake:    make(chan struct{}, 1),
-		events:  make(chan bridge.Event, 16),
-		keepCh:  make(chan keepResult, 4),
-		nicks:   map[string]string{},
 		base:    context.Background(),
+		nicks:   map[string]string{},
+		wake:    make(chan struct{}, 1),
+		needCh:  make(chan struct{}, 1),
+		keepCh:  make(chan keepResult, 4),
 	}
 }
 
 // HandleEvent passes an engine event on (bridge.EngineConfig.OnEvent). It
-// never blocks.
+// never blocks, and a "login needed" report is never lost (reports that
+// arrive while one waits are merged).
 func (c *Controller) HandleEvent(ev bridge.Event) {
+	if ev.Kind != bridge.EventLoginNeeded {
+		return
+	}
 	select {
-	case c.events <- ev:
+	case c.needCh <- struct{}{}:
 	default:
-		// Behind: the pending-login checks find the state anyway.
-		c.poke()
 	}
 }
 
@@ -186,7 +199,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	go c.registerCommands(ctx)
 
 	if _, ok := c.qq.Account(); !ok {
-		c.needLogin(ctx, "there is no QQ Music login yet")
+		c.loginRequired("there is no QQ Music login yet")
 	} else {
 		c.restartKeeper()
 		go c.learnNick(ctx)
@@ -202,20 +215,15 @@ func (c *Controller) Run(ctx context.Context) error {
 			r := c.run
 			c.mu.Unlock()
 			if r != nil {
-				// Say so rather than leave a dead QR code up (briefly:
-				// the process is stopping).
-				r.stop("⏹️ The bridge stopped before this login finished; it posts a new QR code when it starts again.")
+				// It says so rather than leave a dead QR code up.
 				select {
 				case <-r.done:
 				case <-time.After(3 * time.Second):
 				}
 			}
 			return nil
-		case ev := <-c.events:
-			switch ev.Kind {
-			case bridge.EventLoginNeeded:
-				c.needLogin(ctx, "QQ Music refused the login and a refresh could not renew it")
-			}
+		case <-c.needCh:
+			c.engineExpired(ctx)
 		case r := <-c.keepCh:
 			c.keeperEnded(ctx, r)
 		case <-reload.C:
@@ -260,14 +268,46 @@ func (c *Controller) registerCommands(ctx context.Context) {
 	}
 }
 
-// needLogin records that only a new login helps and starts the QR login
-// of qq.login_method, unless one is already under way or /logout asked
-// for none.
-func (c *Controller) needLogin(ctx context.Context, why string) {
+// engineExpired handles the engine's "login needed": the engine reports
+// any refresh that failed, so the server is asked first. A confirmed
+// expiry asks for a login; a credential the server still accepts resumes
+// the engine (unless that happened moments ago); an answer that says
+// nothing is tried again with back-off.
+func (c *Controller) engineExpired(ctx context.Context) {
+	c.mu.Lock()
+	if c.pending || c.loggedOut {
+		c.mu.Unlock()
+		return
+	}
+	recent := !c.falseAlarm.IsZero() && c.cfg.Now().Sub(c.falseAlarm) < falseAlarmWindow
+	c.mu.Unlock()
+	err := c.qq.Check(ctx)
+	switch {
+	case err == nil && !recent:
+		c.mu.Lock()
+		c.falseAlarm = c.cfg.Now()
+		c.mu.Unlock()
+		c.log.Warn("admin: QQ Music refused a call, but the login still works; relaying resumes")
+		c.eng.CredentialRenewed()
+	case err == nil, errors.Is(err, bridge.ErrLoginRequired):
+		c.loginRequired("QQ Music refused the login and a refresh could not renew it")
+	default:
+		c.log.Warn("admin: QQ Music refused a call and whether the login still works cannot be told yet; checking again with back-off", "err", err)
+		c.setPending()
+	}
+}
+
+// setPending records that relaying waits for a working credential, and
+// schedules the back-off checks.
+func (c *Controller) setPending() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.setPendingLocked()
+}
+
+func (c *Controller) setPendingLocked() {
 	if !c.pending {
-		c.log.Warn("admin: QQ Music needs a new login; relaying is paused and nothing is lost", "why", why)
+		c.log.Warn("admin: relaying is paused until QQ Music accepts a login; nothing is lost")
 	}
 	c.pending = true
 	if c.checkWait == 0 {
@@ -275,6 +315,15 @@ func (c *Controller) needLogin(ctx context.Context, why string) {
 		c.nextCheck = c.cfg.Now().Add(c.checkWait)
 	}
 	c.stopKeeperLocked()
+}
+
+// loginRequired records that only a new login helps and starts the QR
+// login of qq.login_method, unless one is already under way or /logout
+// asked for none.
+func (c *Controller) loginRequired(why string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.setPendingLocked()
 	if c.loggedOut || c.run != nil {
 		return
 	}
@@ -287,6 +336,10 @@ func (c *Controller) startLoginLocked(method, why string, mention bool) {
 	if c.run != nil {
 		c.run.stop("Cancelled: a new login was started.")
 	}
+	if c.pending {
+		c.asked = true
+	}
+	c.openMsg = ""
 	r := newLoginRun(c.base, c, method, why, mention)
 	c.run = r
 	go r.loop(c.base)
@@ -294,18 +347,21 @@ func (c *Controller) startLoginLocked(method, why string, mention bool) {
 
 // runEnded is called by a login run when it ends; account is set when it
 // logged in.
-func (c *Controller) runEnded(ctx context.Context, r *loginRun, msgID string, account *Account) {
+func (c *Controller) runEnded(ctx context.Context, r *loginRun, account *Account) {
 	c.mu.Lock()
 	if c.run == r {
 		c.run = nil
-	}
-	if msgID != "" {
-		c.lastMsg = msgID
+		if account == nil && !r.stoppedFromOutside() {
+			c.openMsg = r.msgID
+			// Perhaps the login went through as the run ended: look now.
+			c.nextCheck = c.cfg.Now()
+		}
 	}
 	c.mu.Unlock()
 	if account != nil {
 		c.loggedIn(ctx, *account, "QR login")
 	}
+	c.poke()
 }
 
 // loggedIn makes a new working credential count: relaying resumes and the
@@ -313,8 +369,11 @@ func (c *Controller) runEnded(ctx context.Context, r *loginRun, msgID string, ac
 func (c *Controller) loggedIn(ctx context.Context, a Account, how string) {
 	c.mu.Lock()
 	c.pending = false
+	c.asked = false
 	c.loggedOut = false
+	c.openMsg = ""
 	c.checkWait = 0
+	c.nextCheck = time.Time{}
 	c.refreshFails = 0
 	c.reported = false
 	resume := c.pausedForLogout
@@ -325,6 +384,9 @@ func (c *Controller) loggedIn(ctx context.Context, a Account, how string) {
 	c.restartKeeperLocked()
 	c.mu.Unlock()
 	c.log.Info("admin: logged in to QQ Music", "account", a.UIN, "how", how)
+	if a.SaveErr != nil {
+		c.log.Error("admin: logged in, but the credential file could not be written: the login is lost at the next restart", "file", c.cfg.CredentialFile, "err", a.SaveErr)
+	}
 	if resume {
 		c.eng.Resume()
 	}
@@ -332,22 +394,21 @@ func (c *Controller) loggedIn(ctx context.Context, a Account, how string) {
 	c.poke()
 }
 
-// found is a working credential that appeared some other way while a
-// login was pending (or a new credential file while one was not).
+// found is a working credential that appeared some other way: a new
+// credential file, or the old login working again.
 func (c *Controller) found(ctx context.Context, how string) {
 	a := c.qq.Describe(ctx)
 	c.mu.Lock()
-	wasPending := c.pending
 	r := c.run
-	last := c.lastMsg
+	open := c.openMsg
 	c.mu.Unlock()
 	text := fmt.Sprintf("✅ A working login was found (%s): logged in as **%s**. Relaying resumes; this QR code is no longer needed.", how, a.Name())
 	switch {
 	case r != nil:
 		r.stop(text)
-	case wasPending && last != "":
+	case open != "":
 		ectx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		if err := c.ch.Edit(ectx, last, Edit{Content: text, RemoveImage: true}); err != nil {
+		if err := c.ch.Edit(ectx, open, Edit{Content: text, RemoveImage: true}); err != nil {
 			c.log.Warn("admin: could not edit the login message", "err", err)
 		}
 		cancel()
@@ -368,15 +429,17 @@ func (c *Controller) reload(ctx context.Context) {
 	}
 }
 
-// checkPending tries, with back-off, whether the old credential works
-// again (a refresh that now succeeds) while a login is pending.
+// checkPending tries, with back-off, whether the credential works (again)
+// while a login is pending. An expiry it confirms asks for a QR login when
+// none was asked for yet.
 func (c *Controller) checkPending(ctx context.Context) {
 	c.mu.Lock()
 	due := c.pending && !c.loggedOut && !c.nextCheck.IsZero() && !c.cfg.Now().Before(c.nextCheck)
 	if due {
-		c.checkWait = min(c.checkWait*2, c.cfg.RecoverMax)
+		c.checkWait = min(max(c.checkWait*2, c.cfg.RecoverMin), c.cfg.RecoverMax)
 		c.nextCheck = c.cfg.Now().Add(c.checkWait)
 	}
+	asked := c.asked
 	c.mu.Unlock()
 	if !due {
 		return
@@ -385,11 +448,14 @@ func (c *Controller) checkPending(ctx context.Context) {
 		return
 	}
 	err := c.qq.Check(ctx)
-	if err == nil {
+	switch {
+	case err == nil:
 		c.found(ctx, "the old login works again")
-		return
+	case errors.Is(err, bridge.ErrLoginRequired) && !asked:
+		c.loginRequired("QQ Music refused the login and a refresh could not renew it")
+	default:
+		c.log.Debug("admin: the old login still does not work", "err", err)
 	}
-	c.log.Debug("admin: the old login still does not work", "err", err)
 }
 
 // restartKeeper (re)starts the credential keeper.
@@ -406,9 +472,11 @@ func (c *Controller) restartKeeperLocked() {
 	kctx, cancel := context.WithCancel(ctx)
 	c.keeperGen++
 	gen := c.keeperGen
-	c.keeper = cancel
+	done := make(chan struct{})
+	c.keeper, c.keeperDone = cancel, done
 	go func() {
-		err := c.qq.Keep(kctx, c.refreshed, c.refreshFailed)
+		err := c.qq.Keep(kctx, KeepHooks{Refreshed: c.refreshed, Failed: c.refreshFailed, OK: c.keeperOK})
+		close(done)
 		select {
 		case c.keepCh <- keepResult{gen: gen, err: err}:
 		case <-ctx.Done():
@@ -422,11 +490,15 @@ func (c *Controller) stopKeeper() {
 	c.stopKeeperLocked()
 }
 
-func (c *Controller) stopKeeperLocked() {
-	if c.keeper != nil {
-		c.keeper()
-		c.keeper = nil
+// stopKeeperLocked stops the keeper and returns a channel closed once it
+// has ended (nil when none ran).
+func (c *Controller) stopKeeperLocked() <-chan struct{} {
+	if c.keeper == nil {
+		return nil
 	}
+	c.keeper()
+	c.keeper = nil
+	return c.keeperDone
 }
 
 // keeperEnded handles the end of a keeper run.
@@ -439,7 +511,7 @@ func (c *Controller) keeperEnded(ctx context.Context, r keepResult) {
 		return
 	}
 	if errors.Is(r.err, bridge.ErrLoginRequired) {
-		c.needLogin(ctx, "the QQ Music login expired and QQ Music refused to renew it")
+		c.loginRequired("the QQ Music login expired and QQ Music refused to renew it")
 		return
 	}
 	// Unexpected: keep trying after a pause.
@@ -459,13 +531,22 @@ func (c *Controller) keeperEnded(ctx context.Context, r keepResult) {
 
 // refreshed is the keeper's report of a refresh.
 func (c *Controller) refreshed(a Account) {
+	c.recovered(" was refreshed again" + expiresText(a.Expires))
+}
+
+// keeperOK is the keeper's report of a successful check.
+func (c *Controller) keeperOK() { c.recovered(" works again") }
+
+// recovered ends a streak of keeper failures, telling the admin channel
+// when it was told of the streak.
+func (c *Controller) recovered(what string) {
 	c.mu.Lock()
 	was := c.reported
 	c.refreshFails = 0
 	c.reported = false
 	c.mu.Unlock()
 	if was {
-		c.post(context.Background(), Message{Content: "✅ The QQ Music login was refreshed again" + expiresText(a.Expires) + "."})
+		c.post(context.Background(), Message{Content: "✅ The QQ Music login" + what + "."})
 	}
 }
 

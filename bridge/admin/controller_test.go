@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"image"
 	"image/jpeg"
 	"image/png"
 	"os"
@@ -290,5 +291,93 @@ func TestShutdownLeavesNoDeadQRCode(t *testing.T) {
 	ms := h.ch.snapshot()
 	if len(ms) != 1 || ms[0].Image != nil || !strings.Contains(ms[0].Content, "The bridge stopped before this login finished") {
 		t.Fatalf("after shutdown the admin channel shows %+v", ms)
+	}
+}
+
+func TestEngineFalseAlarmResumesWithoutQR(t *testing.T) {
+	h := newHarness(t, true, nil)
+	h.qq.set(func(q *fakeQQ) { q.checkErr = nil })
+	h.c.HandleEvent(bridge.Event{Kind: bridge.EventLoginNeeded})
+	h.eventually("the engine to resume", func() bool { return h.eng.renewals() == 1 })
+	h.qq.noLogin(t, 50*time.Millisecond)
+	if h.c.LoginPending() || len(h.ch.snapshot()) != 0 {
+		t.Fatal("a refusal the server did not confirm asked for a login")
+	}
+	// Again moments later: the credential works for the check but not for
+	// the calls that matter, so a login is asked for after all.
+	h.c.HandleEvent(bridge.Event{Kind: bridge.EventLoginNeeded})
+	h.qq.nextLogin(t)
+	if !h.c.LoginPending() {
+		t.Error("not pending")
+	}
+}
+
+func TestUnclearExpiryIsCheckedBeforeAskingForALogin(t *testing.T) {
+	h := newHarness(t, true, func(c *Config) { c.RecoverMin, c.RecoverMax = 20*time.Millisecond, 40*time.Millisecond })
+	h.qq.set(func(q *fakeQQ) { q.checkErr = errors.New("GetLoginUserInfo: connection refused") })
+	h.c.HandleEvent(bridge.Event{Kind: bridge.EventLoginNeeded})
+	h.eventually("pending", h.c.LoginPending)
+	h.qq.noLogin(t, 60*time.Millisecond)
+	// The server answers at last, and refuses: now a QR code is posted.
+	h.qq.set(func(q *fakeQQ) { q.checkErr = fmt.Errorf("%w: refused", bridge.ErrLoginRequired) })
+	l := h.qq.nextLogin(t)
+	l.send(t, LoginEvent{State: LoginWaiting, Image: qrPNG(t, "x")})
+	h.msg(0, "Waiting")
+	l.send(t, LoginEvent{State: LoginRefused})
+	h.msg(0, "refused")
+	// The checks go on, but never post another code by themselves.
+	h.eventually("more checks", func() bool {
+		h.qq.mu.Lock()
+		defer h.qq.mu.Unlock()
+		return h.qq.checks >= 5
+	})
+	h.qq.noLogin(t, 50*time.Millisecond)
+}
+
+func TestKeeperCheckEndsFailureStreak(t *testing.T) {
+	h := newHarness(t, true, func(c *Config) { c.RefreshFailures = 2 })
+	h.eventually("the keeper", func() bool {
+		h.qq.mu.Lock()
+		defer h.qq.mu.Unlock()
+		return h.qq.onOK != nil
+	})
+	h.qq.mu.Lock()
+	onError, onOK := h.qq.onError, h.qq.onOK
+	h.qq.mu.Unlock()
+	onError(errors.New("a"))
+	onOK() // a success in between: no streak
+	onError(errors.New("b"))
+	time.Sleep(20 * time.Millisecond)
+	if n := len(h.ch.snapshot()); n != 0 {
+		t.Fatalf("%d reports for failures that were not in a row", n)
+	}
+	onError(errors.New("c"))
+	h.msg(0, "failed 2 times in a row")
+	onOK()
+	h.msg(1, "The QQ Music login works again.")
+}
+
+func TestDeletedLoginMessageIsPostedAgain(t *testing.T) {
+	h := newHarness(t, false, nil)
+	l := h.qq.nextLogin(t)
+	l.send(t, LoginEvent{State: LoginWaiting, Image: qrPNG(t, "x")})
+	h.msg(0, "Waiting")
+	h.ch.mu.Lock()
+	h.ch.editErr = fmt.Errorf("%w: 10008 Unknown Message", ErrMessageGone)
+	h.ch.mu.Unlock()
+	l.send(t, LoginEvent{State: LoginScanned})
+	m := h.msg(1, "Scanned")
+	if m.Mention {
+		t.Error("the re-posted message pinged again")
+	}
+}
+
+func TestHugeImageRefused(t *testing.T) {
+	var b bytes.Buffer
+	if err := jpeg.Encode(&b, image.NewGray(image.Rect(0, 0, 5000, 8)), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := toPNG(b.Bytes()); err == nil || !strings.Contains(err.Error(), "5000x8") {
+		t.Errorf("a 5000-pixel-wide image: %v", err)
 	}
 }

@@ -3,7 +3,6 @@ package admin
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -48,6 +47,7 @@ type fakeQQ struct {
 	keepers   int
 	onRefresh func(Account)
 	onError   func(error)
+	onOK      func()
 	logouts   int
 	phone     PhoneCode
 	phoneErr  error
@@ -58,7 +58,7 @@ type fakeQQ struct {
 }
 
 func newFakeQQ(loggedIn bool) *fakeQQ {
-	q := &fakeQQ{logins: make(chan *fakeLogin, 8), keepErr: make(chan error, 1), checkErr: errors.New("still refused"), phone: PhoneCode{Status: PhoneCodeSent}}
+	q := &fakeQQ{logins: make(chan *fakeLogin, 8), keepErr: make(chan error, 1), checkErr: fmt.Errorf("%w: still refused", bridge.ErrLoginRequired), phone: PhoneCode{Status: PhoneCodeSent}}
 	if loggedIn {
 		q.account = &Account{UIN: "10001", Expires: time.Unix(2000000000, 0)}
 	}
@@ -174,10 +174,10 @@ func (q *fakeQQ) Check(ctx context.Context) error {
 	return q.checkErr
 }
 
-func (q *fakeQQ) Keep(ctx context.Context, onRefresh func(Account), onError func(error)) error {
+func (q *fakeQQ) Keep(ctx context.Context, h KeepHooks) error {
 	q.mu.Lock()
 	q.keepers++
-	q.onRefresh, q.onError = onRefresh, onError
+	q.onRefresh, q.onError, q.onOK = h.Refreshed, h.Failed, h.OK
 	q.mu.Unlock()
 	select {
 	case <-ctx.Done():

@@ -419,3 +419,32 @@ func TestIntegrationExpiredCredentialAsksForLogin(t *testing.T) {
 	w.loginMessage("Logged in as")
 	w.eventually("the pending login to end", func() bool { return !w.ctrl.LoginPending() })
 }
+
+func TestIntegrationRefusedCredentialFileIsNotAdopted(t *testing.T) {
+	acct := qqtest.Account{
+		MusicID: 30003, MusicKey: "Q_H_L_current", LoginType: 2, Nick: "Owner",
+		OpenID: "oid", AccessToken: "at", RefreshToken: "rt", RefreshKey: "rk", ExpiredAt: 1900000000,
+		MusicKeyCreateTime: time.Now().Unix(), KeyExpiresIn: 259200,
+	}
+	w := newWorldAs(t, "mobile", nil, &acct)
+	// An old backup put back by hand: QQ Music refuses its key and will
+	// not renew it.
+	w.qq.Fail("Login", qqtest.Fault{Kind: qqtest.APIError, Code: 1000})
+	old := &qq.Credential{MusicID: 30003, MusicKey: "Q_H_L_from_an_old_backup", LoginType: 2, RefreshKey: "stale",
+		MusickeyCreateTime: time.Now().Unix() - 400000, KeyExpiresIn: 259200}
+	path := filepath.Join(w.dir, "credential.json")
+	if err := qq.SaveCredential(path, old); err != nil {
+		t.Fatal(err)
+	}
+	w.eventually("the file to be put back", func() bool {
+		c, err := qq.LoadCredential(path)
+		return err == nil && c.MusicKey == "Q_H_L_current"
+	})
+	if got := w.client.Credential().MusicKey; got != "Q_H_L_current" {
+		t.Errorf("the login in use became %q", got)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if w.ctrl.LoginPending() || len(w.adminPosts()) != 0 {
+		t.Errorf("a refused file disturbed a working login:\n%s", w.adminDump())
+	}
+}

@@ -3,6 +3,7 @@ package admin
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"image"
 	_ "image/jpeg" // the WeChat QR code is a JPEG
@@ -46,6 +47,7 @@ type loginRun struct {
 
 	mu      sync.Mutex
 	endText string // the message's last words when stopped from outside
+	stopped bool   // stop was called
 
 	msgID    string
 	terminal bool // the admin channel is unusable: the terminal shows the QR
@@ -65,8 +67,15 @@ func newLoginRun(ctx context.Context, c *Controller, method, why string, mention
 func (r *loginRun) stop(text string) {
 	r.mu.Lock()
 	r.endText = text
+	r.stopped = true
 	r.mu.Unlock()
 	r.cancel()
+}
+
+func (r *loginRun) stoppedFromOutside() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stopped
 }
 
 func (r *loginRun) loop(parent context.Context) {
@@ -77,11 +86,14 @@ func (r *loginRun) loop(parent context.Context) {
 		r.mu.Lock()
 		text := r.endText
 		r.mu.Unlock()
+		if text == "" && parent.Err() != nil {
+			text = "⏹️ The bridge stopped before this login finished; it posts a new QR code when it starts again."
+		}
 		if text != "" {
 			r.final(text)
 		}
 	}
-	r.c.runEnded(parent, r, r.msgID, account)
+	r.c.runEnded(parent, r, account)
 }
 
 // attempts shows QR codes until one logs in (its account is returned) or
@@ -101,7 +113,7 @@ func (r *loginRun) attempts() *Account {
 				r.final(fmt.Sprintf("❌ The %s login could not be started: %s\nRun `/login` to try again, or `bridge login` in a terminal.", methodName[r.method], oneLine(err.Error(), 300)))
 				return nil
 			}
-			r.show(fmt.Sprintf("⚠️ The %s login could not be started (%s); trying again <t:%d:R>.", methodName[r.method], oneLine(err.Error(), 200), r.c.cfg.Now().Add(wait).Unix()), nil, false)
+			r.show(fmt.Sprintf("⚠️ The %s login could not be started (%s); trying again <t:%d:R>.", methodName[r.method], oneLine(err.Error(), 200), r.c.cfg.Now().Add(wait).Unix()), nil, true)
 			select {
 			case <-r.ctx.Done():
 				return nil
@@ -134,9 +146,11 @@ func (r *loginRun) follow(events <-chan LoginEvent) (account *Account, again boo
 				img = ev.Image
 			}
 			r.qrNo++
-			r.image = img
-			r.expires = r.c.cfg.Now().Add(qrLife)
-			r.show(r.text("⏳ Waiting for a scan. This code expires <t:"+fmt.Sprint(r.expires.Unix())+":R>."), img, true)
+			r.expires = ev.Expires
+			if r.expires.IsZero() {
+				r.expires = r.c.cfg.Now().Add(qrLife)
+			}
+			r.show(r.text("⏳ Waiting for a scan. This code expires <t:"+fmt.Sprint(r.expires.Unix())+":R>."), img, false)
 		case LoginScanned:
 			r.show(r.text("📱 Scanned. Confirm the login on the phone."), nil, false)
 		case LoginConfirmed:
@@ -152,11 +166,11 @@ func (r *loginRun) follow(events <-chan LoginEvent) (account *Account, again boo
 				r.final(fmt.Sprintf("⌛ The QR code expired %d times without a login. Run `/login` to try again, or `bridge login` in a terminal.", r.qrNo))
 				return nil, false
 			}
-			r.show(r.text("⌛ The QR code expired; a new one is on its way…"), nil, false)
+			r.show(r.text("⌛ The QR code expired; a new one is on its way…"), nil, true)
 			return nil, true
 		case LoginDone:
 			a := ev.Account
-			r.final(fmt.Sprintf("✅ Logged in as **%s**%s. Relaying resumes.", a.Name(), expiresText(a.Expires)))
+			r.final(fmt.Sprintf("✅ Logged in as **%s**%s. Relaying resumes.", a.Name(), expiresText(a.Expires)) + unsavedText(a))
 			return &a, false
 		case LoginFailed:
 			if r.ctx.Err() != nil {
@@ -173,9 +187,17 @@ func (r *loginRun) follow(events <-chan LoginEvent) (account *Account, again boo
 	return nil, false
 }
 
-// qrLife is how long a QR code is shown before it counts as expired (the
-// qq client's default QR time-out).
+// qrLife is how long a QR code is taken to last when the QQ side does not
+// say (the qq client's default QR time-out).
 var qrLife = 5 * time.Minute
+
+// unsavedText warns that a login could not be saved.
+func unsavedText(a Account) string {
+	if a.SaveErr == nil {
+		return ""
+	}
+	return "\n⚠️ But the credential file could not be written (" + oneLine(a.SaveErr.Error(), 200) + "): the login is lost when the bridge restarts. Check the data folder's permissions and free space, then log in again."
+}
 
 // text is the login message with a status line.
 func (r *loginRun) text(status string) string {
@@ -194,14 +216,14 @@ func (r *loginRun) text(status string) string {
 }
 
 // show puts a state on the message: the first time it is posted (with
-// the mention, once), later it is edited in place. img replaces the QR
-// code when set. When the admin channel cannot be used the terminal shows
-// the state instead.
-func (r *loginRun) show(text string, img []byte, newQR bool) {
+// the mention, once), later it is edited in place. img, when set, is a
+// new QR code; dropImage removes the shown one. When the admin channel
+// cannot be used the terminal shows the state instead.
+func (r *loginRun) show(text string, img []byte, dropImage bool) {
 	ctx, cancel := context.WithTimeout(r.ctx, 30*time.Second)
 	defer cancel()
 	if r.msgID == "" {
-		if r.terminal && !newQR {
+		if r.terminal && img == nil {
 			fmt.Fprintln(r.c.cfg.Terminal, "QQ Music login:", plainStatus(text))
 			return
 		}
@@ -218,11 +240,20 @@ func (r *loginRun) show(text string, img []byte, newQR bool) {
 		r.toTerminal(err, text, img)
 		return
 	}
-	e := Edit{Content: text}
+	e := Edit{Content: text, RemoveImage: dropImage}
 	if img != nil {
 		e.Image, e.ImageName = img, qrImageName
 	}
-	if err := r.c.ch.Edit(ctx, r.msgID, e); err != nil && r.ctx.Err() == nil {
+	err := r.c.ch.Edit(ctx, r.msgID, e)
+	switch {
+	case err == nil || r.ctx.Err() != nil:
+	case errors.Is(err, ErrMessageGone):
+		// Somebody deleted it: post it again (without a second ping).
+		r.msgID = ""
+		if img != nil || !dropImage {
+			r.show(text, img, dropImage)
+		}
+	default:
 		r.c.log.Warn("admin: could not edit the login message", "err", err)
 		if img != nil {
 			r.toTerminal(err, text, img)
@@ -256,7 +287,11 @@ func (r *loginRun) final(text string) {
 		r.msgID = id
 		return
 	}
-	if err := r.c.ch.Edit(ctx, r.msgID, Edit{Content: text, RemoveImage: true}); err != nil {
+	if err := r.c.ch.Edit(ctx, r.msgID, Edit{Content: text, RemoveImage: true}); errors.Is(err, ErrMessageGone) {
+		if _, err := r.c.ch.Post(ctx, Message{Content: text}); err != nil {
+			r.c.log.Warn("admin: could not post in the admin channel", "err", err)
+		}
+	} else if err != nil {
 		r.c.log.Warn("admin: could not edit the login message", "err", err)
 	}
 	if r.terminal {
@@ -305,10 +340,21 @@ func plainStatus(s string) string {
 	return string(out)
 }
 
+// maxQRSide bounds the QR image's width and height: a hostile image must
+// not make the bridge allocate gigabytes.
+const maxQRSide = 4096
+
 // toPNG returns img as a PNG (the WeChat QR code is a JPEG).
 func toPNG(img []byte) ([]byte, error) {
 	if bytes.HasPrefix(img, []byte("\x89PNG\r\n\x1a\n")) {
 		return img, nil
+	}
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(img))
+	if err != nil {
+		return nil, fmt.Errorf("decoding the QR image: %w", err)
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 || cfg.Width > maxQRSide || cfg.Height > maxQRSide {
+		return nil, fmt.Errorf("the QR image is %dx%d pixels, larger than a QR code needs", cfg.Width, cfg.Height)
 	}
 	m, _, err := image.Decode(bytes.NewReader(img))
 	if err != nil {

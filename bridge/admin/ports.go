@@ -27,6 +27,9 @@ type Account struct {
 	Nick string
 	// Expires is when the login expires, zero when unknown.
 	Expires time.Time
+	// SaveErr, after a login, says the login works but the credential
+	// file could not be written: it is lost at the next restart.
+	SaveErr error
 }
 
 // Name is "nick (uin)", or the uin alone when the nick is unknown.
@@ -81,9 +84,11 @@ func (s LoginState) String() string {
 // LoginEvent is one step of a QR login.
 type LoginEvent struct {
 	State LoginState
-	// Image and MIME are the QR code, on the first (LoginWaiting) event.
-	Image []byte
-	MIME  string
+	// Image and MIME are the QR code, on the first (LoginWaiting) event;
+	// Expires is when the code stops working (zero: unknown).
+	Image   []byte
+	MIME    string
+	Expires time.Time
 	// Account is set on LoginDone.
 	Account Account
 	// Err is set on LoginFailed.
@@ -140,9 +145,18 @@ type QQ interface {
 	Check(ctx context.Context) error
 	// Keep keeps the credential alive (refreshed well before it expires)
 	// until ctx ends or only a new login helps; it then returns an error
-	// wrapping bridge.ErrLoginRequired. onError is called for each failed
-	// attempt it retries after, onRefresh after each refresh.
-	Keep(ctx context.Context, onRefresh func(Account), onError func(error)) error
+	// wrapping bridge.ErrLoginRequired. It reports what it does through h.
+	Keep(ctx context.Context, h KeepHooks) error
+}
+
+// KeepHooks are Keep's reports; nil ones are skipped.
+type KeepHooks struct {
+	// Refreshed follows each refresh.
+	Refreshed func(Account)
+	// OK follows each successful check with the server.
+	OK func()
+	// Failed follows each failed check or refresh that Keep retries.
+	Failed func(error)
 }
 
 // Message is an admin-channel message.
@@ -176,6 +190,10 @@ type Channel interface {
 	// of an allowed member (others are refused by the channel itself).
 	OnRequest(f func(ctx context.Context, r Request))
 }
+
+// ErrMessageGone (wrapped) from Edit means the message was deleted: post a
+// new one.
+var ErrMessageGone = errors.New("the admin message was deleted")
 
 // ErrChannelUnusable (wrapped) from Post means the admin channel is missing
 // or the bot may not post there: the login falls back to the terminal.

@@ -24,6 +24,9 @@ type Login struct {
 	log  *slog.Logger
 	// QROptions tune every QR login (tests shorten the time-outs).
 	QROptions []qq.QROption
+	// QRTimeout is how long a QR code is shown before the login counts as
+	// expired (default 5 minutes).
+	QRTimeout time.Duration
 	// Keeper tunes the credential keeper.
 	Keeper qq.KeeperOptions
 
@@ -122,10 +125,15 @@ func (l *Login) StartQRLogin(ctx context.Context, method string) (<-chan admin.L
 	if err != nil {
 		return nil, err
 	}
-	in, err := l.c.StartQRLogin(ctx, m, l.QROptions...)
+	life := l.QRTimeout
+	if life <= 0 {
+		life = 5 * time.Minute
+	}
+	in, err := l.c.StartQRLogin(ctx, m, append([]qq.QROption{qq.WithQRTimeout(life)}, l.QROptions...)...)
 	if err != nil {
 		return nil, err
 	}
+	expires := time.Now().Add(life)
 	out := make(chan admin.LoginEvent, 1)
 	go func() {
 		defer close(out)
@@ -134,22 +142,30 @@ func (l *Login) StartQRLogin(ctx context.Context, method string) (<-chan admin.L
 			if a.State == 0 {
 				continue
 			}
+			if len(a.Image) > 0 {
+				a.Expires = expires
+			}
 			if ev.State == qq.LoginDone {
+				var saveErr error
 				if err := l.adopt(ev.Credential); err != nil {
 					if !ev.Credential.HasLogin() {
 						a = admin.LoginEvent{State: admin.LoginFailed, Err: err}
 					} else {
-						// In use, but a restart would lose it: say so loudly.
-						l.log.Error("qqport: logged in, but the credential file could not be written; the login is lost at the next restart", "file", l.file, "err", err)
+						// In use, but a restart would lose it.
+						saveErr = err
 					}
 				}
 				if a.State == admin.LoginDone {
-					a.Account = l.Describe(ctx)
+					a.Account = l.Describe(context.WithoutCancel(ctx))
+					a.Account.SaveErr = saveErr
 				}
 			}
 			select {
 			case out <- a:
 			case <-ctx.Done():
+				// The run was stopped; a login that went through is in
+				// use all the same, and the controller's next check
+				// finds it.
 				return
 			}
 		}
@@ -178,12 +194,13 @@ func (l *Login) PhoneLogin(ctx context.Context, area, phone, code string) (admin
 	if err != nil {
 		return admin.Account{}, err
 	}
-	if err := l.adopt(cred); err != nil && !cred.HasLogin() {
+	err = l.adopt(cred)
+	if err != nil && !cred.HasLogin() {
 		return admin.Account{}, err
-	} else if err != nil {
-		l.log.Error("qqport: logged in, but the credential file could not be written; the login is lost at the next restart", "file", l.file, "err", err)
 	}
-	return l.Describe(ctx), nil
+	a := l.Describe(ctx)
+	a.SaveErr = err
+	return a, nil
 }
 
 // Logout forgets the credential and deletes the credential file.
@@ -225,12 +242,24 @@ func (l *Login) Reload(ctx context.Context) (bool, error) {
 	if cur.HasLogin() && cur.MusicID == cred.MusicID && cur.MusicKey == cred.MusicKey {
 		return false, nil // our own refresh or login wrote it
 	}
+	// A file restored from an old backup must not replace a login that
+	// works: ask the server first, with the new credential on the side.
+	if cur.HasLogin() {
+		if err := l.c.CheckCandidate(ctx, cred); errors.Is(err, qq.ErrCredentialExpired) {
+			if serr := l.c.SaveCredential(); serr == nil {
+				l.mu.Lock()
+				l.stamp = stampOf(l.file)
+				l.mu.Unlock()
+			}
+			return false, fmt.Errorf("the credential in %s was refused by QQ Music (expired); the login in use is kept and written back: %w", l.file, err)
+		}
+	}
 	l.c.SetCredential(cred)
 	l.port.ResetRefresh()
 	return true, nil
 }
 
-func (l *Login) keeper(onRefresh func(admin.Account), onError func(error)) *qq.Keeper {
+func (l *Login) keeper(h admin.KeepHooks) *qq.Keeper {
 	opts := l.Keeper
 	opts.Logger = l.log
 	opts.OnRefresh = func(cred *qq.Credential) {
@@ -238,11 +267,12 @@ func (l *Login) keeper(onRefresh func(admin.Account), onError func(error)) *qq.K
 		l.stamp = stampOf(l.file)
 		l.mu.Unlock()
 		l.port.ResetRefresh()
-		if onRefresh != nil {
-			onRefresh(accountOf(cred))
+		if h.Refreshed != nil {
+			h.Refreshed(accountOf(cred))
 		}
 	}
-	opts.OnError = onError
+	opts.OnError = h.Failed
+	opts.OnChecked = h.OK
 	return qq.NewKeeper(l.c, opts)
 }
 
@@ -257,13 +287,14 @@ func loginRequired(err error) error {
 // Check reports whether the credential in use works, refreshing it when
 // due or refused.
 func (l *Login) Check(ctx context.Context) error {
-	if _, err := l.keeper(nil, nil).Tick(ctx, true); err != nil {
+	if _, err := l.keeper(admin.KeepHooks{}).Tick(ctx, true); err != nil {
 		return loginRequired(err)
 	}
+	l.port.ResetRefresh()
 	return nil
 }
 
 // Keep keeps the credential alive until ctx ends or only a new login helps.
-func (l *Login) Keep(ctx context.Context, onRefresh func(admin.Account), onError func(error)) error {
-	return loginRequired(l.keeper(onRefresh, onError).Run(ctx))
+func (l *Login) Keep(ctx context.Context, h admin.KeepHooks) error {
+	return loginRequired(l.keeper(h).Run(ctx))
 }
