@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -150,5 +151,45 @@ func TestE2EExpiryMidStreamLoginInAdminChannel(t *testing.T) {
 		if strings.Contains(e.logs.String(), secret) {
 			t.Error("a secret appears in the logs")
 		}
+	}
+}
+
+// TestE2ELoginQROnTerminalWithoutAdminChannel: with an admin channel that
+// does not exist, the login QR code goes to standard output and to
+// login-qr.png beside the credential file, and the log says why.
+func TestE2ELoginQROnTerminalWithoutAdminChannel(t *testing.T) {
+	e, login, credFile := loginEnv(t)
+	raw, err := os.ReadFile(e.cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.Replace(string(raw), fmt.Sprintf("admin_channel_id = %q", e.dc.AdminChannelID), `admin_channel_id = "424242424242"`, 1)
+	if err := os.WriteFile(e.cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	e.start()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	qr, err := login.NextQR(ctx, qqtest.QRKindMobile)
+	if err != nil {
+		t.Fatalf("no QR login was started: %v\n%s", err, e.logs.String())
+	}
+	png := filepath.Join(filepath.Dir(credFile), "login-qr.png")
+	e.eventually("the QR code on the terminal", 30*time.Second, func() bool {
+		_, err := os.Stat(png)
+		return err == nil && strings.Contains(e.logs.String(), "▀")
+	})
+	out := e.logs.String()
+	for _, want := range []string{"cannot be posted in the admin channel", "discord.admin_channel_id", "The QR code is also saved as " + png} {
+		if !strings.Contains(out, want) {
+			t.Errorf("the output lacks %q:\n%s", want, out)
+		}
+	}
+	if err := qr.Confirm(); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("the login", 30*time.Second, func() bool { return strings.Contains(e.logs.String(), "QQ Music login: ✅ Logged in as") })
+	if _, err := os.Stat(credFile); err != nil {
+		t.Errorf("no credential file after the login: %v", err)
 	}
 }
