@@ -333,14 +333,14 @@ func TestCatchUpFindsReplyMissedBeforeALiveOne(t *testing.T) {
 	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
 	h.qq.peerSays("s1", "m1")
 	h.settle()
-	h.e.catchUp(h.ctx, h.ctx)
+	h.e.catchUp(h.ctx, h.ctx, nil)
 	ch := h.dc.sessionChannel("s1")
 	missed := h.dc.memberWrites(ch, "written during the outage")
 	live := h.dc.memberWrites(ch, "written after the reconnection")
 	if err := h.e.HandleReply(h.ctx, live); err != nil {
 		t.Fatal(err)
 	}
-	h.e.catchUp(h.ctx, h.ctx) // what Resumed triggers
+	h.e.catchUp(h.ctx, h.ctx, nil) // what Resumed triggers
 	h.settle()
 	var sent []string
 	for _, s := range h.qq.sent() {
@@ -356,5 +356,44 @@ func TestCatchUpFindsReplyMissedBeforeALiveOne(t *testing.T) {
 	s, _, _ := h.st.Session(h.ctx, "s1")
 	if s.CaughtUpDiscordID != live.MessageID && !store.SnowflakeAfter(s.CaughtUpDiscordID, live.MessageID) {
 		t.Errorf("catch-up watermark %q did not move past %q", s.CaughtUpDiscordID, live.MessageID)
+	}
+}
+
+// TestReplyInAdoptedChannelIsCaughtUp: the bridge died after making a
+// session's channel and before recording it, and a member wrote there
+// before the next start adopted the channel. The live message was ignored
+// (the channel was no session's yet) and the start's catch-up ran before
+// the adoption; the adoption's own catch-up of the channel finds it.
+func TestReplyInAdoptedChannelIsCaughtUp(t *testing.T) {
+	h := newHarness(t, nil)
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	h.qq.peerSays("s1", "m1")
+	h.crashAt("after-ensure-channel")
+	h.step()
+	if !h.fired.Load() {
+		t.Fatal("the engine never made the channel")
+	}
+	ch := h.dc.sessionChannel("s1")
+	early := h.dc.memberWrites(ch, "written before the adoption")
+	h.restart()
+	// As Run may: the gateway's live message and the start's catch-up come
+	// before the first poll adopts the channel.
+	if err := h.e.HandleReply(h.ctx, early); err != nil {
+		t.Fatal(err)
+	}
+	h.e.catchUpIfDue(h.ctx, h.ctx)
+	h.settle()
+	if got := texts(h.dc.posted(ch)); got != "m1" {
+		t.Errorf("channel shows %s", got)
+	}
+	var sent []string
+	for _, s := range h.qq.sent() {
+		sent = append(sent, s.Text)
+	}
+	if got := strings.Join(sent, ","); got != "written before the adoption" {
+		t.Errorf("QQ received %q", got)
+	}
+	if m := h.dc.markOf(ch, early.MessageID); m != "delivered" {
+		t.Errorf("mark = %q, want delivered", m)
 	}
 }

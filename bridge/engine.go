@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"sort"
 	"sync"
 	"time"
 
@@ -156,6 +157,9 @@ type Engine struct {
 	// catchUpSince is when the oldest unfinished catch-up was asked for.
 	catchUpSince time.Time
 	catchUpAt    time.Time
+	// catchUpChans are channels due for a catch-up of their own now: a
+	// session just got them (see requestChannelCatchUp).
+	catchUpChans map[string]bool
 	// stopRun ends Run with a cause (set while Run runs).
 	stopRun context.CancelCauseFunc
 }
@@ -189,6 +193,7 @@ func NewEngine(cfg EngineConfig, st *store.Store, qq QQ, dc Discord, logger *slo
 		streaks:      map[string]int{},
 		sessRetry:    map[string]retryState{},
 		ackRetry:     map[int64]time.Time{},
+		catchUpChans: map[string]bool{},
 		lastActivity: cfg.Clock.Now(),
 		liveSince:    cfg.Clock.Now().Add(-liveMargin),
 	}
@@ -490,4 +495,49 @@ func (e *Engine) Status(ctx context.Context) (Status, error) {
 	}
 	s.OutboxToDiscord, s.OutboxToQQ, err = e.st.OutboxDepth(ctx)
 	return s, err
+}
+
+// BridgedSession is a session that has a Discord channel, for the admin
+// channel's listings.
+type BridgedSession struct {
+	ID   string
+	Peer Peer
+	// SortTime is the session's last activity (QQ's sort_time, unix
+	// seconds or milliseconds as QQ gives it).
+	SortTime int64
+	// ChannelID is the session's channel or forum post.
+	ChannelID string
+}
+
+func bridgedSession(s store.Session) BridgedSession {
+	return BridgedSession{ID: s.ID, Peer: fromStorePeer(s.Peer), SortTime: s.SortTime, ChannelID: s.Channel.ChannelID}
+}
+
+// Sessions returns the bridged sessions, most recently active first.
+func (e *Engine) Sessions(ctx context.Context) ([]BridgedSession, error) {
+	ss, err := e.st.BridgedSessions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]BridgedSession, 0, len(ss))
+	for _, s := range ss {
+		out = append(out, bridgedSession(s))
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		if out[i].SortTime != out[j].SortTime {
+			return out[i].SortTime > out[j].SortTime
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
+
+// SessionByChannel returns the session bridged into a Discord channel (or
+// forum post).
+func (e *Engine) SessionByChannel(ctx context.Context, channelID string) (BridgedSession, bool, error) {
+	s, ok, err := e.st.SessionByChannel(ctx, channelID)
+	if err != nil || !ok {
+		return BridgedSession{}, ok, err
+	}
+	return bridgedSession(s), true, nil
 }

@@ -286,7 +286,7 @@ func TestReplyReachesQQOnceAndIsNotEchoed(t *testing.T) {
 	if err := h.e.HandleReply(h.ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	h.e.catchUp(h.ctx, h.ctx)
+	h.e.catchUp(h.ctx, h.ctx, nil)
 	h.settle()
 
 	sent := h.qq.sent()

@@ -144,26 +144,49 @@ func (e *Engine) requestCatchUp() {
 	kick(e.kickDeliver)
 }
 
+// requestChannelCatchUp makes a catch-up of one channel due now. The
+// engine asks for it when a session gets a channel: one adopted after a
+// crash may hold replies written before the bridge knew the channel, which
+// were ignored when they arrived. It costs one read of that channel, not a
+// catch-up of every channel.
+func (e *Engine) requestChannelCatchUp(channelID string) {
+	e.mu.Lock()
+	if e.catchUpSince.IsZero() {
+		e.catchUpSince = e.now()
+	}
+	e.catchUpChans[channelID] = true
+	e.mu.Unlock()
+	kick(e.kickDeliver)
+}
+
 // nextCatchUp is when the pending catch-up is due (zero if none).
 func (e *Engine) nextCatchUp() time.Time {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if len(e.catchUpChans) > 0 {
+		return e.now()
+	}
 	if !e.catchUpPending {
 		return time.Time{}
 	}
 	return e.catchUpAt
 }
 
-// catchUpIfDue runs the pending catch-up when it is due; a failed one is
-// tried again with back-off.
+// catchUpIfDue runs the pending catch-up when it is due, or else the
+// pending catch-ups of single channels; a failed one is tried again, as a
+// catch-up of every channel, with back-off.
 func (e *Engine) catchUpIfDue(ctx, dctx context.Context) {
 	e.mu.Lock()
 	due := e.catchUpPending && !e.now().Before(e.catchUpAt)
+	var only map[string]bool
 	if due {
 		e.catchUpPending = false
+		clear(e.catchUpChans) // covered by the catch-up of every channel
+	} else if len(e.catchUpChans) > 0 {
+		only, e.catchUpChans = e.catchUpChans, map[string]bool{}
 	}
 	e.mu.Unlock()
-	if !due || e.catchUp(ctx, dctx) {
+	if (!due && only == nil) || e.catchUp(ctx, dctx, only) {
 		return
 	}
 	e.mu.Lock()
@@ -176,9 +199,10 @@ func (e *Engine) catchUpIfDue(ctx, dctx context.Context) {
 	e.catchUpPending = true
 }
 
-// catchUp queues the replies written in every session channel since its
-// catch-up watermark. It reports whether every channel was read.
-func (e *Engine) catchUp(ctx, dctx context.Context) bool {
+// catchUp queues the replies written in every session channel (or, when
+// only is set, in those channels) since its catch-up watermark. It reports
+// whether every channel was read.
+func (e *Engine) catchUp(ctx, dctx context.Context, only map[string]bool) bool {
 	sessions, err := e.st.BridgedSessions(ctx)
 	if err != nil {
 		e.fault("store", err)
@@ -188,6 +212,9 @@ func (e *Engine) catchUp(ctx, dctx context.Context) bool {
 	for _, s := range sessions {
 		if ctx.Err() != nil {
 			return false
+		}
+		if only != nil && !only[s.Channel.ChannelID] {
+			continue
 		}
 		// Read from the catch-up watermark, not from the last seen reply:
 		// live replies handled since an outage may lie beyond a gap.
@@ -231,8 +258,10 @@ func (e *Engine) catchUp(ctx, dctx context.Context) bool {
 		return false
 	}
 	e.mu.Lock()
-	e.catchUpFails = 0
-	if !e.catchUpPending {
+	if only == nil {
+		e.catchUpFails = 0
+	}
+	if !e.catchUpPending && len(e.catchUpChans) == 0 {
 		e.catchUpSince = time.Time{}
 	}
 	e.mu.Unlock()

@@ -174,6 +174,10 @@ func (e *Engine) ensureChannel(ctx context.Context, s store.Session, force bool)
 	if got.ChannelID != ref.ChannelID {
 		e.log.Info("bridge: session bridged", "session", s.ID, "peer", s.Peer.Nick, "channel", got.ChannelID)
 		e.emit(Event{Kind: EventSessionBridged, SessionID: s.ID, Detail: s.Peer.Nick})
+		// Members may have written in the channel before it was recorded
+		// as the session's (an adopted channel made before a crash): those
+		// messages were ignored live, and only a catch-up finds them.
+		e.requestChannelCatchUp(got.ChannelID)
 	}
 	return got, nil
 }

@@ -25,6 +25,17 @@ func (c *Client) CheckCredential(ctx context.Context) error {
 	return err
 }
 
+// CheckCandidate asks the server whether cred (not the client's credential,
+// which stays in use) is accepted, with the errors of CheckCredential. Use
+// it before adopting a credential from elsewhere.
+func (c *Client) CheckCandidate(ctx context.Context, cred *Credential) error {
+	if !cred.HasLogin() {
+		return fmt.Errorf("GetLoginUserInfo: %w", ErrCredentialRequired)
+	}
+	_, err := c.Call(ctx, Request{Module: moduleUserInfo, Method: "GetLoginUserInfo", Param: map[string]any{}, Credential: cred.clone()})
+	return err
+}
+
 // RefreshParams returns the Login (loginMode 2) parameters that refresh
 // cred, chosen by its login type as the reference library does.
 func RefreshParams(cred *Credential) map[string]any {

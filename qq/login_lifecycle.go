@@ -97,6 +97,9 @@ type KeeperOptions struct {
 	OnRefresh func(*Credential)
 	// OnError is called for each failure the Keeper retries after.
 	OnError func(error)
+	// OnChecked is called after each check in which the server accepted
+	// the credential.
+	OnChecked func()
 	// Logger receives diagnostics (default: discarded). Secrets are never
 	// logged.
 	Logger *slog.Logger
@@ -275,6 +278,9 @@ func (k *Keeper) Run(ctx context.Context) error {
 		default:
 			if err != nil && k.opts.OnError != nil {
 				k.opts.OnError(err)
+			}
+			if err == nil && step == StepChecked && k.opts.OnChecked != nil {
+				k.opts.OnChecked()
 			}
 			retry = 0
 			wait = k.nextWait(now, lastCheck)

@@ -40,7 +40,7 @@ flags of login:
   --method M     mobile, qq, wx or phone (default: qq.login_method)
   --plain        draw the QR code with full blocks instead of half blocks
 
-exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error
+exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error (healthcheck: 0 or 1 only)
 `
 
 // run is the whole command line; it returns the exit code.

@@ -317,6 +317,21 @@ func TestE2ETwoWayRelay(t *testing.T) {
 		t.Errorf("channel now shows %q: the bridge echoed its own reply", c)
 	}
 
+	// The musickey expires: the bridge refreshes it (refresh token and
+	// key go over the wire) and relaying goes on.
+	e.qq.ExpireCredential()
+	if _, err := e.qq.Deliver(sid, qqtest.Text("after the refresh")); err != nil {
+		t.Fatal(err)
+	}
+	e.eventually("the message after the refresh", 20*time.Second, func() bool {
+		c := e.webhookContents(ch.ID)
+		return len(c) == 4 && c[3] == "after the refresh"
+	})
+	refreshed := e.qq.Account()
+	if refreshed.MusicKey == e.account.MusicKey {
+		t.Fatal("the double issued no new musickey")
+	}
+
 	// SIGTERM: a clean exit; then a restart relays what came meanwhile, once.
 	if code := e.stop(syscall.SIGTERM); code != 0 {
 		t.Errorf("exit code after SIGTERM = %d, want 0", code)
@@ -327,18 +342,19 @@ func TestE2ETwoWayRelay(t *testing.T) {
 	e.start()
 	e.eventually("the message from the downtime", 30*time.Second, func() bool {
 		c := e.webhookContents(ch.ID)
-		return len(c) >= 4 && c[len(c)-1] == "while you were away"
+		return len(c) >= 5 && c[len(c)-1] == "while you were away"
 	})
 	time.Sleep(time.Second)
-	if c := e.webhookContents(ch.ID); len(c) != 4 {
-		t.Errorf("after the restart the channel shows %q, want 4 messages", c)
+	if c := e.webhookContents(ch.ID); len(c) != 5 {
+		t.Errorf("after the restart the channel shows %q, want 5 messages", c)
 	}
 	if n := len(e.qq.Sent()); n != 1 {
 		t.Errorf("QQ received %d replies after the restart, want 1", n)
 	}
 
 	logs := e.logs.String()
-	for _, secret := range []string{e.dc.Token, e.account.MusicKey, e.account.RefreshToken, e.account.AccessToken} {
+	for _, secret := range []string{e.dc.Token, e.account.MusicKey, e.account.RefreshToken, e.account.AccessToken, e.account.RefreshKey,
+		refreshed.MusicKey, refreshed.RefreshToken, refreshed.RefreshKey} {
 		if strings.Contains(logs, secret) {
 			t.Errorf("the logs contain a secret (%.6s...)", secret)
 		}
@@ -418,5 +434,28 @@ func TestE2EHealthAndMetrics(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if cmd.ProcessState.ExitCode() != 1 {
 		t.Errorf("bridge healthcheck on an unhealthy bridge: exit %d (%v)\n%s", cmd.ProcessState.ExitCode(), err, out)
+	}
+}
+
+func TestE2EDisallowedIntentsExit1(t *testing.T) {
+	e := newE2E(t)
+	e.dc.DisallowIntents(1 << 15) // MESSAGE_CONTENT
+	cmd := exec.Command(bridgeBinary(t), "run", "--config", e.cfgPath)
+	cmd.Env = append(os.Environ(), "BRIDGE_DISCORD_TOKEN="+e.dc.Token)
+	done := make(chan struct{})
+	var out []byte
+	go func() { out, _ = cmd.CombinedOutput(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("the bridge kept running without the Message Content intent:\n%s", out)
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 1 {
+		t.Errorf("exit code %d, want 1\n%s", code, out)
+	}
+	if !strings.Contains(string(out), "Message Content intent") {
+		t.Errorf("output does not name the intent:\n%s", out)
 	}
 }

@@ -13,6 +13,8 @@ import (
 
 // cmdHealthcheck asks the running bridge's /healthz (on http.listen) and
 // exits 0 when it answers 200, 1 otherwise: the container's HEALTHCHECK.
+// A configuration it cannot use is also 1 (unhealthy), not the usual 2:
+// Docker reserves exit code 2 of a health check.
 func cmdHealthcheck(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("healthcheck", stderr)
 	cfgPath := fs.String("config", "", "the configuration file (default: $BRIDGE_CONFIG, then config.toml)")
@@ -22,11 +24,11 @@ func cmdHealthcheck(args []string, stdout, stderr io.Writer) int {
 	}
 	cfg, ok := loadConfigWith(config.LoadWithoutToken, *cfgPath, stderr)
 	if !ok {
-		return exitUsage
+		return exitRuntime
 	}
 	if cfg.HTTP.Listen == "" {
 		fmt.Fprintln(stderr, "bridge: healthcheck needs http.listen, which this configuration disables")
-		return exitUsage
+		return exitRuntime
 	}
 	host, port, _ := net.SplitHostPort(cfg.HTTP.Listen)
 	if host == "" || host == "0.0.0.0" || host == "::" {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge"
+	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/admin"
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/config"
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/ops"
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/qqport"
@@ -74,10 +75,12 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		client *qq.Client
 		dc     *discord.Adapter
 		engine *bridge.Engine
+		ctrl   *admin.Controller
 	)
 	src := ops.Sources{
 		EngineStatus:      func(ctx context.Context) (bridge.Status, error) { return engine.Status(ctx) },
 		DiscordConnected:  func() bool { return dc.Connected() },
+		LoginPending:      func() bool { return ctrl.LoginPending() },
 		DiscordRateLimits: func() int64 { return dc.RateLimitHits() },
 		DiscordRequests:   func() int64 { return dc.Requests() },
 		CredentialExpiry: func() time.Time {
@@ -104,7 +107,7 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	}
 	port := qqport.New(client)
 	if !client.Credential().HasLogin() {
-		log.Warn("bridge: no QQ Music login yet; run `bridge login` (the bridge picks the credential file up by itself)",
+		log.Warn("bridge: no QQ Music login yet; the login QR code is posted in the admin channel (or run `bridge login`: the bridge picks the credential file up by itself)",
 			"credential_file", cfg.QQ.CredentialFile)
 	}
 
@@ -123,19 +126,19 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	}
 	defer dc.Close()
 
-	events := make(chan bridge.Event, 64)
 	engine = bridge.NewEngine(bridge.EngineConfig{
 		Observer:         metrics,
 		PollInterval:     cfg.Bridge.PollInterval.Duration,
 		IdlePollInterval: cfg.Bridge.IdlePollInterval.Duration,
 		Backfill:         cfg.Bridge.Backfill,
-		OnEvent: func(ev bridge.Event) {
-			select {
-			case events <- ev:
-			default: // the watcher is behind; it also polls on its own
-			}
-		},
+		OnEvent:          func(ev bridge.Event) { ctrl.HandleEvent(ev) },
 	}, st, port, dc, log)
+	ctrl = admin.New(admin.Config{
+		LoginMethod:    cfg.QQ.LoginMethod,
+		CredentialFile: cfg.QQ.CredentialFile,
+		Version:        version,
+		Terminal:       os.Stdout,
+	}, qqport.NewLogin(client, port, cfg.QQ.CredentialFile, log), dc.AdminChannel(), engine, log)
 
 	if cfg.HTTP.Listen != "" {
 		addr, _, err := ops.Serve(ctx, cfg.HTTP.Listen, ops.Handler(src, metrics))
@@ -155,8 +158,22 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	}
 	log.Info("bridge: running", "version", version, "mode", cfg.Discord.Mode)
 
-	go watchCredential(ctx, cfg.QQ.CredentialFile, client, port, engine, events, log)
-	return engine.Run(ctx)
+	actx, stopAdmin := context.WithCancel(ctx)
+	adminDone := make(chan struct{})
+	go func() {
+		defer close(adminDone)
+		if err := ctrl.Run(actx); err != nil {
+			log.Error("bridge: the admin channel stopped", "err", err)
+		}
+	}()
+	err = engine.Run(ctx)
+	// Let the admin channel say a pending login was interrupted.
+	stopAdmin()
+	select {
+	case <-adminDone:
+	case <-time.After(5 * time.Second):
+	}
+	return err
 }
 
 // qqResult is the result label of a QQ Music call in the metrics.
@@ -185,6 +202,9 @@ func startDiscord(ctx context.Context, dc *discord.Adapter, h bridge.DiscordHand
 		if errors.Is(err, discord.ErrTokenRejected) {
 			return fmt.Errorf("Discord refused the bot token (401): check discord.token or BRIDGE_DISCORD_TOKEN: %w", err)
 		}
+		if errors.Is(err, discord.ErrIntentsDisallowed) {
+			return fmt.Errorf("Discord refused the bot's intents: enable the Message Content intent on the Bot page of the Discord developer portal, then start the bridge again: %w", err)
+		}
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -196,80 +216,4 @@ func startDiscord(ctx context.Context, dc *discord.Adapter, h bridge.DiscordHand
 		}
 		backoff = min(backoff*2, 2*time.Minute)
 	}
-}
-
-// credentialPoll is how often the credential file is checked for a new
-// login written by `bridge login` or by hand.
-var credentialPoll = 3 * time.Second
-
-// watchCredential resumes the engine when a working credential appears:
-// a credential file written by `bridge login` (or replaced by hand), or a
-// refresh that succeeds on a later try.
-func watchCredential(ctx context.Context, path string, client *qq.Client, port *qqport.Port, engine *bridge.Engine, events <-chan bridge.Event, log *slog.Logger) {
-	stamp := fileStamp(path)
-	loginNeeded := false
-	retry := time.Minute
-	nextRetry := time.Time{}
-	tick := time.NewTicker(credentialPoll)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev := <-events:
-			switch ev.Kind {
-			case bridge.EventLoginNeeded:
-				if !loginNeeded {
-					log.Warn("bridge: QQ Music needs a new login; relaying is paused and nothing is lost. Run `bridge login` to log in again",
-						"credential_file", path)
-				}
-				loginNeeded = true
-				retry = time.Minute
-				nextRetry = time.Now().Add(retry)
-			case bridge.EventLoginRestored:
-				loginNeeded = false
-			}
-		case <-tick.C:
-			if s := fileStamp(path); s != stamp {
-				stamp = s
-				cred, err := qq.LoadCredential(path)
-				if err != nil {
-					log.Warn("bridge: the credential file changed but cannot be read", "credential_file", path, "error", err)
-					continue
-				}
-				if !cred.HasLogin() {
-					continue
-				}
-				cur := client.Credential()
-				if cur != nil && cur.MusicID == cred.MusicID && cur.MusicKey == cred.MusicKey {
-					continue // our own refresh wrote it
-				}
-				log.Info("bridge: new QQ Music credential file found", "musicid", cred.MusicID)
-				client.SetCredential(cred)
-				port.ResetRefresh()
-				engine.CredentialRenewed()
-				continue
-			}
-			if loginNeeded && !nextRetry.IsZero() && time.Now().After(nextRetry) {
-				// Perhaps a refresh works now.
-				port.ResetRefresh()
-				engine.CredentialRenewed()
-				retry = min(retry*2, 30*time.Minute)
-				nextRetry = time.Now().Add(retry)
-			}
-		}
-	}
-}
-
-type stamp struct {
-	mod  time.Time
-	size int64
-}
-
-func fileStamp(path string) stamp {
-	fi, err := os.Stat(path)
-	if err != nil {
-		return stamp{}
-	}
-	return stamp{fi.ModTime(), fi.Size()}
 }
