@@ -28,6 +28,9 @@ func verdict(ok bool) string {
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
+// mb shows a memory size in MiB and in MB (the goal's unit).
+func mb(b int64) string { return fmt.Sprintf("%.1f MiB (%.1f MB)", float64(b)/(1<<20), float64(b)/1e6) }
+
 // delivery says what became of a stream of messages.
 func delivery(r relayResult) string {
 	s := fmt.Sprintf("%d/%d once", r.once, r.sent)
@@ -108,7 +111,7 @@ func (r *results) table() string {
 
 	if bn := r.bin; bn != nil {
 		row(fmt.Sprintf("Binary, %d sessions, %d mapped messages (database %s): RSS idle / peak", bn.sessions, bn.mapped, mib(bn.dbBytes)),
-			mib(bn.idleRSS)+" / "+mib(bn.peakRSS), "n/a", "≤ 40 MiB", verdict(bn.idleRSS <= 40<<20 && bn.peakRSS <= 40<<20))
+			mb(bn.idleRSS)+" / "+mb(bn.peakRSS), "n/a", "≤ 40 MB", verdict(bn.idleRSS <= 40e6 && bn.peakRSS <= 40e6))
 		row(fmt.Sprintf("… idle CPU (%s poll, over %s)", ms(bn.pollInterval), ms(bn.idle)),
 			fmt.Sprintf("%.2f%% of a core", bn.idleCPU), "n/a", "< 1% of a core", verdict(bn.idleCPU < 1))
 		row("… start to ready (/healthz 200); to the start-up catch-up done (CPU used; Discord requests, 429s)",
