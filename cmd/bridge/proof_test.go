@@ -14,6 +14,8 @@ package main
 //	                time-outs, a gateway drop every 10 s and 600 messages
 //	-proof.seed=N   the seed of every random choice (default: each
 //	                scenario's fixed seed, logged)
+//	-proof.logs     keep the bridge's output (in a file each test names)
+//	                even when the test passes
 //
 // A failing scenario logs the command that runs it again with its seed,
 // and writes the bridge's output (every run of it) to a file it names.
@@ -39,6 +41,7 @@ import (
 var (
 	proofFull = flag.Bool("proof.full", false, "run the proof scenarios at full size (20 kills, 2,000 messages, 50 sessions)")
 	proofSeed = flag.Int64("proof.seed", 0, "seed of the proof scenarios (0: each scenario's fixed seed)")
+	proofLogs = flag.Bool("proof.logs", false, "keep the bridge's output of every proof scenario, passed or not")
 )
 
 // proof is one scenario's environment: the doubles, the binary's config,
@@ -65,7 +68,16 @@ func newProof(t *testing.T, defaultSeed int64, qqOpts ...qqtest.Option) *proof {
 	t.Cleanup(func() {
 		// Runs before the doubles close (cleanups run last-in first-out)
 		// and after the bridge was killed (launch registers that later).
+		if !t.Failed() && !*proofLogs {
+			return
+		}
 		if !t.Failed() {
+			f, err := os.CreateTemp("", "proof-bridge-*.log")
+			if err == nil {
+				_, _ = f.WriteString(p.out.String())
+				_ = f.Close()
+				t.Logf("the bridge's output (%d runs) is in %s", p.runs, f.Name())
+			}
 			return
 		}
 		full := ""
@@ -177,6 +189,23 @@ func (p *proof) healthy(timeout time.Duration) {
 		code, _ := p.get("/healthz")
 		return code == 200
 	}, nil)
+}
+
+// relayCounts reads bridge_messages_relayed_total from the running
+// bridge's /metrics, by "direction/outcome" (nil when it does not answer).
+func (p *proof) relayCounts() map[string]int {
+	code, body := p.get("/metrics")
+	if code != 200 {
+		return nil
+	}
+	re := regexp.MustCompile(`(?m)^bridge_messages_relayed_total\{direction="([a-z_]+)",outcome="([a-z_]+)"\} ([0-9]+)$`)
+	out := map[string]int{}
+	for _, m := range re.FindAllStringSubmatch(body, -1) {
+		var n int
+		fmt.Sscan(m[3], &n)
+		out[m[1]+"/"+m[2]] += n
+	}
+	return out
 }
 
 // channelsOf returns the session channels whose topic names sessionID.
