@@ -326,4 +326,3 @@ func TestProofFaults(t *testing.T) {
 	}()
 	s.drain(4 * time.Minute)
 }
-
