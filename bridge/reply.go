@@ -154,6 +154,13 @@ func (e *Engine) nextCatchUp() time.Time {
 	return e.catchUpAt
 }
 
+// catchUpDue reports whether a catch-up is pending and due now.
+func (e *Engine) catchUpDue() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.catchUpPending && !e.now().Before(e.catchUpAt)
+}
+
 // catchUpIfDue runs the pending catch-up when it is due; a failed one is
 // tried again with back-off.
 func (e *Engine) catchUpIfDue(ctx, dctx context.Context) {
