@@ -29,7 +29,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -340,34 +339,4 @@ func clipForLog(s string) string {
 		return string(r[:60]) + fmt.Sprintf("…(%d chars)", len(r))
 	}
 	return s
-}
-
-// syncCounter counts concurrent progress for reports.
-type syncCounter struct {
-	mu sync.Mutex
-	n  map[string]int
-}
-
-func (c *syncCounter) add(k string, d int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.n == nil {
-		c.n = map[string]int{}
-	}
-	c.n[k] += d
-}
-
-func (c *syncCounter) String() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	keys := make([]string, 0, len(c.n))
-	for k := range c.n {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	var parts []string
-	for _, k := range keys {
-		parts = append(parts, fmt.Sprintf("%s=%d", k, c.n[k]))
-	}
-	return strings.Join(parts, " ")
 }
