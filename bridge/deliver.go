@@ -22,9 +22,10 @@ type replyPayload struct {
 }
 
 // deliverPass delivers every due head of the outbox, session by session in
-// order, until nothing more is due, then makes the pending marks. It
-// returns when the next entry falls due (zero if none is waiting). ctx says
-// when to stop starting deliveries; dctx bounds those in flight.
+// order, until nothing more is due, making the pending marks after each
+// round. It returns when the next entry falls due (zero if none is
+// waiting), or at once when a catch-up fell due meanwhile. ctx says when
+// to stop starting deliveries; dctx bounds those in flight.
 func (e *Engine) deliverPass(ctx, dctx context.Context) time.Time {
 	e.deliverMu.Lock()
 	defer e.deliverMu.Unlock()
@@ -65,6 +66,15 @@ func (e *Engine) deliverPass(ctx, dctx context.Context) time.Time {
 		}
 		if !progress {
 			break
+		}
+		// Under a steady stream the outbox may never run dry: the marks of
+		// what was delivered, and a catch-up that fell due (replies to QQ
+		// wait for it), must not wait until it does.
+		if ctx.Err() == nil {
+			e.acks(dctx)
+		}
+		if e.catchUpDue() {
+			return e.now()
 		}
 	}
 	if ctx.Err() == nil {

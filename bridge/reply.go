@@ -172,6 +172,14 @@ func (e *Engine) nextCatchUp() time.Time {
 	return e.catchUpAt
 }
 
+// catchUpDue reports whether a catch-up (of every channel, or of single
+// channels) is pending and due now.
+func (e *Engine) catchUpDue() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.catchUpChans) > 0 || (e.catchUpPending && !e.now().Before(e.catchUpAt))
+}
+
 // catchUpIfDue runs the pending catch-up when it is due, or else the
 // pending catch-ups of single channels; a failed one is tried again, as a
 // catch-up of every channel, with back-off.

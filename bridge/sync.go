@@ -130,6 +130,16 @@ func (e *Engine) syncSession(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("read messages of session %s: %w", id, err)
 	}
+	// A first read takes the newest messages only. When even the oldest of
+	// a full read is live, live messages may lie beyond it (a new session
+	// that got many while Discord or the bridge was down): read further
+	// back, up to CatchUpMax, rather than skip them.
+	for !s.Backfilled && len(msgs) >= limit && limit < e.cfg.CatchUpMax && !oldest(msgs).Time.Before(e.liveSince) {
+		limit = min(limit*4, e.cfg.CatchUpMax)
+		if msgs, err = e.qq.Messages(ctx, id, 0, limit); err != nil {
+			return fmt.Errorf("read messages of session %s: %w", id, err)
+		}
+	}
 	if s.Backfilled && len(msgs) >= limit {
 		e.log.Warn("bridge: more messages arrived while away than the catch-up reads; the oldest are skipped (Resync fills gaps)",
 			"session", id, "read", len(msgs))
@@ -144,6 +154,17 @@ func (e *Engine) syncSession(ctx context.Context, id string) error {
 	}
 	_, err = e.record(ctx, id, msgs, true, history)
 	return err
+}
+
+// oldest returns the first of msgs in session order; msgs is not empty.
+func oldest(msgs []Message) Message {
+	o := msgs[0]
+	for _, m := range msgs[1:] {
+		if m.Less(o) {
+			o = m
+		}
+	}
+	return o
 }
 
 // ensureChannel creates the session's channel when it has none (or when

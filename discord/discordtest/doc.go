@@ -12,6 +12,7 @@
 // [Server.SendReconnect], [Server.SendInvalidSession],
 // [Server.SetHeartbeatAcks], [Server.HangGateway],
 // [Server.AnswerNextIdentify], [Server.RateLimit], [Server.FailNext],
+// [Server.SetRandomFaults],
 // [Server.SetRouteLimit], [Server.SetGlobalLimit]).
 //
 // The double speaks Discord's wire protocol: JSON over HTTP under /api/v9

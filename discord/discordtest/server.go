@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -58,6 +59,7 @@ type Server struct {
 	globalRPS int
 	winStart  time.Time
 	winCount  int
+	random    *randomFaults
 
 	gw gateway
 
@@ -208,6 +210,33 @@ func (s *Server) FailNext(n int, status int) {
 // FailRoute is FailNext for requests matching method and pathPattern.
 func (s *Server) FailRoute(method, pathPattern string, n, status int) {
 	s.addFault(&fault{method: method, pattern: pathPattern, n: n, status: status})
+}
+
+// randomFaults fails a share of REST requests (see SetRandomFaults).
+type randomFaults struct {
+	rate       float64
+	statuses   []int
+	retryAfter time.Duration
+	rng        *rand.Rand
+}
+
+// SetRandomFaults makes every REST request under /api fail with
+// probability rate, answered with a status drawn from statuses: 429 as a
+// (non-global) rate limit asking to retry after retryAfter, any other
+// status with a Discord-style error body, before the request is handled
+// (nothing is stored). Draws come from a generator seeded with seed.
+// Queued faults (RateLimit, FailNext, ...) answer first. A rate of 0, or no
+// statuses, turns random faults off.
+func (s *Server) SetRandomFaults(rate float64, seed int64, retryAfter time.Duration, statuses ...int) {
+	s.recMu.Lock()
+	defer s.recMu.Unlock()
+	if rate <= 0 || len(statuses) == 0 {
+		s.random = nil
+		return
+	}
+	s.random = &randomFaults{rate: rate, statuses: append([]int(nil), statuses...), retryAfter: retryAfter,
+		rng: rand.New(rand.NewPCG(uint64(seed), 0xd15c0)),
+	}
 }
 
 type delay struct {
@@ -452,6 +481,16 @@ func (s *Server) injectFault(w http.ResponseWriter, method, path string) bool {
 			write429(w, f.retryAfter, f.global)
 		} else {
 			writeError(w, f.status, 0, fmt.Sprintf("%d: %s", f.status, http.StatusText(f.status)))
+		}
+		return true
+	}
+	if r := s.random; r != nil && r.rng.Float64() < r.rate {
+		status := r.statuses[r.rng.IntN(len(r.statuses))]
+		s.recMu.Unlock()
+		if status == http.StatusTooManyRequests {
+			write429(w, r.retryAfter, false)
+		} else {
+			writeError(w, status, 0, fmt.Sprintf("%d: %s", status, http.StatusText(status)))
 		}
 		return true
 	}

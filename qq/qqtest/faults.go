@@ -22,7 +22,8 @@ const (
 	HTTP5xx
 	// Timeout holds the whole request: until the client gives up (or the
 	// server closes) when Fault.Delay is 0, else for Delay, after which the
-	// request is answered normally (a slow reply).
+	// request is answered normally (a slow reply) or, with Fault.Cut, the
+	// connection closes without an answer.
 	Timeout
 	// Malformed answers the whole request with HTTP 200 and truncated JSON.
 	Malformed
@@ -68,6 +69,10 @@ type Fault struct {
 	// Gateway) strike after the items were processed: the server did the
 	// work (a message was sent), the reply is lost.
 	AfterApply bool
+	// Cut makes a Timeout with a Delay close the connection without an
+	// answer once Delay has passed: what a client sees when its own
+	// time-out strikes, without waiting for the client's (long) time-out.
+	Cut bool
 }
 
 func (f *Fault) whole() bool {
@@ -99,6 +104,7 @@ func (s *Server) ClearFaults() {
 type randomFaults struct {
 	rate  float64
 	kinds []FaultKind
+	mix   []Fault // when set, drawn instead of kinds
 	rng   *rand.Rand
 }
 
@@ -119,6 +125,21 @@ func (s *Server) SetRandomFaults(rate float64, seed int64, kinds ...FaultKind) {
 	s.random = &randomFaults{rate: rate, kinds: append([]FaultKind(nil), kinds...), rng: rand.New(rand.NewPCG(uint64(seed), 0x5eed))}
 }
 
+// SetRandomFaultMix is SetRandomFaults with whole faults to draw from
+// (with their Code, Delay, AfterApply and Cut) instead of bare kinds: for
+// example a Timeout with a 3 s Delay and Cut, so that random time-outs do
+// not hold requests until the client gives up. Times is ignored. A rate of
+// 0, or no faults, turns random faults off.
+func (s *Server) SetRandomFaultMix(rate float64, seed int64, mix ...Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rate <= 0 || len(mix) == 0 {
+		s.random = nil
+		return
+	}
+	s.random = &randomFaults{rate: rate, mix: append([]Fault(nil), mix...), rng: rand.New(rand.NewPCG(uint64(seed), 0x5eed))}
+}
+
 func (s *Server) takeFaultLocked(method string) *Fault {
 	for _, key := range []string{method, "*"} {
 		if q := s.faults[key]; len(q) > 0 {
@@ -136,6 +157,11 @@ func (s *Server) takeFaultLocked(method string) *Fault {
 		}
 	}
 	if r := s.random; r != nil && r.rng.Float64() < r.rate {
+		if len(r.mix) > 0 {
+			f := r.mix[r.rng.IntN(len(r.mix))]
+			f.Times = 0
+			return &f
+		}
 		return &Fault{Kind: r.kinds[r.rng.IntN(len(r.kinds))]}
 	}
 	return nil
@@ -201,7 +227,11 @@ func (s *Server) applyWhole(w http.ResponseWriter, r *http.Request, f *Fault) bo
 		writeJSON(w, http.StatusOK, map[string]any{"code": code})
 		return true
 	case Timeout:
-		return !s.hold(r, f.Delay)
+		ran := s.hold(r, f.Delay)
+		if ran && f.Cut {
+			panic(http.ErrAbortHandler) // no answer: the connection just closes
+		}
+		return !ran
 	}
 	return false
 }
