@@ -397,3 +397,35 @@ func TestReplyInAdoptedChannelIsCaughtUp(t *testing.T) {
 		t.Errorf("mark = %q, want delivered", m)
 	}
 }
+
+// TestEchoSettlingReplyIsCounted: a reply whose send reached QQ but whose
+// answer was lost is settled by its echo when the session is read first;
+// the metrics count it as reconciled.
+func TestEchoSettlingReplyIsCounted(t *testing.T) {
+	h := newHarness(t, nil)
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	h.qq.peerSays("s1", "m1")
+	h.settle()
+	ch := h.dc.sessionChannel("s1")
+	h.qq.sendLoseAnswer = 1
+	r := h.dc.memberWrites(ch, "r1")
+	if err := h.e.HandleReply(h.ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	h.e.deliverPass(h.ctx, h.ctx) // sent; the answer is lost
+	h.qq.peerSays("s1", "m2")     // the session changes: the poll reads the echo
+	if err := h.e.pollOnce(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	es, _ := h.st.Entries(h.ctx, "qq", "s1")
+	if len(es) != 1 || es[0].State != "delivered" {
+		t.Fatalf("the echo did not settle the reply: %+v", es)
+	}
+	h.settle()
+	if n := len(h.qq.sent()); n != 1 {
+		t.Errorf("QQ received %d sends, want 1", n)
+	}
+	if n := h.obs.count(ToQQ, OutcomeReconciled); n != 1 {
+		t.Errorf("observer counted %d reconciled replies, want 1", n)
+	}
+}

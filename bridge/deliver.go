@@ -225,8 +225,8 @@ func (e *Engine) deliverToQQ(ctx context.Context, h store.Entry) error {
 			e.fault("store", err)
 			return err
 		} else if ok && cur.State != store.StatePending {
+			// Its echo settled it (and record counted it).
 			e.recovered(source)
-			e.obs.Relayed(ToQQ, OutcomeReconciled)
 			return nil
 		}
 		id, found, err := e.qq.FindSent(ctx, h.SessionID, h.ClientKey)

@@ -248,6 +248,9 @@ func (e *Engine) record(ctx context.Context, sessionID string, msgs []Message, c
 	if err != nil {
 		return 0, err
 	}
+	for range res.Settled {
+		e.obs.Relayed(ToQQ, OutcomeReconciled)
+	}
 	if len(res.Queued) > 0 {
 		e.activity()
 		kick(e.kickDeliver)

@@ -170,6 +170,9 @@ type ObserveResult struct {
 	Queued []string
 	// Echoes are the ids of the bridge's own replies, recorded only.
 	Echoes []string
+	// Settled counts the replies that were still pending and that an echo
+	// proved delivered (sent before a crash, never recorded).
+	Settled int
 	// Known counts the messages already recorded before.
 	Known int
 	// Skipped counts the messages recorded as history, not relayed.
@@ -234,6 +237,7 @@ func (s *Store) RecordObserved(ctx context.Context, sessionID string, msgs []Obs
 					if err := delivered(ctx, tx, *echo, []string{m.ID}, now); err != nil {
 						return err
 					}
+					res.Settled++
 				}
 				continue
 			}

@@ -327,8 +327,8 @@ func TestOutboxToQQLifecycleAndEcho(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Known != 1 || strings.Join(res.Echoes, ",") != "q1" || strings.Join(res.Queued, ",") != "q2" {
-		t.Errorf("RecordObserved = %+v; want q0 known, q1 echo, q2 queued", res)
+	if res.Known != 1 || strings.Join(res.Echoes, ",") != "q1" || strings.Join(res.Queued, ",") != "q2" || res.Settled != 1 {
+		t.Errorf("RecordObserved = %+v; want q0 known, q1 echo settling its entry, q2 queued", res)
 	}
 	e1, _, _ := s.Entry(ctx, es[1].ID)
 	if e1.State != StateDelivered || strings.Join(e1.RemoteIDs, ",") != "q1" {
