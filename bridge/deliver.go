@@ -273,6 +273,9 @@ func (e *Engine) deliverToQQ(ctx context.Context, h store.Entry) error {
 		return err
 	}
 	e.recovered(source)
+	e.mu.Lock()
+	e.qqLimitStreak = 0
+	e.mu.Unlock()
 	e.log.Debug("bridge: relayed to QQ", "session", h.SessionID, "discord_msg", h.DiscordMsgID, "part", h.Part, "qq_msg", id)
 	e.obs.Relayed(ToQQ, OutcomeDelivered)
 	e.obs.RelayLatency(ToQQ, e.latency(p.Time, h.CreatedAt))
@@ -287,7 +290,8 @@ func (e *Engine) retryQQ(ctx context.Context, h store.Entry, err error) error {
 		return err
 	case errors.Is(err, ErrRateLimited):
 		e.mu.Lock()
-		e.qqSendUntil = e.now().Add(e.backoff(h.Attempts + 3))
+		e.qqLimitStreak++
+		e.qqSendUntil = e.now().Add(e.backoff(e.qqLimitStreak + 2))
 		e.mu.Unlock()
 	}
 	return e.retry(ctx, h, ToQQ, err)

@@ -149,9 +149,13 @@ type Engine struct {
 	pollFails    int
 	sessRetry    map[string]retryState
 	// ackRetry: when a failed mark may be tried again, by entry id.
-	ackRetry     map[int64]time.Time
-	qqSendUntil  time.Time
-	catchUpFails int
+	ackRetry    map[int64]time.Time
+	qqSendUntil time.Time
+	// qqLimitStreak counts QQ's rate-limit refusals of sends since the
+	// last send it accepted: the pause after one grows with the streak,
+	// not with how often the reply failed for other reasons.
+	qqLimitStreak int
+	catchUpFails  int
 	// catchUpPending: a catch-up of the replies is due at catchUpAt.
 	catchUpPending bool
 	// catchUpSince is when the oldest unfinished catch-up was asked for.
@@ -427,6 +431,7 @@ func (e *Engine) CredentialRenewed() {
 	e.loginNeeded = false
 	e.pollFails = 0
 	e.qqSendUntil = time.Time{}
+	e.qqLimitStreak = 0
 	e.mu.Unlock()
 	if was {
 		e.log.Info("bridge: QQ Music credential renewed; relaying resumes")

@@ -950,3 +950,44 @@ func TestRepliesReachQQInWrittenOrderAfterCatchUp(t *testing.T) {
 		t.Fatalf("QQ received %+v, want the replies in the order they were written", sent)
 	}
 }
+
+// TestRateLimitPauseFollowsTheStreakNotTheAttempts: a 2001 pauses every
+// QQ send for a time that grows with the refusals in a row, not with a
+// reply's earlier failures of other kinds; an accepted send ends the
+// streak.
+func TestRateLimitPauseFollowsTheStreakNotTheAttempts(t *testing.T) {
+	h := newHarness(t, nil)
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	h.qq.peerSays("s1", "m1")
+	h.settle()
+	ch := h.dc.sessionChannel("s1")
+	fiveXX := errors.New("HTTP 502")
+	limited := fmt.Errorf("code 2001: %w", ErrRateLimited)
+	h.qq.fail("send", fiveXX, fiveXX, fiveXX, fiveXX, limited)
+	if err := h.e.HandleReply(h.ctx, h.dc.memberWrites(ch, "r1")); err != nil {
+		t.Fatal(err)
+	}
+	pause := func() time.Duration {
+		h.e.mu.Lock()
+		defer h.e.mu.Unlock()
+		return h.e.qqSendUntil.Sub(h.e.now())
+	}
+	for range 5 {
+		h.e.deliverPass(h.ctx, h.ctx)
+		h.clock.Advance(10 * time.Minute)
+	}
+	// One refusal in a row: at most backoff(3), whatever the 4 earlier 5xx.
+	if p, most := pause()+10*time.Minute, 4*h.e.cfg.RetryBase; p > most || p <= 0 {
+		t.Fatalf("paused %v after the first 2001, want at most %v", p, most)
+	}
+	h.settle()
+	if n := len(h.qq.sent()); n != 1 {
+		t.Fatalf("QQ received %d sends, want 1", n)
+	}
+	h.e.mu.Lock()
+	streak := h.e.qqLimitStreak
+	h.e.mu.Unlock()
+	if streak != 0 {
+		t.Errorf("an accepted send left a streak of %d", streak)
+	}
+}
