@@ -186,7 +186,7 @@ func (c *Controller) finishPhone(ctx context.Context, r Request, area, phone, co
 	if run != nil {
 		run.stop(fmt.Sprintf("✅ Logged in with a phone code as **%s**; this QR code is no longer needed.", a.Name()))
 	}
-	c.loggedIn(ctx, a, "phone code")
+	c.loggedIn(a, "phone code")
 }
 
 func (c *Controller) cmdLogout(ctx context.Context, r Request) {

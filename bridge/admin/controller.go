@@ -359,14 +359,14 @@ func (c *Controller) runEnded(ctx context.Context, r *loginRun, account *Account
 	}
 	c.mu.Unlock()
 	if account != nil {
-		c.loggedIn(ctx, *account, "QR login")
+		c.loggedIn(*account, "QR login")
 	}
 	c.poke()
 }
 
 // loggedIn makes a new working credential count: relaying resumes and the
 // keeper looks after the new credential.
-func (c *Controller) loggedIn(ctx context.Context, a Account, how string) {
+func (c *Controller) loggedIn(a Account, how string) {
 	c.mu.Lock()
 	c.pending = false
 	c.asked = false
@@ -413,7 +413,7 @@ func (c *Controller) found(ctx context.Context, how string) {
 		}
 		cancel()
 	}
-	c.loggedIn(ctx, a, how)
+	c.loggedIn(a, how)
 }
 
 // reload adopts a credential file written by `bridge login` or by hand.

@@ -51,9 +51,7 @@ type loginRun struct {
 
 	msgID    string
 	terminal bool // the admin channel is unusable: the terminal shows the QR
-	image    []byte
-	expires  time.Time
-	qrNo     int
+	qrNo     int  // QR codes shown so far
 }
 
 func newLoginRun(ctx context.Context, c *Controller, method, why string, mention bool) *loginRun {
@@ -146,11 +144,11 @@ func (r *loginRun) follow(events <-chan LoginEvent) (account *Account, again boo
 				img = ev.Image
 			}
 			r.qrNo++
-			r.expires = ev.Expires
-			if r.expires.IsZero() {
-				r.expires = r.c.cfg.Now().Add(qrLife)
+			expires := ev.Expires
+			if expires.IsZero() {
+				expires = r.c.cfg.Now().Add(qrLife)
 			}
-			r.show(r.text("⏳ Waiting for a scan. This code expires <t:"+fmt.Sprint(r.expires.Unix())+":R>."), img, false)
+			r.show(r.text(fmt.Sprintf("⏳ Waiting for a scan. This code expires <t:%d:R>.", expires.Unix())), img, false)
 		case LoginScanned:
 			r.show(r.text("📱 Scanned. Confirm the login on the phone."), nil, false)
 		case LoginConfirmed:
