@@ -347,7 +347,7 @@ func (c *Controller) startLoginLocked(method, why string, mention bool) {
 
 // runEnded is called by a login run when it ends; account is set when it
 // logged in.
-func (c *Controller) runEnded(ctx context.Context, r *loginRun, account *Account) {
+func (c *Controller) runEnded(r *loginRun, account *Account) {
 	c.mu.Lock()
 	if c.run == r {
 		c.run = nil

@@ -91,7 +91,7 @@ func (r *loginRun) loop(parent context.Context) {
 			r.final(text)
 		}
 	}
-	r.c.runEnded(parent, r, account)
+	r.c.runEnded(r, account)
 }
 
 // attempts shows QR codes until one logs in (its account is returned) or
