@@ -31,7 +31,7 @@ type commCase struct {
 
 func loadCommGolden(t testing.TB) commGolden {
 	t.Helper()
-	raw, err := os.ReadFile(sharedTestdata(t, "qqmusic_comm_golden.json"))
+	raw, err := os.ReadFile(vectorFile(t, "qqmusic_comm_golden.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,20 +19,20 @@ type signVectors struct {
 	} `json:"hash33"`
 }
 
-// sharedTestdata returns the path of a file in ../shared/testdata, which
-// sits beside the repository's root.
-func sharedTestdata(t testing.TB, name string) string {
+// vectorFile returns the path of a reference vector in testdata/vectors
+// (computed with the reference implementation; see its README.md).
+func vectorFile(t testing.TB, name string) string {
 	t.Helper()
-	p := filepath.Join("..", "..", "shared", "testdata", name)
+	p := filepath.Join("testdata", "vectors", name)
 	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("shared test data %s is missing (expected beside the repository): %v", name, err)
+		t.Fatalf("reference vector %s is missing: %v", name, err)
 	}
 	return p
 }
 
 func loadSignVectors(t *testing.T) signVectors {
 	t.Helper()
-	raw, err := os.ReadFile(sharedTestdata(t, "qqmusic_sign_vectors.json"))
+	raw, err := os.ReadFile(vectorFile(t, "qqmusic_sign_vectors.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

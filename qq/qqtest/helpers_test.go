@@ -43,13 +43,14 @@ var testAccount = qqtest.Account{
 }
 
 // goldenAndroidComm reads the reference's Android comm for the fixed
-// device and the QQ credential from the shared test data.
+// device and the QQ credential from the reference vectors in
+// ../testdata/vectors.
 func goldenAndroidComm(t testing.TB) map[string]any {
 	t.Helper()
-	p := filepath.Join("..", "..", "..", "shared", "testdata", "qqmusic_comm_golden.json")
+	p := filepath.Join("..", "testdata", "vectors", "qqmusic_comm_golden.json")
 	raw, err := os.ReadFile(p)
 	if err != nil {
-		t.Fatalf("shared test data is missing (expected beside the repository): %v", err)
+		t.Fatalf("reference vector is missing: %v", err)
 	}
 	var g struct {
 		Comm []struct {
