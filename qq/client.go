@@ -478,14 +478,8 @@ func (c *Client) post(ctx context.Context, target string, payload []byte, dev *D
 	}
 	hreq.Header.Set("Content-Type", "application/json")
 	hreq.Header.Set("User-Agent", androidUserAgent(dev))
-	if uin := cred.UIN(); uin != "" && cred.MusicID != 0 {
-		hreq.AddCookie(&http.Cookie{Name: "uin", Value: uin})
-		hreq.AddCookie(&http.Cookie{Name: "qqmusic_uin", Value: uin})
-	}
-	if cred.MusicKey != "" {
-		hreq.AddCookie(&http.Cookie{Name: "qm_keyst", Value: cred.MusicKey})
-		hreq.AddCookie(&http.Cookie{Name: "qqmusic_key", Value: cred.MusicKey})
-	}
+	// No cookies: the reference carries the credential in comm.qq and
+	// comm.authst only; cookies on the gateway would set us apart.
 	start := c.now()
 	resp, err := c.hc.Do(hreq)
 	if err != nil {

@@ -18,7 +18,8 @@
 // music.UserInfo.userInfoServer/GetLoginUserInfo, the credential refresh
 // (music.login.LoginServer/Login with loginMode 2) and every private-message
 // method, backed by in-memory users, sessions and messages. Every request
-// must carry the logged-in Account in its cookies and comm, or it is answered
+// must carry the logged-in Account in comm.qq and comm.authst (cookies on the gateway are a
+// deviation, not a credential), or it is answered
 // with code 1000 like the real server answers an expired credential.
 //
 // One server stands in for every QQ host: routing is by path only, and

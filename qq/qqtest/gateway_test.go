@@ -66,7 +66,7 @@ func TestDeviationReports(t *testing.T) {
 		{"missing param", func(_ *client, p map[string]any) { delete(p, "last_time") }, "param last_time is missing"},
 		{"unexpected param", func(_ *client, p map[string]any) { p["lastId"] = "" }, "unexpected param lastId"},
 		{"param type", func(_ *client, p map[string]any) { p["size"] = "20" }, "param size is a string, want an integer"},
-		{"cookie", func(c *client, _ map[string]any) { c.musicID = 0 }, "cookie uin"},
+		{"cookies", func(c *client, _ map[string]any) { c.cookies = true }, "cookies qm_keyst, qqmusic_key, qqmusic_uin, uin sent"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, c, _ := newEnv(t)

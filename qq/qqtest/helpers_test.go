@@ -82,6 +82,9 @@ type client struct {
 	musicID int64
 	key     string
 	ua      string
+	// cookies sends the credential as cookies too, which the reference
+	// never does on the gateway (a deviation).
+	cookies bool
 }
 
 // newEnv starts a server with a fake clock and the test account, and a
@@ -118,7 +121,7 @@ func (c *client) body(items ...[3]any) []byte {
 	return b
 }
 
-// post sends a body to path with the credential's cookies.
+// post sends a body to path (with the credential's cookies when c.cookies).
 func (c *client) post(path string, body []byte) (*http.Response, []byte, error) {
 	req, err := http.NewRequest(http.MethodPost, c.s.URL+path, bytes.NewReader(body))
 	if err != nil {
@@ -126,12 +129,12 @@ func (c *client) post(path string, body []byte) (*http.Response, []byte, error) 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", c.ua)
-	if c.musicID != 0 {
+	if c.cookies && c.musicID != 0 {
 		id := strconv.FormatInt(c.musicID, 10)
 		req.AddCookie(&http.Cookie{Name: "uin", Value: id})
 		req.AddCookie(&http.Cookie{Name: "qqmusic_uin", Value: id})
 	}
-	if c.key != "" {
+	if c.cookies && c.key != "" {
 		req.AddCookie(&http.Cookie{Name: "qm_keyst", Value: c.key})
 		req.AddCookie(&http.Cookie{Name: "qqmusic_key", Value: c.key})
 	}

@@ -15,7 +15,7 @@ type Method struct {
 	Module string // e.g. "music.privateMsg.PrivateMsgRead"
 	Name   string // e.g. "GetSessionList"; counts and faults are keyed by it
 
-	// Auth makes the double check the account's cookies and comm.qq/authst
+	// Auth makes the double check the account's comm.qq/authst
 	// before calling Handle, answering the expired code when they do not
 	// match or the musickey has expired.
 	Auth bool
