@@ -118,6 +118,9 @@ type Client struct {
 	qimeiNextTry   time.Time
 	qimeiFailures  int
 	sessionNextTry time.Time
+
+	signMu   sync.Mutex      // guards mustSign
+	mustSign map[string]bool // "module/method" answered 2000 unsigned
 }
 
 // New builds a client, loading or generating the device and loading the
@@ -282,42 +285,57 @@ func androidUserAgent(d *Device) string {
 	return "QQMusic " + strconv.Itoa(AndroidCV) + "(android " + d.Version.Release + ")"
 }
 
-// androidComm builds the Android comm object for the device and credential.
-func androidComm(d *Device, cred *Credential) map[string]any {
-	m := map[string]any{
-		"ct":             AndroidCT,
-		"cv":             AndroidCV,
-		"v":              AndroidCV,
-		"chid":           AndroidChannel,
-		"tmeAppID":       "qqmusic",
-		"QIMEI":          deref(d.QIMEI),
-		"QIMEI36":        deref(d.QIMEI36),
-		"OpenUDID":       d.OpenUDID,
-		"udid":           d.OpenUDID,
-		"OpenUDID2":      d.OpenUDID,
-		"aid":            d.AndroidID,
-		"os_ver":         d.Version.Release,
-		"phonetype":      d.Model,
-		"devicelevel":    strconv.Itoa(d.Version.SDK),
-		"newdevicelevel": strconv.Itoa(d.Version.SDK),
-		"rom":            d.Fingerprint,
-	}
+// androidComm builds the Android comm object for the device and
+// credential, its keys in the reference's order (CommonParams as it
+// declares them; unset ones left out).
+func androidComm(d *Device, cred *Credential) Object {
+	var qq, authst, uid, sid any
+	var loginType any
 	if cred != nil {
 		if cred.MusicID != 0 {
-			m["qq"] = strconv.FormatInt(cred.MusicID, 10)
+			qq = strconv.FormatInt(cred.MusicID, 10)
 		}
 		if cred.MusicKey != "" {
-			m["authst"] = cred.MusicKey
+			authst = cred.MusicKey
 		}
 		if cred.LoginType != 0 {
-			m["tmeLoginType"] = cred.LoginType
+			loginType = cred.LoginType
 		}
 	}
 	if d.SessionUID != nil {
-		m["uid"] = *d.SessionUID
+		uid = *d.SessionUID
 	}
 	if d.SessionSID != nil {
-		m["sid"] = *d.SessionSID
+		sid = *d.SessionSID
+	}
+	all := Object{
+		{"ct", AndroidCT},
+		{"cv", AndroidCV},
+		{"v", AndroidCV},
+		{"tmeAppID", "qqmusic"},
+		{"chid", AndroidChannel},
+		{"qq", qq},
+		{"authst", authst},
+		{"tmeLoginType", loginType},
+		{"QIMEI", deref(d.QIMEI)},
+		{"QIMEI36", deref(d.QIMEI36)},
+		{"OpenUDID", d.OpenUDID},
+		{"OpenUDID2", d.OpenUDID},
+		{"udid", d.OpenUDID},
+		{"aid", d.AndroidID},
+		{"uid", uid},
+		{"sid", sid},
+		{"os_ver", d.Version.Release},
+		{"phonetype", d.Model},
+		{"devicelevel", strconv.Itoa(d.Version.SDK)},
+		{"newdevicelevel", strconv.Itoa(d.Version.SDK)},
+		{"rom", d.Fingerprint},
+	}
+	m := make(Object, 0, len(all))
+	for _, f := range all {
+		if f.Value != nil {
+			m = append(m, f)
+		}
 	}
 	return m
 }
@@ -332,14 +350,17 @@ func deref(s *string) string {
 // Request is one musicu call.
 type Request struct {
 	Module, Method string
-	// Param is the call's parameters; booleans anywhere inside are sent as
-	// 0/1. Nil sends {}.
-	Param map[string]any
+	// Param is the call's parameters: an Object (sent in its order, as
+	// the reference sends them; every call of this package uses one) or a
+	// map[string]any (keys sent sorted). Booleans anywhere inside are sent
+	// as 0/1. Nil sends {}.
+	Param any
 	// Comm adds keys to (or overrides keys of) the Android comm for this
-	// call; a nil value removes the key. In a batch every request's Comm
+	// call: a key the comm has keeps its place, a new one is appended in
+	// order; a nil value removes the key. In a batch every request's Comm
 	// is merged into the one shared comm, and conflicting values are an
 	// error.
-	Comm map[string]any
+	Comm Object
 	// Signed sends the call through the signed musics.fcg gateway (zzc
 	// sign). A batch is signed when any of its requests is.
 	Signed bool
@@ -384,6 +405,11 @@ func (c *Client) CallBatch(ctx context.Context, reqs []Request) ([]Result, error
 		if r.Module == "" || r.Method == "" {
 			return nil, errors.New("qq: a request needs a module and a method")
 		}
+		switch r.Param.(type) {
+		case nil, Object, map[string]any:
+		default:
+			return nil, fmt.Errorf("qq: %s.%s: Param is a %T; use a qq.Object or a map[string]any", r.Module, r.Method, r.Param)
+		}
 	}
 	if err := c.bootstrap(ctx); err != nil {
 		return nil, err
@@ -414,35 +440,32 @@ func (c *Client) send(ctx context.Context, reqs []Request) ([]Result, error) {
 	set := map[string]any{}
 	signed := false
 	for _, r := range reqs {
-		signed = signed || r.Signed
-		for k, v := range r.Comm {
-			if prev, ok := set[k]; ok && fmt.Sprint(prev) != fmt.Sprint(v) {
-				return nil, fmt.Errorf("qq: batched requests set comm %q to different values; send them separately", k)
+		signed = signed || r.Signed || c.needsSigning(r.Module, r.Method)
+		for _, f := range r.Comm {
+			if prev, ok := set[f.Key]; ok && fmt.Sprint(prev) != fmt.Sprint(f.Value) {
+				return nil, fmt.Errorf("qq: batched requests set comm %q to different values; send them separately", f.Key)
 			}
-			set[k] = v
-			if v == nil {
-				delete(comm, k)
+			set[f.Key] = f.Value
+			if f.Value == nil {
+				comm.Delete(f.Key)
 			} else {
-				comm[k] = v
+				comm.Set(f.Key, f.Value)
 			}
 		}
 	}
-	body := make(map[string]any, len(reqs)+1)
-	body["comm"] = comm
+	body := make(Object, 0, len(reqs)+1)
+	body = append(body, Field{"comm", comm})
 	for i, r := range reqs {
-		param := any(map[string]any{})
+		param := any(Object{})
 		if r.Param != nil {
 			param = boolsToInts(r.Param)
 		}
-		body["req_"+strconv.Itoa(i)] = map[string]any{"module": r.Module, "method": r.Method, "param": param}
+		body = append(body, Field{"req_" + strconv.Itoa(i), Object{{"module", r.Module}, {"method", r.Method}, {"param", param}}})
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(body); err != nil {
+	payload, err := encodeCompact(body)
+	if err != nil {
 		return nil, fmt.Errorf("qq: encoding %s.%s: %w", reqs[0].Module, reqs[0].Method, err)
 	}
-	payload := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 
 	target := musicuURL
 	if signed {
@@ -476,7 +499,7 @@ func (c *Client) post(ctx context.Context, target string, payload []byte, dev *D
 	if err != nil {
 		return nil, fmt.Errorf("qq: building request to %s: %w", shown, err)
 	}
-	hreq.Header.Set("Content-Type", "application/json")
+	hreq.Header.Set("Content-Type", "application/json;charset=utf-8")
 	hreq.Header.Set("User-Agent", androidUserAgent(dev))
 	// No cookies: the reference carries the credential in comm.qq and
 	// comm.authst only; cookies on the gateway would set us apart.
@@ -605,6 +628,12 @@ func boolsToInts(v any) any {
 			m[k] = boolsToInts(e)
 		}
 		return m
+	case Object:
+		o := make(Object, len(x))
+		for i, f := range x {
+			o[i] = Field{f.Key, boolsToInts(f.Value)}
+		}
+		return o
 	case []any:
 		s := make([]any, len(x))
 		for i, e := range x {

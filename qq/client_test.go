@@ -87,7 +87,7 @@ func TestCallCommOverrides(t *testing.T) {
 	f := newFakeQQ(t)
 	f.handle("m.M", func(map[string]any) fakeItem { return fakeItem{} })
 	c := newTestClient(t, f, nil)
-	_, err := c.Call(bg(), Request{Module: "m", Method: "M", Comm: map[string]any{"ct": 23, "cv": 0, "tmeLoginType": 6, "QIMEI": nil}})
+	_, err := c.Call(bg(), Request{Module: "m", Method: "M", Comm: Object{{"ct", 23}, {"cv", 0}, {"tmeLoginType", 6}, {"QIMEI", nil}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func TestCallBatch(t *testing.T) {
 func TestCallBatchConflictingComm(t *testing.T) {
 	f := newFakeQQ(t)
 	c := newTestClient(t, f, nil)
-	_, err := c.CallBatch(bg(), []Request{{Module: "m", Method: "A", Comm: map[string]any{"ct": 1}}, {Module: "m", Method: "B", Comm: map[string]any{"ct": 2}}})
+	_, err := c.CallBatch(bg(), []Request{{Module: "m", Method: "A", Comm: Object{{"ct", 1}}}, {Module: "m", Method: "B", Comm: Object{{"ct", 2}}}})
 	if err == nil || !strings.Contains(err.Error(), "comm") {
 		t.Errorf("err = %v", err)
 	}

@@ -427,7 +427,7 @@ const (
 
 // callLogin makes a login musicu call without any credential and decodes
 // the credential it returns.
-func (c *Client) callLogin(ctx context.Context, module, method string, param, comm map[string]any) (*Credential, error) {
+func (c *Client) callLogin(ctx context.Context, module, method string, param, comm Object) (*Credential, error) {
 	data, err := c.Call(ctx, Request{Module: module, Method: method, Param: param, Comm: comm, Credential: &Credential{}})
 	if err != nil {
 		return nil, loginCallError(method, err)

@@ -232,7 +232,7 @@ func (c *Client) authorizeQQ(ctx context.Context, cfg qrConfig, target string) (
 	if code == "" {
 		return nil, protocolError("authorize", "the redirect carries no code")
 	}
-	return c.callLogin(ctx, qqLoginModule, "QQLogin", map[string]any{"code": code}, map[string]any{"tmeLoginType": LoginTypeQQ})
+	return c.callLogin(ctx, qqLoginModule, "QQLogin", Object{{"code", code}}, Object{{"tmeLoginType", LoginTypeQQ}})
 }
 
 func clipText(s string, n int) string {

@@ -86,7 +86,7 @@ func (c *Client) pollWeChat(e *emitter, cfg qrConfig, id string) {
 			return
 		}
 		cred, err := c.callLogin(ctx, loginModule, "Login",
-			map[string]any{"code": code, "strAppid": wxAppID}, map[string]any{"tmeLoginType": LoginTypeWeChat})
+			Object{{"code", code}, {"strAppid", wxAppID}}, Object{{"tmeLoginType", LoginTypeWeChat}})
 		if err != nil {
 			e.fail(err)
 			return

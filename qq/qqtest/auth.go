@@ -450,3 +450,13 @@ func credentialJSON(a Account) map[string]any {
 		"encryptUin": a.EncryptUIN, "loginType": a.LoginType,
 	}
 }
+
+// handleLogout ends the account's login: its musickey stops working (calls
+// are answered with the expired code) and cannot be refreshed, until a new
+// login or SetAccount.
+func (s *Server) handleLogout(c *Call) Reply {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.account.MusicKey = ""
+	return Reply{Data: map[string]any{}}
+}

@@ -28,6 +28,7 @@ func (s *Server) registerBuiltins() {
 		{Module: ModuleSession, Name: "GetSession", Params: map[string]string{"uid": "s!", "vkey": "i!", "caller": "i!"}, Handle: s.handleGetSession},
 		{Module: ModuleUserInfo, Name: "GetLoginUserInfo", Auth: true, Params: map[string]string{}, Handle: s.handleGetLoginUserInfo},
 		{Module: ModuleLogin, Name: "Login", Comm: map[string]any{"tmeLoginType": nil, "tmeLoginMethod": nil}, Handle: s.handleLogin},
+		{Module: ModuleLogin, Name: "Logout", Auth: true, Params: map[string]string{}, Handle: s.handleLogout},
 
 		{Module: ModuleRead, Name: "GetSessionList", Auth: true, Params: map[string]string{
 			"last_id": "s!", "order": "i!", "size": "i!", "last_time": "i!", "from": "i!", "EncryptFromUin": "s", "FansFlag": "i",
