@@ -194,7 +194,7 @@ func (s *Server) checkRequestLocked(where string, r *http.Request, comm map[stri
 
 	a := s.account
 	id := strconv.FormatInt(a.MusicID, 10)
-	if auth && s.haveAccount {
+	if auth && s.haveAccount && a.MusicKey != "" { // "": logged out, any key is refused
 		if v, ok := comm["qq"].(string); !ok || v != id {
 			add("comm.qq = %s, want the string %q (musicid)", show(comm["qq"]), id)
 		}
