@@ -426,8 +426,28 @@ func (c *Client) CallBatch(ctx context.Context, reqs []Request) ([]Result, error
 	return out, nil
 }
 
-// send posts one batch without bootstrapping.
+// send posts one batch without bootstrapping. Items answered 2000
+// (signature required) are sent once more through the signed gateway, and
+// their methods are signed from then on (see resendSigned).
 func (c *Client) send(ctx context.Context, reqs []Request) ([]Result, error) {
+	res, signed, err := c.sendOnce(ctx, reqs)
+	if err == nil && !signed {
+		res, err = c.resendSigned(ctx, reqs, res)
+	}
+	if c.onResult != nil {
+		for i, r := range reqs {
+			rerr := err
+			if err == nil && i < len(res) {
+				rerr = res[i].Err
+			}
+			c.onResult(r.Module, r.Method, rerr)
+		}
+	}
+	return res, err
+}
+
+// sendOnce posts one batch and reports whether it went signed.
+func (c *Client) sendOnce(ctx context.Context, reqs []Request) ([]Result, bool, error) {
 	c.mu.Lock()
 	dev := c.dev.clone()
 	cred := c.cred.clone()
@@ -443,7 +463,7 @@ func (c *Client) send(ctx context.Context, reqs []Request) ([]Result, error) {
 		signed = signed || r.Signed || c.needsSigning(r.Module, r.Method)
 		for _, f := range r.Comm {
 			if prev, ok := set[f.Key]; ok && fmt.Sprint(prev) != fmt.Sprint(f.Value) {
-				return nil, fmt.Errorf("qq: batched requests set comm %q to different values; send them separately", f.Key)
+				return nil, false, fmt.Errorf("qq: batched requests set comm %q to different values; send them separately", f.Key)
 			}
 			set[f.Key] = f.Value
 			if f.Value == nil {
@@ -464,7 +484,7 @@ func (c *Client) send(ctx context.Context, reqs []Request) ([]Result, error) {
 	}
 	payload, err := encodeCompact(body)
 	if err != nil {
-		return nil, fmt.Errorf("qq: encoding %s.%s: %w", reqs[0].Module, reqs[0].Method, err)
+		return nil, false, fmt.Errorf("qq: encoding %s.%s: %w", reqs[0].Module, reqs[0].Method, err)
 	}
 
 	target := musicuURL
@@ -472,20 +492,11 @@ func (c *Client) send(ctx context.Context, reqs []Request) ([]Result, error) {
 		target = musicsURL + "?_=" + strconv.FormatInt(c.now().UnixMilli(), 10) + "&sign=" + Sign(payload)
 	}
 	raw, err := c.post(ctx, target, payload, dev, cred)
-	var res []Result
-	if err == nil {
-		res, err = c.decodeBatch(raw, reqs, cred)
+	if err != nil {
+		return nil, signed, err
 	}
-	if c.onResult != nil {
-		for i, r := range reqs {
-			rerr := err
-			if err == nil && i < len(res) {
-				rerr = res[i].Err
-			}
-			c.onResult(r.Module, r.Method, rerr)
-		}
-	}
-	return res, err
+	res, err := c.decodeBatch(raw, reqs, cred)
+	return res, signed, err
 }
 
 // post sends payload and returns the reply body of a 200 answer.
