@@ -155,7 +155,9 @@ type Engine struct {
 	// last send it accepted: the pause after one grows with the streak,
 	// not with how often the reply failed for other reasons.
 	qqLimitStreak int
-	catchUpFails  int
+	// risk is the current streak of QQ risk-control refusals (risk.go).
+	risk         riskStreak
+	catchUpFails int
 	// catchUpPending: a catch-up of the replies is due at catchUpAt.
 	catchUpPending bool
 	// catchUpSince is when the oldest unfinished catch-up was asked for.

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/qmdbridge/qqmusic-discord-bridge/bridge"
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/admin"
 	"github.com/qmdbridge/qqmusic-discord-bridge/qq"
 	"github.com/qmdbridge/qqmusic-discord-bridge/qq/qqtest"
@@ -50,5 +51,20 @@ func TestLogoutEndsTheLoginOnQQMusic(t *testing.T) {
 				t.Errorf("server-side key ended = %v, want %v", killed, !tc.wantServer)
 			}
 		})
+	}
+}
+
+// QQ's 2001 refusal reaches the engine as a rate limit that still names
+// the verification page QQ gave (data.feedbackURL).
+func TestRateLimitCarriesTheVerificationPage(t *testing.T) {
+	const page = "https://y.qq.com/m/client/safety/feedback.html?id=42"
+	s, p := newPort(t)
+	s.Fail("GetSessionList", qqtest.Fault{Kind: qqtest.RateLimited, FeedbackURL: page})
+	_, err := p.ChangedSessions(ctxT(t), 0)
+	if !errors.Is(err, bridge.ErrRateLimited) {
+		t.Fatalf("err %v, want bridge.ErrRateLimited", err)
+	}
+	if got := bridge.VerificationURL(err); got != page {
+		t.Errorf("VerificationURL = %q, want %q", got, page)
 	}
 }
