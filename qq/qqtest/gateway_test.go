@@ -344,3 +344,35 @@ func TestEndpointsAndTLS(t *testing.T) {
 		t.Errorf("TLS gateway: %d", resp.StatusCode)
 	}
 }
+
+// A body whose keys are not in the reference's order (Go's sorted maps,
+// say) is served but reported; call-specific comm keys after rom are fine.
+func TestKeyOrderDeviations(t *testing.T) {
+	s, c, _ := newEnv(t)
+	p := sessionListParam("", 0, 20)
+
+	sorted, err := json.Marshal(map[string]any{"comm": c.comm, "req_0": map[string]any{"module": qqtest.ModuleRead, "method": "GetSessionList", "param": p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.post(qqtest.PathMusicu, sorted); err != nil {
+		t.Fatal(err)
+	}
+	devs := strings.Join(s.Deviations(), "\n")
+	for _, want := range []string{"musicu.fcg[GetSessionList]: comm keys in the order OpenUDID,", "req_0 keys in the order method,module,param, want module,method,param"} {
+		if !strings.Contains(devs, want) {
+			t.Errorf("deviations lack %q:\n%s", want, devs)
+		}
+	}
+
+	s.ResetDeviations()
+	c.comm["tmeLoginMethod"] = 3 // a call's own key, appended after rom
+	if _, _, err := c.post(qqtest.PathMusicu, c.body([3]any{qqtest.ModuleRead, "GetSessionList", p})); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range s.Deviations() {
+		if strings.Contains(d, "order") {
+			t.Errorf("a body in the reference's order was reported: %s", d)
+		}
+	}
+}

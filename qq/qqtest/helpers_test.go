@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"sync"
 	"testing"
@@ -108,17 +110,51 @@ func newEnv(t testing.TB, opts ...qqtest.Option) (*qqtest.Server, *client, *fake
 	return s, c, clk
 }
 
-// body builds a gateway body for items {module, method, param}.
+// body builds a gateway body for items {module, method, param}, keys in
+// the reference's order: comm (AndroidCommOrder, then any other key), then
+// req_N as module, method, param.
 func (c *client) body(items ...[3]any) []byte {
-	env := map[string]any{"comm": c.comm}
+	var b bytes.Buffer
+	b.WriteString(`{"comm":{`)
+	n := 0
+	field := func(k string, v any) {
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		n++
+		kb, _ := json.Marshal(k)
+		vb, err := json.Marshal(v)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		b.Write(kb)
+		b.WriteByte(':')
+		b.Write(vb)
+	}
+	var extra []string
+	for k := range c.comm {
+		if !slices.Contains(qqtest.AndroidCommOrder, k) {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(extra)
+	for _, k := range append(slices.Clone(qqtest.AndroidCommOrder), extra...) {
+		if v, ok := c.comm[k]; ok {
+			field(k, v)
+		}
+	}
+	b.WriteByte('}')
 	for i, it := range items {
-		env[fmt.Sprintf("req_%d", i)] = map[string]any{"module": it[0], "method": it[1], "param": it[2]}
+		mod, _ := json.Marshal(it[0])
+		meth, _ := json.Marshal(it[1])
+		param, err := json.Marshal(it[2])
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		fmt.Fprintf(&b, `,"req_%d":{"module":%s,"method":%s,"param":%s}`, i, mod, meth, param)
 	}
-	b, err := json.Marshal(env)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return b
+	b.WriteByte('}')
+	return b.Bytes()
 }
 
 // post sends a body to path (with the credential's cookies when c.cookies).
