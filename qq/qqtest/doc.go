@@ -29,7 +29,8 @@
 // requests per method; inject faults (expired credential, risk control,
 // 5xx, time-outs, malformed JSON, gateway codes) and a rate limit; and read
 // the Deviations, every place where a request differed from the facts
-// (comm keys and values, cookies, User-Agent, parameter names and types).
+// (comm keys and values, key order, cookies on the gateway, User-Agent,
+// parameter names and types).
 //
 // Further methods (for example the login flows) can be added in new files:
 // Register puts a Method into the module/method registry, and HandleHTTP
