@@ -22,7 +22,7 @@ func Commands() []Command {
 			{Name: "area", Description: "the calling code without + (default 86)", Type: OptionString},
 			{Name: "code", Description: "the SMS code, when you already have one (skips sending a new code)", Type: OptionString},
 		}},
-		{Name: "logout", Description: "Forget the QQ Music login (relaying pauses; nothing queued is lost)"},
+		{Name: "logout", Description: "Log out of QQ Music and forget the login (relaying pauses; nothing queued is lost)"},
 		{Name: "status", Description: "Login, relaying, outbox and poll status of the bridge"},
 		{Name: "sessions", Description: "The bridged QQ Music sessions, newest first", Options: []Option{
 			{Name: "page", Description: "page number (default 1)", Type: OptionInteger},
