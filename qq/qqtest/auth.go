@@ -161,6 +161,7 @@ func (s *Server) checkRequestLocked(where string, r *http.Request, comm map[stri
 		}
 		if it.bad == "" {
 			out = append(out, checkParams(where+" "+it.method, it.spec.Params, it.param)...)
+			out = append(out, checkParamOrder(where+" "+it.method, it.spec.ParamOrder, it.raw)...)
 		}
 	}
 

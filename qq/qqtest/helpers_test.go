@@ -147,14 +147,55 @@ func (c *client) body(items ...[3]any) []byte {
 	for i, it := range items {
 		mod, _ := json.Marshal(it[0])
 		meth, _ := json.Marshal(it[1])
-		param, err := json.Marshal(it[2])
-		if err != nil {
-			c.t.Fatal(err)
-		}
-		fmt.Fprintf(&b, `,"req_%d":{"module":%s,"method":%s,"param":%s}`, i, mod, meth, param)
+		fmt.Fprintf(&b, `,"req_%d":{"module":%s,"method":%s,"param":`, i, mod, meth)
+		c.writeParam(&b, it[0], it[1], it[2])
+		b.WriteByte('}')
 	}
 	b.WriteByte('}')
 	return b.Bytes()
+}
+
+// writeParam writes param with its keys in the method's ParamOrder (then
+// any others, sorted), as the reference sends them.
+func (c *client) writeParam(b *bytes.Buffer, module, method, param any) {
+	m, ok := param.(map[string]any)
+	spec, known := c.s.Lookup(fmt.Sprint(module), fmt.Sprint(method))
+	if !ok || !known {
+		raw, err := json.Marshal(param)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		b.Write(raw)
+		return
+	}
+	var rest []string
+	for k := range m {
+		if !slices.Contains(spec.ParamOrder, k) {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	b.WriteByte('{')
+	n := 0
+	for _, k := range append(slices.Clone(spec.ParamOrder), rest...) {
+		v, ok := m[k]
+		if !ok {
+			continue
+		}
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		n++
+		kb, _ := json.Marshal(k)
+		vb, err := json.Marshal(v)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		b.Write(kb)
+		b.WriteByte(':')
+		b.Write(vb)
+	}
+	b.WriteByte('}')
 }
 
 // post sends a body to path (with the credential's cookies when c.cookies).

@@ -66,9 +66,10 @@ func AttachLogin(s *Server) *Login {
 	}
 	s.Register(Method{
 		Module: ModuleLogin, Name: "CreateQRCode",
-		Params: map[string]string{"tmeAppID": "s!", "ct": "i!", "cv": "i!"},
-		Comm:   map[string]any{"ct": 23, "cv": 0},
-		Handle: l.handleCreateQRCode,
+		Params:     map[string]string{"tmeAppID": "s!", "ct": "i!", "cv": "i!"},
+		ParamOrder: []string{"tmeAppID", "ct", "cv"},
+		Comm:       map[string]any{"ct": 23, "cv": 0},
+		Handle:     l.handleCreateQRCode,
 	})
 	s.Register(Method{
 		Module: ModuleLogin, Name: "Login",
@@ -93,9 +94,10 @@ func AttachLogin(s *Server) *Login {
 	})
 	s.Register(Method{
 		Module: ModuleLogin, Name: "SendPhoneAuthCode",
-		Params: map[string]string{"tmeAppid": "s!", "phoneNo": "s", "areaCode": "s!", "encryptedPhoneNo": "s"},
-		Comm:   map[string]any{"tmeLoginMethod": 3},
-		Handle: l.handleSendPhoneAuthCode,
+		Params:     map[string]string{"tmeAppid": "s!", "phoneNo": "s", "areaCode": "s!", "encryptedPhoneNo": "s"},
+		ParamOrder: []string{"tmeAppid", "areaCode", "phoneNo", "encryptedPhoneNo"},
+		Comm:       map[string]any{"tmeLoginMethod": 3},
+		Handle:     l.handleSendPhoneAuthCode,
 	})
 	return l
 }

@@ -113,3 +113,32 @@ func objectKeys(raw []byte) ([]keyRaw, error) {
 	}
 	return out, nil
 }
+
+// checkParamOrder reports param keys sent out of the reference's order.
+func checkParamOrder(where string, order []string, raw json.RawMessage) []string {
+	if order == nil {
+		return nil
+	}
+	kvs, err := objectKeys(raw)
+	if err != nil {
+		return nil
+	}
+	var got []string
+	last := -1
+	bad := false
+	for _, k := range keysOf(kvs) {
+		i := slices.Index(order, k)
+		if i < 0 {
+			continue
+		}
+		got = append(got, k)
+		if i < last {
+			bad = true
+		}
+		last = max(last, i)
+	}
+	if !bad {
+		return nil
+	}
+	return []string{fmt.Sprintf("%s: param keys in the order %s, want the reference's %s", where, strings.Join(got, ","), strings.Join(order, ","))}
+}

@@ -26,6 +26,11 @@ type Method struct {
 	// check.
 	Params map[string]string
 
+	// ParamOrder is the order in which the reference sends the param keys
+	// (qqmusic-protocol.md section 4); keys sent out of it are reported.
+	// Keys it does not list are not checked for order. Nil skips the check.
+	ParamOrder []string
+
 	// Comm lists the comm keys this call adds to or overrides in the
 	// Android comm, with their expected values (e.g. {"tmeLoginType": 2}).
 	// A nil value only allows the key.
