@@ -155,9 +155,7 @@ type Engine struct {
 	// last send it accepted: the pause after one grows with the streak,
 	// not with how often the reply failed for other reasons.
 	qqLimitStreak int
-	// risk is the current streak of QQ risk-control refusals (risk.go).
-	risk         riskStreak
-	catchUpFails int
+	catchUpFails  int
 	// catchUpPending: a catch-up of the replies is due at catchUpAt.
 	catchUpPending bool
 	// catchUpSince is when the oldest unfinished catch-up was asked for.
@@ -168,6 +166,8 @@ type Engine struct {
 	catchUpChans map[string]bool
 	// stopRun ends Run with a cause (set while Run runs).
 	stopRun context.CancelCauseFunc
+	// risk is the current streak of QQ risk-control refusals (risk.go).
+	risk riskStreak
 }
 
 type retryState struct {
