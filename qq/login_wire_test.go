@@ -17,6 +17,12 @@ import (
 	"github.com/qmdbridge/qqmusic-discord-bridge/qq/qqtest"
 )
 
+// anonComm is the start of the Android comm without a credential (login
+// calls send none), keys in the reference's order, up to rom.
+const anonComm = `^\{"comm":\{"ct":11,"cv":14090008,"v":14090008,"tmeAppID":"qqmusic","chid":"10003505",` +
+	`"QIMEI":"[^"]*","QIMEI36":"[^"]*","OpenUDID":"[0-9a-f]{32}","OpenUDID2":"[0-9a-f]{32}","udid":"[0-9a-f]{32}","aid":"[0-9a-f]{16}",` +
+	`"uid":"[^"]+","sid":"[^"]+","os_ver":"10","phonetype":"MI 6","devicelevel":"29","newdevicelevel":"29","rom":"[^"]+",`
+
 // recorder keeps every request that goes through it.
 type recorder struct {
 	next http.RoundTripper
@@ -64,15 +70,17 @@ func TestLoginPagesOnTheWireGolden(t *testing.T) {
 		name   string
 		method qq.LoginMethod
 		kind   qqtest.QRKind
-		want   []want
+		// login is the body of the musicu call that completes the login.
+		login string
+		want  []want
 	}{
-		{"QQ", qq.LoginQQ, qqtest.QRKindQQ, []want{
+		{"QQ", qq.LoginQQ, qqtest.QRKindQQ, anonComm + `"tmeLoginType":2\},"req_0":\{"module":"QQConnectLogin\.LoginServer","method":"QQLogin","param":\{"code":"[^"]+"\}\}\}$`, []want{
 			{qqtest.PathPtqrShow, `^appid=716027609&e=2&l=M&s=3&d=72&v=4&t=0\.[0-9]+&daid=383&pt_3rd_aid=100497308$`, ua, "https://xui.ptlogin2.qq.com/", "^" + credCookies + "$"},
 			{qqtest.PathPtqrLogin, `^u1=https%3A%2F%2Fgraph\.qq\.com%2Foauth2\.0%2Flogin_jump&ptqrtoken=[0-9]+&ptredirect=0&h=1&t=1&g=1&from_ui=1&ptlang=2052&action=0-0-[0-9]+(\.[0-9]+)?&js_ver=20102616&js_type=1&pt_uistyle=40&aid=716027609&daid=383&pt_3rd_aid=100497308&has_onekey=1$`, ua, "https://xui.ptlogin2.qq.com/", "^" + credCookies + "; qrsig=[^;]+$"},
 			{qqtest.PathCheckSig, `^uin=[0-9]+&pttype=1&service=ptqrlogin&nodirect=0&ptsigx=[^&]+&s_url=https%3A%2F%2Fgraph\.qq\.com%2Foauth2\.0%2Flogin_jump&ptlang=2052&ptredirect=100&aid=716027609&daid=383&j_later=0&low_login_hour=0&regmaster=0&pt_login_type=3&pt_aid=0&pt_aaid=16&pt_light=0&pt_3rd_aid=100497308$`, ua, "https://xui.ptlogin2.qq.com/", "^" + credCookies + "$"},
 			{qqtest.PathAuthorize, `^$`, ua, "", "^" + credCookies + "; .*p_skey="},
 		}},
-		{"WeChat", qq.LoginWeChat, qqtest.QRKindWeChat, []want{
+		{"WeChat", qq.LoginWeChat, qqtest.QRKindWeChat, anonComm + `"tmeLoginType":1\},"req_0":\{"module":"music\.login\.LoginServer","method":"Login","param":\{"code":"[^"]+","strAppid":"wx48db31d50e334801"\}\}\}$`, []want{
 			{qqtest.PathWxQRConnect, `^appid=wx48db31d50e334801&redirect_uri=https%3A%2F%2Fy\.qq\.com%2Fportal%2Fwx_redirect\.html%3Flogin_type%3D2%26surl%3Dhttps%3A%2F%2Fy\.qq\.com%2F&response_type=code&scope=snsapi_login&state=STATE&href=https%3A%2F%2Fy\.qq\.com%2Fmediastyle%2Fmusic_v17%2Fsrc%2Fcss%2Fpopup_wechat\.css%23wechat_redirect$`, ua, "", "^" + credCookies + "$"},
 			{qqtest.PathWxLongPoll, `^uuid=[^&]+&_=[0-9]+000$`, "Go-http-client/1.1", "https://open.weixin.qq.com/", "^$"},
 		}},
@@ -125,11 +133,25 @@ func TestLoginPagesOnTheWireGolden(t *testing.T) {
 					t.Errorf("%s Cookie %q, want %s", w.path, got, w.cookie)
 				}
 			}
-			// The musicu call that completes the login carries no cookie.
+			// The musicu call that completes the login goes in the
+			// reference's order, and carries no cookie.
+			var logins int
 			for _, r := range rec.byPath("/cgi-bin/musicu.fcg") {
 				if ck := r.Header.Get("Cookie"); ck != "" {
 					t.Errorf("musicu call with cookies %q", ck)
 				}
+				rec.mu.Lock()
+				body := rec.body[r]
+				rec.mu.Unlock()
+				if bytes.Contains(body, []byte(`"module":"QQConnectLogin`)) || bytes.Contains(body, []byte(`"strAppid"`)) {
+					logins++
+					if !regexp.MustCompile(tc.login).Match(body) {
+						t.Errorf("login call\n got %s\nwant %s", body, tc.login)
+					}
+				}
+			}
+			if logins != 1 {
+				t.Errorf("%d login calls, want 1", logins)
 			}
 		})
 	}
