@@ -276,6 +276,7 @@ func (e *Engine) deliverToQQ(ctx context.Context, h store.Entry) error {
 	e.mu.Lock()
 	e.qqLimitStreak = 0
 	e.mu.Unlock()
+	e.riskAccepted()
 	e.log.Debug("bridge: relayed to QQ", "session", h.SessionID, "discord_msg", h.DiscordMsgID, "part", h.Part, "qq_msg", id)
 	e.obs.Relayed(ToQQ, OutcomeDelivered)
 	e.obs.RelayLatency(ToQQ, e.latency(p.Time, h.CreatedAt))
@@ -289,6 +290,7 @@ func (e *Engine) retryQQ(ctx context.Context, h store.Entry, err error) error {
 		e.loginRequired(err)
 		return err
 	case errors.Is(err, ErrRateLimited):
+		e.riskRefused(err)
 		e.mu.Lock()
 		e.qqLimitStreak++
 		e.qqSendUntil = e.now().Add(e.backoff(e.qqLimitStreak + 2))

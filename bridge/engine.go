@@ -166,6 +166,8 @@ type Engine struct {
 	catchUpChans map[string]bool
 	// stopRun ends Run with a cause (set while Run runs).
 	stopRun context.CancelCauseFunc
+	// risk is the current streak of QQ risk-control refusals (risk.go).
+	risk riskStreak
 }
 
 type retryState struct {

@@ -61,6 +61,13 @@ const (
 	EventSessionBridged
 	// EventDeliveryFailed: the engine gave up on a delivery.
 	EventDeliveryFailed
+	// EventRiskControl: QQ Music's risk control (code 2001) has refused
+	// calls for RiskNoticeAfter; Detail is the verification page it named
+	// (data.feedbackURL), or "". Emitted once per streak.
+	EventRiskControl
+	// EventRiskControlCleared: QQ accepted a call again after an
+	// EventRiskControl; Detail is how long the refusals lasted.
+	EventRiskControlCleared
 )
 
 func (k EventKind) String() string {
@@ -73,6 +80,10 @@ func (k EventKind) String() string {
 		return "session bridged"
 	case EventDeliveryFailed:
 		return "delivery failed"
+	case EventRiskControl:
+		return "risk control"
+	case EventRiskControlCleared:
+		return "risk control cleared"
 	default:
 		return "unknown event"
 	}

@@ -33,9 +33,11 @@ func (e *Engine) pollOnce(ctx context.Context) error {
 			e.loginRequired(err)
 			return err
 		}
+		e.riskRefused(err)
 		e.fault("qq poll", err)
 		return err
 	}
+	e.riskAccepted()
 	e.recovered("qq poll")
 	e.mu.Lock()
 	e.pollFails = 0

@@ -121,7 +121,7 @@ func (c *Client) fetchSession(ctx context.Context, dev *Device) error {
 	res, err := c.send(ctx, []Request{{
 		Module: "music.getSession.session",
 		Method: "GetSession",
-		Param:  map[string]any{"uid": deref(dev.SessionUID), "vkey": 0, "caller": 0},
+		Param:  Object{{"uid", deref(dev.SessionUID)}, {"vkey", 0}, {"caller", 0}},
 	}})
 	if err != nil {
 		return err

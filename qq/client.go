@@ -118,6 +118,9 @@ type Client struct {
 	qimeiNextTry   time.Time
 	qimeiFailures  int
 	sessionNextTry time.Time
+
+	signMu   sync.Mutex      // guards mustSign
+	mustSign map[string]bool // "module/method" answered 2000 unsigned
 }
 
 // New builds a client, loading or generating the device and loading the
@@ -282,46 +285,6 @@ func androidUserAgent(d *Device) string {
 	return "QQMusic " + strconv.Itoa(AndroidCV) + "(android " + d.Version.Release + ")"
 }
 
-// androidComm builds the Android comm object for the device and credential.
-func androidComm(d *Device, cred *Credential) map[string]any {
-	m := map[string]any{
-		"ct":             AndroidCT,
-		"cv":             AndroidCV,
-		"v":              AndroidCV,
-		"chid":           AndroidChannel,
-		"tmeAppID":       "qqmusic",
-		"QIMEI":          deref(d.QIMEI),
-		"QIMEI36":        deref(d.QIMEI36),
-		"OpenUDID":       d.OpenUDID,
-		"udid":           d.OpenUDID,
-		"OpenUDID2":      d.OpenUDID,
-		"aid":            d.AndroidID,
-		"os_ver":         d.Version.Release,
-		"phonetype":      d.Model,
-		"devicelevel":    strconv.Itoa(d.Version.SDK),
-		"newdevicelevel": strconv.Itoa(d.Version.SDK),
-		"rom":            d.Fingerprint,
-	}
-	if cred != nil {
-		if cred.MusicID != 0 {
-			m["qq"] = strconv.FormatInt(cred.MusicID, 10)
-		}
-		if cred.MusicKey != "" {
-			m["authst"] = cred.MusicKey
-		}
-		if cred.LoginType != 0 {
-			m["tmeLoginType"] = cred.LoginType
-		}
-	}
-	if d.SessionUID != nil {
-		m["uid"] = *d.SessionUID
-	}
-	if d.SessionSID != nil {
-		m["sid"] = *d.SessionSID
-	}
-	return m
-}
-
 func deref(s *string) string {
 	if s == nil {
 		return ""
@@ -332,14 +295,17 @@ func deref(s *string) string {
 // Request is one musicu call.
 type Request struct {
 	Module, Method string
-	// Param is the call's parameters; booleans anywhere inside are sent as
-	// 0/1. Nil sends {}.
-	Param map[string]any
+	// Param is the call's parameters: an Object (sent in its order, as
+	// the reference sends them; every call of this package uses one) or a
+	// map[string]any (keys sent sorted). Booleans anywhere inside are sent
+	// as 0/1. Nil sends {}.
+	Param any
 	// Comm adds keys to (or overrides keys of) the Android comm for this
-	// call; a nil value removes the key. In a batch every request's Comm
+	// call: a key the comm has keeps its place, a new one is appended in
+	// order; a nil value removes the key. In a batch every request's Comm
 	// is merged into the one shared comm, and conflicting values are an
 	// error.
-	Comm map[string]any
+	Comm Object
 	// Signed sends the call through the signed musics.fcg gateway (zzc
 	// sign). A batch is signed when any of its requests is.
 	Signed bool
@@ -384,6 +350,11 @@ func (c *Client) CallBatch(ctx context.Context, reqs []Request) ([]Result, error
 		if r.Module == "" || r.Method == "" {
 			return nil, errors.New("qq: a request needs a module and a method")
 		}
+		switch r.Param.(type) {
+		case nil, Object, map[string]any:
+		default:
+			return nil, fmt.Errorf("qq: %s.%s: Param is a %T; use a qq.Object or a map[string]any", r.Module, r.Method, r.Param)
+		}
 	}
 	if err := c.bootstrap(ctx); err != nil {
 		return nil, err
@@ -400,58 +371,13 @@ func (c *Client) CallBatch(ctx context.Context, reqs []Request) ([]Result, error
 	return out, nil
 }
 
-// send posts one batch without bootstrapping.
+// send posts one batch without bootstrapping. Items answered 2000
+// (signature required) are sent once more through the signed gateway, and
+// their methods are signed from then on (see resendSigned).
 func (c *Client) send(ctx context.Context, reqs []Request) ([]Result, error) {
-	c.mu.Lock()
-	dev := c.dev.clone()
-	cred := c.cred.clone()
-	c.mu.Unlock()
-	if reqs[0].Credential != nil {
-		cred = reqs[0].Credential.clone()
-	}
-
-	comm := androidComm(dev, cred)
-	set := map[string]any{}
-	signed := false
-	for _, r := range reqs {
-		signed = signed || r.Signed
-		for k, v := range r.Comm {
-			if prev, ok := set[k]; ok && fmt.Sprint(prev) != fmt.Sprint(v) {
-				return nil, fmt.Errorf("qq: batched requests set comm %q to different values; send them separately", k)
-			}
-			set[k] = v
-			if v == nil {
-				delete(comm, k)
-			} else {
-				comm[k] = v
-			}
-		}
-	}
-	body := make(map[string]any, len(reqs)+1)
-	body["comm"] = comm
-	for i, r := range reqs {
-		param := any(map[string]any{})
-		if r.Param != nil {
-			param = boolsToInts(r.Param)
-		}
-		body["req_"+strconv.Itoa(i)] = map[string]any{"module": r.Module, "method": r.Method, "param": param}
-	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(body); err != nil {
-		return nil, fmt.Errorf("qq: encoding %s.%s: %w", reqs[0].Module, reqs[0].Method, err)
-	}
-	payload := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-
-	target := musicuURL
-	if signed {
-		target = musicsURL + "?_=" + strconv.FormatInt(c.now().UnixMilli(), 10) + "&sign=" + Sign(payload)
-	}
-	raw, err := c.post(ctx, target, payload, dev, cred)
-	var res []Result
-	if err == nil {
-		res, err = c.decodeBatch(raw, reqs, cred)
+	res, signed, err := c.sendOnce(ctx, reqs)
+	if err == nil && !signed {
+		res, err = c.resendSigned(ctx, reqs, res)
 	}
 	if c.onResult != nil {
 		for i, r := range reqs {
@@ -465,6 +391,59 @@ func (c *Client) send(ctx context.Context, reqs []Request) ([]Result, error) {
 	return res, err
 }
 
+// sendOnce posts one batch and reports whether it went signed.
+func (c *Client) sendOnce(ctx context.Context, reqs []Request) ([]Result, bool, error) {
+	c.mu.Lock()
+	dev := c.dev.clone()
+	cred := c.cred.clone()
+	c.mu.Unlock()
+	if reqs[0].Credential != nil {
+		cred = reqs[0].Credential.clone()
+	}
+
+	comm := androidComm(dev, cred)
+	set := map[string]any{}
+	signed := false
+	for _, r := range reqs {
+		signed = signed || r.Signed || c.needsSigning(r.Module, r.Method)
+		for _, f := range r.Comm {
+			if prev, ok := set[f.Key]; ok && fmt.Sprint(prev) != fmt.Sprint(f.Value) {
+				return nil, false, fmt.Errorf("qq: batched requests set comm %q to different values; send them separately", f.Key)
+			}
+			set[f.Key] = f.Value
+			if f.Value == nil {
+				comm.Delete(f.Key)
+			} else {
+				comm.Set(f.Key, f.Value)
+			}
+		}
+	}
+	body := make(Object, 0, len(reqs)+1)
+	body = append(body, Field{"comm", comm})
+	for i, r := range reqs {
+		param := any(Object{})
+		if r.Param != nil {
+			param = boolsToInts(r.Param)
+		}
+		body = append(body, Field{"req_" + strconv.Itoa(i), Object{{"module", r.Module}, {"method", r.Method}, {"param", param}}})
+	}
+	payload, err := encodeCompact(body)
+	if err != nil {
+		return nil, false, fmt.Errorf("qq: encoding %s.%s: %w", reqs[0].Module, reqs[0].Method, err)
+	}
+
+	target := musicuURL
+	if signed {
+		target = musicsURL + "?_=" + strconv.FormatInt(c.now().UnixMilli(), 10) + "&sign=" + Sign(payload)
+	}
+	raw, err := c.post(ctx, target, payload, dev, cred)
+	if err != nil {
+		return nil, signed, err
+	}
+	res, err := c.decodeBatch(raw, reqs, cred)
+	return res, signed, err
+}
+
 // post sends payload and returns the reply body of a 200 answer.
 func (c *Client) post(ctx context.Context, target string, payload []byte, dev *Device, cred *Credential) ([]byte, error) {
 	target = c.URL(target)
@@ -476,16 +455,10 @@ func (c *Client) post(ctx context.Context, target string, payload []byte, dev *D
 	if err != nil {
 		return nil, fmt.Errorf("qq: building request to %s: %w", shown, err)
 	}
-	hreq.Header.Set("Content-Type", "application/json")
+	hreq.Header.Set("Content-Type", "application/json;charset=utf-8")
 	hreq.Header.Set("User-Agent", androidUserAgent(dev))
-	if uin := cred.UIN(); uin != "" && cred.MusicID != 0 {
-		hreq.AddCookie(&http.Cookie{Name: "uin", Value: uin})
-		hreq.AddCookie(&http.Cookie{Name: "qqmusic_uin", Value: uin})
-	}
-	if cred.MusicKey != "" {
-		hreq.AddCookie(&http.Cookie{Name: "qm_keyst", Value: cred.MusicKey})
-		hreq.AddCookie(&http.Cookie{Name: "qqmusic_key", Value: cred.MusicKey})
-	}
+	// No cookies: the reference carries the credential in comm.qq and
+	// comm.authst only; cookies on the gateway would set us apart.
 	start := c.now()
 	resp, err := c.hc.Do(hreq)
 	if err != nil {
@@ -594,47 +567,4 @@ func itemError(module, method string, code int, data json.RawMessage) error {
 		return &RateLimitError{APIError: ae, FeedbackURL: string(d.FeedbackURL)}
 	}
 	return ae
-}
-
-// boolsToInts returns v with every bool inside maps and slices replaced by
-// 0 or 1.
-func boolsToInts(v any) any {
-	switch x := v.(type) {
-	case bool:
-		if x {
-			return 1
-		}
-		return 0
-	case map[string]any:
-		m := make(map[string]any, len(x))
-		for k, e := range x {
-			m[k] = boolsToInts(e)
-		}
-		return m
-	case []any:
-		s := make([]any, len(x))
-		for i, e := range x {
-			s[i] = boolsToInts(e)
-		}
-		return s
-	case []bool:
-		s := make([]int, len(x))
-		for i, e := range x {
-			if e {
-				s[i] = 1
-			}
-		}
-		return s
-	case map[string]bool:
-		m := make(map[string]int, len(x))
-		for k, e := range x {
-			if e {
-				m[k] = 1
-			} else {
-				m[k] = 0
-			}
-		}
-		return m
-	}
-	return v
 }

@@ -14,7 +14,7 @@ import (
 	"golang.org/x/time/rate"
 )
 
-func TestCallSendsAndroidCommCookiesAndUA(t *testing.T) {
+func TestCallSendsAndroidCommAndUAWithoutCookies(t *testing.T) {
 	f := newFakeQQ(t)
 	f.handle("m.M", func(p map[string]any) fakeItem {
 		return fakeItem{Data: map[string]any{"ok": 1, "echo": p}}
@@ -53,14 +53,10 @@ func TestCallSendsAndroidCommCookiesAndUA(t *testing.T) {
 	if ua := r.Header.Get("User-Agent"); ua != "QQMusic 14090008(android 10)" {
 		t.Errorf("User-Agent = %q", ua)
 	}
-	cookies := map[string]string{}
-	for _, ck := range (&http.Request{Header: r.Header}).Cookies() {
-		cookies[ck.Name] = ck.Value
-	}
-	for k, v := range map[string]string{"uin": "123456789", "qqmusic_uin": "123456789", "qm_keyst": testCred.MusicKey, "qqmusic_key": testCred.MusicKey} {
-		if cookies[k] != v {
-			t.Errorf("cookie %s = %q, want %q", k, cookies[k], v)
-		}
+	// The reference sends no cookies on the gateway: the credential
+	// travels in comm.qq and comm.authst only.
+	if cks := (&http.Request{Header: r.Header}).Cookies(); len(cks) != 0 {
+		t.Errorf("a logged-in musicu call sent cookies %v, want none", cks)
 	}
 	comm := r.comm(t)
 	for k, v := range map[string]any{
@@ -91,7 +87,7 @@ func TestCallCommOverrides(t *testing.T) {
 	f := newFakeQQ(t)
 	f.handle("m.M", func(map[string]any) fakeItem { return fakeItem{} })
 	c := newTestClient(t, f, nil)
-	_, err := c.Call(bg(), Request{Module: "m", Method: "M", Comm: map[string]any{"ct": 23, "cv": 0, "tmeLoginType": 6, "QIMEI": nil}})
+	_, err := c.Call(bg(), Request{Module: "m", Method: "M", Comm: Object{{"ct", 23}, {"cv", 0}, {"tmeLoginType", 6}, {"QIMEI", nil}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +187,7 @@ func TestCallBatch(t *testing.T) {
 func TestCallBatchConflictingComm(t *testing.T) {
 	f := newFakeQQ(t)
 	c := newTestClient(t, f, nil)
-	_, err := c.CallBatch(bg(), []Request{{Module: "m", Method: "A", Comm: map[string]any{"ct": 1}}, {Module: "m", Method: "B", Comm: map[string]any{"ct": 2}}})
+	_, err := c.CallBatch(bg(), []Request{{Module: "m", Method: "A", Comm: Object{{"ct", 1}}}, {Module: "m", Method: "B", Comm: Object{{"ct", 2}}}})
 	if err == nil || !strings.Contains(err.Error(), "comm") {
 		t.Errorf("err = %v", err)
 	}

@@ -156,8 +156,8 @@ func (c *Credential) Expired(now time.Time) bool {
 	return now.Unix() >= c.MusickeyCreateTime+c.KeyExpiresIn
 }
 
-// UIN is the account number as the cookies carry it: str_musicid when set,
-// else musicid.
+// UIN is the account number as the login pages' cookies carry it:
+// str_musicid when set, else musicid.
 func (c *Credential) UIN() string {
 	if c.StrMusicID != "" {
 		return c.StrMusicID

@@ -21,7 +21,7 @@ func (c *Client) CheckCredential(ctx context.Context) error {
 	if !c.Credential().HasLogin() {
 		return fmt.Errorf("GetLoginUserInfo: %w", ErrCredentialRequired)
 	}
-	_, err := c.Call(ctx, Request{Module: moduleUserInfo, Method: "GetLoginUserInfo", Param: map[string]any{}})
+	_, err := c.Call(ctx, Request{Module: moduleUserInfo, Method: "GetLoginUserInfo", Param: Object{}})
 	return err
 }
 
@@ -32,34 +32,34 @@ func (c *Client) CheckCandidate(ctx context.Context, cred *Credential) error {
 	if !cred.HasLogin() {
 		return fmt.Errorf("GetLoginUserInfo: %w", ErrCredentialRequired)
 	}
-	_, err := c.Call(ctx, Request{Module: moduleUserInfo, Method: "GetLoginUserInfo", Param: map[string]any{}, Credential: cred.clone()})
+	_, err := c.Call(ctx, Request{Module: moduleUserInfo, Method: "GetLoginUserInfo", Param: Object{}, Credential: cred.clone()})
 	return err
 }
 
 // RefreshParams returns the Login (loginMode 2) parameters that refresh
 // cred, chosen by its login type as the reference library does.
-func RefreshParams(cred *Credential) map[string]any {
+func RefreshParams(cred *Credential) Object {
 	strID := cred.StrMusicID
 	if strID == "" {
 		strID = fmt.Sprint(cred.MusicID)
 	}
 	switch cred.LoginType {
 	case LoginTypeWeChat:
-		return map[string]any{
-			"openid": cred.OpenID, "refresh_token": cred.RefreshToken, "str_musicid": strID,
-			"musickey": cred.MusicKey, "unionid": cred.UnionID, "refresh_key": cred.RefreshKey, "loginMode": 2,
+		return Object{
+			{"openid", cred.OpenID}, {"refresh_token", cred.RefreshToken}, {"str_musicid", strID},
+			{"musickey", cred.MusicKey}, {"unionid", cred.UnionID}, {"refresh_key", cred.RefreshKey}, {"loginMode", 2},
 		}
 	case LoginTypeQQ:
-		return map[string]any{
-			"openid": cred.OpenID, "access_token": cred.AccessToken, "refresh_token": cred.RefreshToken,
-			"expired_in": cred.ExpiredAt, "musicid": cred.MusicID, "musickey": cred.MusicKey,
-			"refresh_key": cred.RefreshKey, "loginMode": 2,
+		return Object{
+			{"openid", cred.OpenID}, {"access_token", cred.AccessToken}, {"refresh_token", cred.RefreshToken},
+			{"expired_in", cred.ExpiredAt}, {"musicid", cred.MusicID}, {"musickey", cred.MusicKey},
+			{"refresh_key", cred.RefreshKey}, {"loginMode", 2},
 		}
 	default:
-		return map[string]any{
-			"openid": cred.OpenID, "access_token": cred.AccessToken, "refresh_token": cred.RefreshToken,
-			"expired_in": cred.ExpiredAt, "str_musicid": strID, "musicid": cred.MusicID, "musickey": cred.MusicKey,
-			"unionid": cred.UnionID, "refresh_key": cred.RefreshKey, "loginMode": 2,
+		return Object{
+			{"openid", cred.OpenID}, {"access_token", cred.AccessToken}, {"refresh_token", cred.RefreshToken},
+			{"expired_in", cred.ExpiredAt}, {"str_musicid", strID}, {"musicid", cred.MusicID}, {"musickey", cred.MusicKey},
+			{"unionid", cred.UnionID}, {"refresh_key", cred.RefreshKey}, {"loginMode", 2},
 		}
 	}
 }
@@ -94,7 +94,7 @@ func (c *Client) RefreshCredential(ctx context.Context) (*Credential, error) {
 	data, err := c.Call(ctx, Request{
 		Module: moduleLogin, Method: "Login",
 		Param:      RefreshParams(old),
-		Comm:       map[string]any{"tmeLoginType": old.LoginType},
+		Comm:       Object{{"tmeLoginType", old.LoginType}},
 		Credential: old,
 	})
 	if err != nil {

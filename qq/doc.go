@@ -12,9 +12,16 @@
 // New builds a Client on a caller-supplied *http.Client. Call and CallBatch
 // post {"comm": ..., "req_0": ..., ...} to u.y.qq.com/cgi-bin/musicu.fcg
 // (or, with Request.Signed, to musics.fcg with the zzc Sign of the exact
-// body). Every request carries the Android comm, the credential cookies and
-// the Android User-Agent; booleans in parameters are sent as 0/1. Requests
-// wait on a token bucket (10 requests/s, burst 50 by default).
+// body). Every request goes out byte for byte as the reference library
+// sends it: the Android comm (which carries the credential in qq and
+// authst) with its keys in the reference's order, each req_N as module,
+// method, param, the parameters in the documented order (Object), compact
+// JSON without HTML escaping, the Android User-Agent, and no cookies;
+// booleans in parameters are sent as 0/1. A call answered 2000 (signature
+// required) is sent once more through musics.fcg, and its method is signed
+// from then on. The plain-HTTP login pages get the same User-Agent and,
+// as the reference sends them, the credential cookies. Requests wait on a
+// token bucket (10 requests/s, burst 50 by default).
 //
 // Before the first call, and again once they are 24 h old, the client
 // acquires a QIMEI from api.tencentmusic.com and a session
@@ -35,7 +42,8 @@
 //
 // Credential keeps the reference library's JSON names, so its exported
 // files load as is (LoadCredential, SaveCredential: atomic, mode 0600).
-// CheckCredential asks the server, RefreshCredential renews the musickey.
+// CheckCredential asks the server, RefreshCredential renews the musickey,
+// Logout ends the login on the server.
 //
 // # Private messages
 //

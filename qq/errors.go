@@ -126,6 +126,12 @@ func (e *RateLimitError) Is(target error) bool { return target == ErrRateLimited
 // Unwrap returns the underlying *APIError.
 func (e *RateLimitError) Unwrap() error { return e.APIError }
 
+// VerificationURL is FeedbackURL: the page where the person whose phone is
+// logged in can pass QQ Music's verification ("" when none was given).
+// Callers that must not import this package find it through an interface
+// with this method.
+func (e *RateLimitError) VerificationURL() string { return e.FeedbackURL }
+
 // GatewayError is a non-zero top-level code: the gateway refused the whole
 // batch.
 type GatewayError struct {

@@ -357,8 +357,12 @@ func TestQQTestExpiryCheckAndRefresh(t *testing.T) {
 func TestQQTestSignedGateway(t *testing.T) {
 	e := newEnv(t, qqtest.WithSignRequired("GetConfig"))
 	ctx := ctxT(t)
-	if _, err := e.c.GetConfig(ctx, 1, ""); !errors.Is(err, qq.ErrSignatureRequired) {
-		t.Fatalf("unsigned call: %v", err)
+	// Answered 2000 unsigned, the call goes again through musics.fcg.
+	if _, err := e.c.GetConfig(ctx, 1, ""); err != nil {
+		t.Fatalf("call refused unsigned: %v", err)
+	}
+	if n := e.s.Count("GetConfig"); n != 2 {
+		t.Errorf("GetConfig sent %d times, want 2 (unsigned, then signed)", n)
 	}
 	_, err := e.c.Call(ctx, qq.Request{Module: qq.ModulePrivateMsgRead, Method: "GetConfig", Signed: true,
 		Param: map[string]any{"config_type": 1, "config_value_str": ""}})
@@ -446,5 +450,45 @@ func TestQQTestThrottleKeepsUnderServerRateLimit(t *testing.T) {
 	}
 	if !errors.Is(err, qq.ErrRateLimited) {
 		t.Errorf("without the throttle: %v, want rate limited", err)
+	}
+}
+
+// Logout ends the login on the server: the client forgets the credential,
+// and the old musickey no longer works there either.
+func TestLogoutEndsTheLoginOnTheServer(t *testing.T) {
+	e := newEnv(t)
+	ctx := ctxT(t)
+	old := e.c.Credential()
+	if err := e.c.Logout(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if e.c.Credential().HasLogin() {
+		t.Error("the client still holds the credential after Logout")
+	}
+	if n := e.s.Count("Logout"); n != 1 {
+		t.Errorf("Logout reached the server %d times, want 1", n)
+	}
+	if err := e.c.CheckCandidate(ctx, old); !errors.Is(err, qq.ErrCredentialExpired) {
+		t.Errorf("the logged-out musickey: err %v, want ErrCredentialExpired", err)
+	}
+	// Without a login there is nothing to end: refused locally.
+	if err := e.c.Logout(ctx); !errors.Is(err, qq.ErrCredentialRequired) {
+		t.Errorf("second Logout: err %v, want ErrCredentialRequired", err)
+	}
+	if n := e.s.Count("Logout"); n != 1 {
+		t.Errorf("a refused Logout reached the server (%d calls)", n)
+	}
+}
+
+// A Logout the server refuses keeps the credential and says why.
+func TestLogoutRefusedKeepsTheCredential(t *testing.T) {
+	e := newEnv(t)
+	e.s.Fail("Logout", qqtest.Fault{Kind: qqtest.RateLimited})
+	err := e.c.Logout(ctxT(t))
+	if !errors.Is(err, qq.ErrRateLimited) {
+		t.Fatalf("err %v, want ErrRateLimited", err)
+	}
+	if !e.c.Credential().HasLogin() {
+		t.Error("a failed Logout dropped the credential")
 	}
 }

@@ -426,8 +426,10 @@ const (
 )
 
 // callLogin makes a login musicu call without any credential and decodes
-// the credential it returns.
-func (c *Client) callLogin(ctx context.Context, module, method string, param, comm map[string]any) (*Credential, error) {
+// the credential it returns. (The reference sends the credential it holds,
+// if any, in these calls' comm; a fresh login, the case compared with it,
+// holds none, and an expired key is not offered to a login call here.)
+func (c *Client) callLogin(ctx context.Context, module, method string, param, comm Object) (*Credential, error) {
 	data, err := c.Call(ctx, Request{Module: module, Method: method, Param: param, Comm: comm, Credential: &Credential{}})
 	if err != nil {
 		return nil, loginCallError(method, err)

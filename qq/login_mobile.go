@@ -28,8 +28,8 @@ type mobileQRCode struct {
 func (c *Client) startMobileLogin(ctx context.Context, cfg qrConfig) (*qrFlow, error) {
 	data, err := c.Call(ctx, Request{
 		Module: loginModule, Method: "CreateQRCode",
-		Param:      map[string]any{"tmeAppID": "qqmusic", "ct": AndroidCT, "cv": AndroidCV},
-		Comm:       map[string]any{"ct": 23, "cv": 0},
+		Param:      Object{{"tmeAppID", "qqmusic"}, {"ct", AndroidCT}, {"cv", AndroidCV}},
+		Comm:       Object{{"ct", 23}, {"cv", 0}},
 		Credential: &Credential{},
 	})
 	if err != nil {
@@ -252,7 +252,7 @@ func (c *Client) handleMobile(e *emitter, m mqttMessage, id string) bool {
 		return true
 	}
 	cred, err := c.callLogin(e.lctx, loginModule, "Login",
-		map[string]any{"musicid": musicid, "qrCodeID": id, "token": key}, map[string]any{"tmeLoginType": LoginTypeMobile})
+		Object{{"musicid", musicid}, {"qrCodeID", id}, {"token", key}}, Object{{"tmeLoginType", LoginTypeMobile}})
 	if err != nil {
 		e.fail(err)
 		return true

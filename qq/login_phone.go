@@ -58,10 +58,24 @@ func (c *Client) SendPhoneCode(ctx context.Context, phone, area string) (PhoneCo
 	if err != nil {
 		return PhoneCodeResult{}, err
 	}
-	_, err = c.Call(ctx, Request{
+	return c.sendPhoneCode(ctx, Field{"phoneNo", phone}, area)
+}
+
+// SendEncryptedPhoneCode is SendPhoneCode for a phone number given already
+// encrypted (as QQ Music's apps hold it): it goes as encryptedPhoneNo.
+func (c *Client) SendEncryptedPhoneCode(ctx context.Context, encryptedPhone, area string) (PhoneCodeResult, error) {
+	enc, area, err := cleanEncryptedPhone(encryptedPhone, area)
+	if err != nil {
+		return PhoneCodeResult{}, err
+	}
+	return c.sendPhoneCode(ctx, Field{"encryptedPhoneNo", enc}, area)
+}
+
+func (c *Client) sendPhoneCode(ctx context.Context, phone Field, area string) (PhoneCodeResult, error) {
+	_, err := c.Call(ctx, Request{
 		Module: loginModule, Method: "SendPhoneAuthCode",
-		Param:      map[string]any{"tmeAppid": "qqmusic", "phoneNo": phone, "areaCode": area},
-		Comm:       map[string]any{"tmeLoginMethod": 3},
+		Param:      Object{{"tmeAppid", "qqmusic"}, {"areaCode", area}, phone},
+		Comm:       Object{{"tmeLoginMethod", 3}},
 		Credential: &Credential{},
 	})
 	if err == nil {
@@ -91,13 +105,41 @@ func (c *Client) PhoneLogin(ctx context.Context, phone, code string) (*Credentia
 	if err != nil {
 		return nil, err
 	}
+	return c.phoneLogin(ctx, Field{"phoneNo", phone}, code)
+}
+
+// EncryptedPhoneLogin is PhoneLogin for a phone number given already
+// encrypted: it goes as encryptedPhoneNo.
+func (c *Client) EncryptedPhoneLogin(ctx context.Context, encryptedPhone, code string) (*Credential, error) {
+	enc, _, err := cleanEncryptedPhone(encryptedPhone, "")
+	if err != nil {
+		return nil, err
+	}
+	return c.phoneLogin(ctx, Field{"encryptedPhoneNo", enc}, code)
+}
+
+func (c *Client) phoneLogin(ctx context.Context, phone Field, code string) (*Credential, error) {
 	code = strings.TrimSpace(code)
 	if code == "" {
 		return nil, &LoginError{Step: "Login", Kind: ErrLoginWrongCode, Msg: "empty verification code"}
 	}
 	return c.callLogin(ctx, loginModule, "Login",
-		map[string]any{"code": code, "phoneNo": phone, "loginMode": 1},
-		map[string]any{"tmeLoginMethod": 3, "tmeLoginType": 0})
+		Object{{"code", code}, {"loginMode", 1}, phone},
+		Object{{"tmeLoginMethod", 3}, {"tmeLoginType", 0}})
+}
+
+// cleanEncryptedPhone checks an encrypted phone number (not empty, no
+// spaces inside) and the area code.
+func cleanEncryptedPhone(enc, area string) (string, string, error) {
+	enc = strings.TrimSpace(enc)
+	if enc == "" || strings.ContainsAny(enc, " \t\r\n") {
+		return "", "", &LoginError{Step: "phone number", Kind: ErrLoginBadParams, Msg: "an encrypted phone number is one word, not empty"}
+	}
+	_, area, err := cleanPhone("00000", area)
+	if err != nil {
+		return "", "", err
+	}
+	return enc, area, nil
 }
 
 // cleanPhone checks a phone number and area code (spaces and dashes are

@@ -3,6 +3,7 @@ package qq_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/qmdbridge/qqmusic-discord-bridge/qq"
@@ -169,4 +170,36 @@ func TestLoginErrorCodes(t *testing.T) {
 			t.Errorf("code %d: no APIError underneath", tt.code)
 		}
 	}
+}
+
+// A phone number held only in its encrypted form goes as encryptedPhoneNo
+// in both calls, and the login works.
+func TestEncryptedPhoneLoginDone(t *testing.T) {
+	e := newLoginEnv(t)
+	ctx := context.Background()
+	const enc = "ENCRYPTED+phone/Number=="
+	res, err := e.c.SendEncryptedPhoneCode(ctx, " "+enc+" ", "")
+	if err != nil || res.Status != qq.PhoneCodeSent {
+		t.Fatalf("SendEncryptedPhoneCode = %+v, %v", res, err)
+	}
+	code, ok := e.l.PhoneCode(enc)
+	if !ok {
+		t.Fatal("the double texted no code for the encrypted number")
+	}
+	cred, err := e.c.EncryptedPhoneLogin(ctx, enc, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cred.MusicID != testMusicID {
+		t.Fatalf("credential %v", cred)
+	}
+	for _, r := range e.s.Requests() {
+		if strings.Contains(string(r.Param), `"phoneNo"`) {
+			t.Errorf("%s sent phoneNo %v; want only encryptedPhoneNo", r.Method, r.Param)
+		}
+	}
+	if _, err := e.c.SendEncryptedPhoneCode(ctx, "two words", ""); !errors.Is(err, qq.ErrLoginBadParams) {
+		t.Errorf("an encrypted number with a space: err %v, want ErrLoginBadParams", err)
+	}
+	e.checkClean(t)
 }

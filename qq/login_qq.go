@@ -2,7 +2,6 @@ package qq
 
 import (
 	"context"
-	"fmt"
 	"math/rand/v2"
 	"net/http"
 	"net/url"
@@ -47,15 +46,14 @@ func qrStatus(code int) (LoginState, bool) {
 }
 
 func (c *Client) startQQLogin(ctx context.Context, cfg qrConfig) (*qrFlow, error) {
-	q := url.Values{
-		"appid": {ptloginAppID}, "e": {"2"}, "l": {"M"}, "s": {"3"}, "d": {"72"}, "v": {"4"},
-		"t": {strconv.FormatFloat(rand.Float64(), 'f', 16, 64)}, "daid": {ptloginDaid}, "pt_3rd_aid": {qqConnectApp},
-	}
-	req, err := http.NewRequest(http.MethodGet, c.URL("https://ssl.ptlogin2.qq.com/ptqrshow?"+q.Encode()), nil)
+	q := query("appid", ptloginAppID, "e", "2", "l", "M", "s", "3", "d", "72", "v", "4",
+		"t", strconv.FormatFloat(rand.Float64(), 'f', -1, 64), "daid", ptloginDaid, "pt_3rd_aid", qqConnectApp)
+	req, err := http.NewRequest(http.MethodGet, c.URL("https://ssl.ptlogin2.qq.com/ptqrshow?"+q), nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Referer", ptloginRefer)
+	c.asLoginPage(req)
 	rctx, cancel := context.WithTimeout(ctx, cfg.requestTime)
 	defer cancel()
 	resp, img, err := c.loginDo(rctx, c.loginHTTPClient(false), req, "ptqrshow")
@@ -116,18 +114,18 @@ func (c *Client) pollQQ(e *emitter, cfg qrConfig, qrsig string) {
 // checkQQ polls ptqrlogin once. On confirmation it also returns the
 // check_sig URL the answer carries.
 func (c *Client) checkQQ(ctx context.Context, hc *http.Client, cfg qrConfig, qrsig string) (LoginState, string, error) {
-	q := url.Values{
-		"u1": {qqLoginJump}, "ptqrtoken": {strconv.FormatInt(Hash33(qrsig, 0), 10)},
-		"ptredirect": {"0"}, "h": {"1"}, "t": {"1"}, "g": {"1"}, "from_ui": {"1"}, "ptlang": {"2052"},
-		"action": {fmt.Sprintf("0-0-%d", time.Now().UnixMilli())}, "js_ver": {"20102616"}, "js_type": {"1"},
-		"pt_uistyle": {"40"}, "aid": {ptloginAppID}, "daid": {ptloginDaid}, "pt_3rd_aid": {qqConnectApp}, "has_onekey": {"1"},
-	}
-	req, err := http.NewRequest(http.MethodGet, c.URL("https://ssl.ptlogin2.qq.com/ptqrlogin?"+q.Encode()), nil)
+	// action carries the time in ms as a float, as the reference prints it.
+	ms := strconv.FormatFloat(float64(time.Now().UnixMicro())/1000, 'f', -1, 64)
+	q := query("u1", qqLoginJump, "ptqrtoken", strconv.FormatInt(Hash33(qrsig, 0), 10),
+		"ptredirect", "0", "h", "1", "t", "1", "g", "1", "from_ui", "1", "ptlang", "2052",
+		"action", "0-0-"+ms, "js_ver", "20102616", "js_type", "1",
+		"pt_uistyle", "40", "aid", ptloginAppID, "daid", ptloginDaid, "pt_3rd_aid", qqConnectApp, "has_onekey", "1")
+	req, err := http.NewRequest(http.MethodGet, c.URL("https://ssl.ptlogin2.qq.com/ptqrlogin?"+q), nil)
 	if err != nil {
 		return 0, "", err
 	}
 	req.Header.Set("Referer", ptloginRefer)
-	req.AddCookie(&http.Cookie{Name: "qrsig", Value: qrsig})
+	c.asLoginPage(req, &http.Cookie{Name: "qrsig", Value: qrsig})
 	rctx, cancel := context.WithTimeout(ctx, cfg.requestTime)
 	defer cancel()
 	_, body, err := c.loginDo(rctx, hc, req, "ptqrlogin")
@@ -172,17 +170,16 @@ func (c *Client) authorizeQQ(ctx context.Context, cfg qrConfig, target string) (
 	}
 	hc := c.loginHTTPClient(true)
 
-	q := url.Values{
-		"uin": {uin}, "pttype": {"1"}, "service": {"ptqrlogin"}, "nodirect": {"0"}, "ptsigx": {sigx},
-		"s_url": {qqLoginJump}, "ptlang": {"2052"}, "ptredirect": {"100"}, "aid": {ptloginAppID},
-		"daid": {ptloginDaid}, "j_later": {"0"}, "low_login_hour": {"0"}, "regmaster": {"0"},
-		"pt_login_type": {"3"}, "pt_aid": {"0"}, "pt_aaid": {"16"}, "pt_light": {"0"}, "pt_3rd_aid": {qqConnectApp},
-	}
-	req, err := http.NewRequest(http.MethodGet, c.URL("https://ssl.ptlogin2.graph.qq.com/check_sig?"+q.Encode()), nil)
+	q := query("uin", uin, "pttype", "1", "service", "ptqrlogin", "nodirect", "0", "ptsigx", sigx,
+		"s_url", qqLoginJump, "ptlang", "2052", "ptredirect", "100", "aid", ptloginAppID,
+		"daid", ptloginDaid, "j_later", "0", "low_login_hour", "0", "regmaster", "0",
+		"pt_login_type", "3", "pt_aid", "0", "pt_aaid", "16", "pt_light", "0", "pt_3rd_aid", qqConnectApp)
+	req, err := http.NewRequest(http.MethodGet, c.URL("https://ssl.ptlogin2.graph.qq.com/check_sig?"+q), nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Referer", ptloginRefer)
+	c.asLoginPage(req)
 	rctx, cancel := context.WithTimeout(ctx, cfg.requestTime)
 	resp, _, err := c.loginDo(rctx, hc, req, "check_sig")
 	cancel()
@@ -200,23 +197,23 @@ func (c *Client) authorizeQQ(ctx context.Context, cfg qrConfig, target string) (
 		return nil, protocolError("check_sig", "no p_skey cookie in the answer")
 	}
 
-	form := url.Values{
-		"response_type": {"code"}, "client_id": {qqConnectApp}, "redirect_uri": {qqRedirectURI},
-		"scope": {"get_user_info,get_app_friends"}, "state": {"state"}, "switch": {""}, "from_ptlogin": {"1"},
-		"src": {"1"}, "update_auth": {"1"}, "openapi": {"1010_1030"},
-		"g_tk": {strconv.FormatInt(Hash33(pskey, 5381), 10)}, "auth_time": {strconv.FormatInt(time.Now().Unix()*1000, 10)},
-		"ui": {uuid.NewString()},
-	}
-	req, err = http.NewRequest(http.MethodPost, c.URL("https://graph.qq.com/oauth2.0/authorize"), strings.NewReader(form.Encode()))
+	form := query("response_type", "code", "client_id", qqConnectApp, "redirect_uri", qqRedirectURI,
+		"scope", "get_user_info,get_app_friends", "state", "state", "switch", "", "from_ptlogin", "1",
+		"src", "1", "update_auth", "1", "openapi", "1010_1030",
+		"g_tk", strconv.FormatInt(Hash33(pskey, 5381), 10), "auth_time", strconv.FormatInt(time.Now().Unix()*1000, 10),
+		"ui", uuid.NewString())
+	req, err = http.NewRequest(http.MethodPost, c.URL("https://graph.qq.com/oauth2.0/authorize"), strings.NewReader(form))
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	var pageCookies []*http.Cookie
 	for _, ck := range cookies {
 		if ck.Value != "" {
-			req.AddCookie(&http.Cookie{Name: ck.Name, Value: ck.Value})
+			pageCookies = append(pageCookies, &http.Cookie{Name: ck.Name, Value: ck.Value})
 		}
 	}
+	c.asLoginPage(req, pageCookies...)
 	rctx, cancel = context.WithTimeout(ctx, cfg.requestTime)
 	resp, _, err = c.loginDo(rctx, hc, req, "authorize")
 	cancel()
@@ -235,7 +232,7 @@ func (c *Client) authorizeQQ(ctx context.Context, cfg qrConfig, target string) (
 	if code == "" {
 		return nil, protocolError("authorize", "the redirect carries no code")
 	}
-	return c.callLogin(ctx, qqLoginModule, "QQLogin", map[string]any{"code": code}, map[string]any{"tmeLoginType": LoginTypeQQ})
+	return c.callLogin(ctx, qqLoginModule, "QQLogin", Object{{"code", code}}, Object{{"tmeLoginType", LoginTypeQQ}})
 }
 
 func clipText(s string, n int) string {

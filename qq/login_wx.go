@@ -22,16 +22,15 @@ var (
 )
 
 func (c *Client) startWeChatLogin(ctx context.Context, cfg qrConfig) (*qrFlow, error) {
-	q := url.Values{
-		"appid": {wxAppID}, "redirect_uri": {wxRedirectURI}, "response_type": {"code"},
-		"scope": {"snsapi_login"}, "state": {"STATE"},
-		"href": {"https://y.qq.com/mediastyle/music_v17/src/css/popup_wechat.css#wechat_redirect"},
-	}
+	q := query("appid", wxAppID, "redirect_uri", wxRedirectURI, "response_type", "code",
+		"scope", "snsapi_login", "state", "STATE",
+		"href", "https://y.qq.com/mediastyle/music_v17/src/css/popup_wechat.css#wechat_redirect")
 	hc := c.loginHTTPClient(false)
-	req, err := http.NewRequest(http.MethodGet, c.URL("https://open.weixin.qq.com/connect/qrconnect?"+q.Encode()), nil)
+	req, err := http.NewRequest(http.MethodGet, c.URL("https://open.weixin.qq.com/connect/qrconnect?"+q), nil)
 	if err != nil {
 		return nil, err
 	}
+	c.asLoginPage(req)
 	rctx, cancel := context.WithTimeout(ctx, cfg.requestTime)
 	defer cancel()
 	_, page, err := c.loginDo(rctx, hc, req, "qrconnect")
@@ -48,6 +47,7 @@ func (c *Client) startWeChatLogin(ctx context.Context, cfg qrConfig) (*qrFlow, e
 		return nil, err
 	}
 	req.Header.Set("Referer", "https://open.weixin.qq.com/connect/qrconnect")
+	c.asLoginPage(req)
 	resp, img, err := c.loginDo(rctx, hc, req, "qrcode")
 	if err != nil {
 		return nil, err
@@ -86,7 +86,7 @@ func (c *Client) pollWeChat(e *emitter, cfg qrConfig, id string) {
 			return
 		}
 		cred, err := c.callLogin(ctx, loginModule, "Login",
-			map[string]any{"code": code, "strAppid": wxAppID}, map[string]any{"tmeLoginType": LoginTypeWeChat})
+			Object{{"code", code}, {"strAppid", wxAppID}}, Object{{"tmeLoginType", LoginTypeWeChat}})
 		if err != nil {
 			e.fail(err)
 			return
@@ -99,8 +99,10 @@ func (c *Client) pollWeChat(e *emitter, cfg qrConfig, id string) {
 // checkWeChat makes one long poll. A poll that times out means nothing
 // happened yet (LoginWaiting is then repeated, which the emitter drops).
 func (c *Client) checkWeChat(ctx context.Context, hc *http.Client, cfg qrConfig, id string) (LoginState, string, error) {
-	q := url.Values{"uuid": {id}, "_": {strconv.FormatInt(time.Now().UnixMilli(), 10)}}
-	req, err := http.NewRequest(http.MethodGet, c.URL("https://lp.open.weixin.qq.com/connect/l/qrconnect?"+q.Encode()), nil)
+	// Not a login page for the reference: no User-Agent of its own, no
+	// cookies, and the time in whole seconds times 1000.
+	q := query("uuid", id, "_", strconv.FormatInt(time.Now().Unix()*1000, 10))
+	req, err := http.NewRequest(http.MethodGet, c.URL("https://lp.open.weixin.qq.com/connect/l/qrconnect?"+q), nil)
 	if err != nil {
 		return 0, "", err
 	}

@@ -26,7 +26,7 @@ const maxPages = 10000
 // pmCall sends one private-message call and decodes its data into T. It
 // refuses locally, before any request, when there is no logged-in
 // credential.
-func pmCall[T any](ctx context.Context, c *Client, module, method string, param map[string]any) (*T, error) {
+func pmCall[T any](ctx context.Context, c *Client, module, method string, param Object) (*T, error) {
 	raw, err := c.pmRaw(ctx, module, method, param)
 	if err != nil {
 		return nil, err
@@ -38,7 +38,7 @@ func pmCall[T any](ctx context.Context, c *Client, module, method string, param 
 	return &v, nil
 }
 
-func (c *Client) pmRaw(ctx context.Context, module, method string, param map[string]any) (json.RawMessage, error) {
+func (c *Client) pmRaw(ctx context.Context, module, method string, param Object) (json.RawMessage, error) {
 	if !c.Credential().HasLogin() {
 		return nil, fmt.Errorf("%s: %w", method, ErrCredentialRequired)
 	}
@@ -50,9 +50,11 @@ func (c *Client) pmRaw(ctx context.Context, module, method string, param map[str
 type SessionListParams struct {
 	LastID   string // session_id of the previous page's last session
 	LastTime int64  // sort_time of that session
-	Order    int    // 0 means 1
-	Size     int    // 0 means 20
-	From     int
+	Order    int    // 0 means 1, unless OrderSet
+	Size     int    // 0 means 20, unless SizeSet
+	// OrderSet and SizeSet send Order and Size as they are, 0 included.
+	OrderSet, SizeSet bool
+	From              int
 	// EncryptFromUin selects a star's super-message sessions; when set,
 	// FansFlag is not sent.
 	EncryptFromUin string
@@ -62,28 +64,29 @@ type SessionListParams struct {
 	NoFansFlag bool
 }
 
-func (p SessionListParams) param() map[string]any {
-	m := map[string]any{
-		"last_id":   p.LastID,
-		"order":     orDefault(p.Order, 1),
-		"size":      orDefault(p.Size, 20),
-		"last_time": p.LastTime,
-		"from":      p.From,
+func (p SessionListParams) param() Object {
+	m := Object{
+		{"last_id", p.LastID},
+		{"order", orDefault(p.Order, p.OrderSet, 1)},
+		{"size", orDefault(p.Size, p.SizeSet, 20)},
+		{"last_time", p.LastTime},
+		{"from", p.From},
 	}
 	switch {
 	case p.EncryptFromUin != "":
-		m["EncryptFromUin"] = p.EncryptFromUin
+		m = append(m, Field{"EncryptFromUin", p.EncryptFromUin})
 	case p.NoFansFlag:
 	case p.FansFlag != nil:
-		m["FansFlag"] = *p.FansFlag
+		m = append(m, Field{"FansFlag", *p.FansFlag})
 	default:
-		m["FansFlag"] = 1
+		m = append(m, Field{"FansFlag", 1})
 	}
 	return m
 }
 
-func orDefault(v, def int) int {
-	if v == 0 {
+// orDefault is v, or def when v is 0 and was not set explicitly.
+func orDefault(v int, set bool, def int) int {
+	if v == 0 && !set {
 		return def
 	}
 	return v
@@ -137,22 +140,25 @@ type MessagesParams struct {
 	UserID     string // the peer's uin
 	LastID     string // id of the previous page's last message
 	WnsID      string
-	Order      int // 0 means 1
-	Size       int // 0 means 50
+	Order      int // 0 means 1, unless OrderSet
+	Size       int // 0 means 50, unless SizeSet
 	Flag       int
 	LocationID string
-	UpdateTime int64 // sent when non-zero
+	UpdateTime int64 // sent when non-zero, or when UpdateTimeSet
+	// OrderSet, SizeSet and UpdateTimeSet send Order, Size and UpdateTime
+	// as they are, 0 included.
+	OrderSet, SizeSet, UpdateTimeSet bool
 }
 
-func (p MessagesParams) param() map[string]any {
-	m := map[string]any{"order": orDefault(p.Order, 1), "size": orDefault(p.Size, 50), "flag": p.Flag}
-	for k, v := range map[string]string{"session_id": p.SessionID, "last_id": p.LastID, "wns_id": p.WnsID, "user_id": p.UserID, "location_id": p.LocationID} {
-		if v != "" {
-			m[k] = v
+func (p MessagesParams) param() Object {
+	m := Object{{"order", orDefault(p.Order, p.OrderSet, 1)}, {"size", orDefault(p.Size, p.SizeSet, 50)}, {"flag", p.Flag}}
+	for _, f := range []Field{{"session_id", p.SessionID}, {"last_id", p.LastID}, {"wns_id", p.WnsID}, {"user_id", p.UserID}, {"location_id", p.LocationID}} {
+		if f.Value != "" {
+			m = append(m, f)
 		}
 	}
-	if p.UpdateTime != 0 {
-		m["update_time"] = p.UpdateTime
+	if p.UpdateTime != 0 || p.UpdateTimeSet {
+		m = append(m, Field{"update_time", p.UpdateTime})
 	}
 	return m
 }
@@ -247,7 +253,9 @@ type SendMessageParams struct {
 	SourceFlag   *int
 	MsgID        string // original message id when resending
 	UserInput    string
-	SuperMsgFlag int
+	SuperMsgFlag int // sent (0 included) unless NoSuperMsgFlag
+	// NoSuperMsgFlag leaves super_msg_flag out.
+	NoSuperMsgFlag bool
 	// StarSend uses StarSendSuperMsg (a star's super message) instead.
 	StarSend bool
 }
@@ -262,25 +270,32 @@ func NewClientKey() string {
 	return hex.EncodeToString(b[:])
 }
 
-func (p SendMessageParams) param() map[string]any {
-	m := map[string]any{
-		"last_msg_seq":   p.LastMsgSeq,
-		"user_id":        p.UserID,
-		"entrance":       p.Entrance,
-		"client_key":     p.ClientKey,
-		"msg_type":       p.MsgType,
-		"super_msg_flag": p.SuperMsgFlag,
+func (p SendMessageParams) param() Object {
+	m := Object{
+		{"last_msg_seq", p.LastMsgSeq},
+		{"user_id", p.UserID},
+		{"entrance", p.Entrance},
+		{"client_key", p.ClientKey},
+		{"msg_type", p.MsgType},
 	}
-	for k, v := range map[string]string{"session_id": p.SessionID, "last_id": p.LastID, "msg_id": p.MsgID, "user_input": p.UserInput} {
+	// Then the optional ones, in the reference's order, when given.
+	str := func(k, v string) {
 		if v != "" {
-			m[k] = v
+			m = append(m, Field{k, v})
 		}
 	}
+	str("session_id", p.SessionID)
+	str("last_id", p.LastID)
 	if p.MetaData != nil {
-		m["meta_data"] = p.MetaData
+		m = append(m, Field{"meta_data", p.MetaData})
 	}
 	if p.SourceFlag != nil {
-		m["source_flag"] = *p.SourceFlag
+		m = append(m, Field{"source_flag", *p.SourceFlag})
+	}
+	str("msg_id", p.MsgID)
+	str("user_input", p.UserInput)
+	if !p.NoSuperMsgFlag {
+		m = append(m, Field{"super_msg_flag", p.SuperMsgFlag})
 	}
 	return m
 }
@@ -301,38 +316,38 @@ func (c *Client) SendMessage(ctx context.Context, p SendMessageParams) (*SendRes
 // DeleteSession deletes a session (PrivateMsgWrite DeleteSession).
 func (c *Client) DeleteSession(ctx context.Context, sessionID string, superMsgFlag int) (*OperationResult, error) {
 	return pmCall[OperationResult](ctx, c, ModulePrivateMsgWrite, "DeleteSession",
-		map[string]any{"session_id": sessionID, "super_msg_flag": superMsgFlag})
+		Object{{"session_id", sessionID}, {"super_msg_flag", superMsgFlag}})
 }
 
 // DeleteMessage deletes one message (PrivateMsgWrite DeleteMessage).
 func (c *Client) DeleteMessage(ctx context.Context, sessionID, msgID string, superMsgFlag int) (*OperationResult, error) {
 	return pmCall[OperationResult](ctx, c, ModulePrivateMsgWrite, "DeleteMessage",
-		map[string]any{"session_id": sessionID, "msg_id": msgID, "super_msg_flag": superMsgFlag})
+		Object{{"session_id", sessionID}, {"msg_id", msgID}, {"super_msg_flag", superMsgFlag}})
 }
 
 // ClearSession removes every message of a session (PrivateMsgWrite
 // ClearSession).
 func (c *Client) ClearSession(ctx context.Context, sessionID string, superMsgFlag int) (*OperationResult, error) {
 	return pmCall[OperationResult](ctx, c, ModulePrivateMsgWrite, "ClearSession",
-		map[string]any{"session_id": sessionID, "super_msg_flag": superMsgFlag})
+		Object{{"session_id", sessionID}, {"super_msg_flag", superMsgFlag}})
 }
 
 // SetConfig writes a private-message setting (PrivateMsgWrite SetConfig).
 func (c *Client) SetConfig(ctx context.Context, configType int, value string) (*OperationResult, error) {
 	return pmCall[OperationResult](ctx, c, ModulePrivateMsgWrite, "SetConfig",
-		map[string]any{"config_type": configType, "config_value_str": value})
+		Object{{"config_type", configType}, {"config_value_str", value}})
 }
 
 // GetConfig reads a private-message setting (PrivateMsgRead GetConfig).
 func (c *Client) GetConfig(ctx context.Context, configType int, value string) (*ConfigResult, error) {
 	return pmCall[ConfigResult](ctx, c, ModulePrivateMsgRead, "GetConfig",
-		map[string]any{"config_type": configType, "config_value_str": value})
+		Object{{"config_type", configType}, {"config_value_str", value}})
 }
 
 // GetMusicianCard reads a musician's message card (MusicianMsgCardSvr
 // GetMusicianCard).
 func (c *Client) GetMusicianCard(ctx context.Context, encUin string) (*MusicianCard, error) {
-	raw, err := c.pmRaw(ctx, ModuleMusicianCard, "GetMusicianCard", map[string]any{"EncUin": encUin})
+	raw, err := c.pmRaw(ctx, ModuleMusicianCard, "GetMusicianCard", Object{{"EncUin", encUin}})
 	if err != nil {
 		return nil, err
 	}
@@ -354,9 +369,9 @@ type CardActionParams struct {
 // ReportCardAction reports the user's answer to a card message
 // (PrivateMsgWrite ActCardMsgCallBack).
 func (c *Client) ReportCardAction(ctx context.Context, p CardActionParams) (*OperationResult, error) {
-	m := map[string]any{"target_user_id": p.TargetUserID, "msg_type": p.MsgType, "confirm": p.Confirm, "msg_id": p.MsgID}
+	m := Object{{"target_user_id", p.TargetUserID}, {"msg_type", p.MsgType}, {"confirm", p.Confirm}, {"msg_id", p.MsgID}}
 	if len(p.Ext) > 0 {
-		m["ext"] = p.Ext
+		m = append(m, Field{"ext", p.Ext})
 	}
 	return pmCall[OperationResult](ctx, c, ModulePrivateMsgWrite, "ActCardMsgCallBack", m)
 }
@@ -375,15 +390,15 @@ func (c *Client) GetChatEntries(ctx context.Context, p ChatEntriesParams) (*Chat
 	if scenes == nil {
 		scenes = []int{}
 	}
-	m := map[string]any{"Scence": scenes} // sic
+	m := Object{{"Scence", scenes}} // sic
 	if p.FromUserType != nil {
-		m["FromUserType"] = *p.FromUserType
+		m = append(m, Field{"FromUserType", *p.FromUserType})
 	}
 	if p.UserID != "" {
-		m["UserID"] = p.UserID
+		m = append(m, Field{"UserID", p.UserID})
 	}
 	if p.Ext != nil {
-		m["Ext"] = p.Ext
+		m = append(m, Field{"Ext", p.Ext})
 	}
 	return pmCall[ChatEntries](ctx, c, ModulePrivateMsgRead, "GetEntries", m)
 }
@@ -395,27 +410,27 @@ func (c *Client) GetMediaDetails(ctx context.Context, sessionID string, msgIDs [
 		msgIDs = []string{}
 	}
 	return pmCall[MediaDetails](ctx, c, ModulePrivateMsgRead, "GetMsgDetails",
-		map[string]any{"SessionID": sessionID, "MsgIDs": msgIDs})
+		Object{{"SessionID", sessionID}, {"MsgIDs", msgIDs}})
 }
 
 // MarkAllRead marks messages read (PrivateMsgWrite SetAllMsgMardRead).
 func (c *Client) MarkAllRead(ctx context.Context, cmdFlag int, encryptUin string) (*OperationResult, error) {
 	return pmCall[OperationResult](ctx, c, ModulePrivateMsgWrite, "SetAllMsgMardRead",
-		map[string]any{"CmdFlag": cmdFlag, "EncryptUin": encryptUin})
+		Object{{"CmdFlag", cmdFlag}, {"EncryptUin", encryptUin}})
 }
 
 // GetSafetyHint reads the safety hint shown for a peer (PrivateMsgRead
 // GetSafetyHint).
 func (c *Client) GetSafetyHint(ctx context.Context, encUin string, close int) (*SafetyHint, error) {
 	return pmCall[SafetyHint](ctx, c, ModulePrivateMsgRead, "GetSafetyHint",
-		map[string]any{"encUin": encUin, "close": close})
+		Object{{"encUin", encUin}, {"close", close}})
 }
 
 // GetFriendFloatingIcon reads the chat page's friendship badge
 // (music.dazi.DzEntrySrv GetFriendFloatingIcon); the reference does not
 // model the reply, so it is returned raw.
 func (c *Client) GetFriendFloatingIcon(ctx context.Context, targetEncUin string) (json.RawMessage, error) {
-	raw, err := c.pmRaw(ctx, ModuleDaziEntry, "GetFriendFloatingIcon", map[string]any{"TargetEncuin": targetEncUin})
+	raw, err := c.pmRaw(ctx, ModuleDaziEntry, "GetFriendFloatingIcon", Object{{"TargetEncuin", targetEncUin}})
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ func (c *Client) LoginUser(ctx context.Context) (LoginUser, error) {
 	if !c.Credential().HasLogin() {
 		return LoginUser{}, fmt.Errorf("GetLoginUserInfo: %w", ErrCredentialRequired)
 	}
-	data, err := c.Call(ctx, Request{Module: moduleUserInfo, Method: "GetLoginUserInfo", Param: map[string]any{}})
+	data, err := c.Call(ctx, Request{Module: moduleUserInfo, Method: "GetLoginUserInfo", Param: Object{}})
 	if err != nil {
 		return LoginUser{}, err
 	}

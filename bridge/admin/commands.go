@@ -22,7 +22,7 @@ func Commands() []Command {
 			{Name: "area", Description: "the calling code without + (default 86)", Type: OptionString},
 			{Name: "code", Description: "the SMS code, when you already have one (skips sending a new code)", Type: OptionString},
 		}},
-		{Name: "logout", Description: "Forget the QQ Music login (relaying pauses; nothing queued is lost)"},
+		{Name: "logout", Description: "Log out of QQ Music and forget the login (relaying pauses; nothing queued is lost)"},
 		{Name: "status", Description: "Login, relaying, outbox and poll status of the bridge"},
 		{Name: "sessions", Description: "The bridged QQ Music sessions, newest first", Options: []Option{
 			{Name: "page", Description: "page number (default 1)", Type: OptionInteger},
@@ -226,11 +226,32 @@ func (c *Controller) cmdLogout(ctx context.Context, r Request) {
 		}
 	}
 	if err := c.qq.Logout(context.WithoutCancel(ctx)); err != nil {
-		c.log.Error("admin: /logout could not delete the credential file", "file", c.cfg.CredentialFile, "err", err)
-		c.post(c.base, Message{Content: "⚠️ Relaying is paused, but the credential file could not be deleted: " + oneLine(err.Error(), 300)})
+		if errors.Is(err, ErrServerLogout) {
+			c.log.Warn("admin: /logout: QQ Music did not confirm the logout", "err", err)
+			c.post(c.base, Message{Content: "⚠️ The credential is forgotten here, but QQ Music did not confirm the logout (" + oneLine(err.Error(), 300) +
+				"). The old login may keep working on QQ Music's side until it expires (about 3 days); to end it now, remove the device in the QQ Music app's login management."})
+		}
+		if failedBesidesServerLogout(err) {
+			c.log.Error("admin: /logout could not delete the credential file", "file", c.cfg.CredentialFile, "err", err)
+			c.post(c.base, Message{Content: "⚠️ Relaying is paused, but the credential file could not be deleted: " + oneLine(err.Error(), 300)})
+		}
 		return
 	}
 	c.log.Info("admin: logged out of QQ Music", "by", r.UserID())
+}
+
+// failedBesidesServerLogout reports whether a Logout error holds a
+// failure other than ErrServerLogout (the credential file's).
+func failedBesidesServerLogout(err error) bool {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			if e != nil && !errors.Is(e, ErrServerLogout) {
+				return true
+			}
+		}
+		return false
+	}
+	return !errors.Is(err, ErrServerLogout)
 }
 
 func (c *Controller) cmdStatus(ctx context.Context, r Request) {

@@ -264,3 +264,43 @@ func TestPhoneLoginOutcomes(t *testing.T) {
 		}
 	})
 }
+
+// /logout says so when QQ Music did not confirm the logout (the credential
+// is forgotten anyway), and when the credential file could not be deleted.
+func TestLogoutSaysWhatFailed(t *testing.T) {
+	server := fmt.Errorf("%w: qq: logging out of QQ Music: network down", ErrServerLogout)
+	file := errors.New("deleting the credential file: permission denied")
+	for _, tc := range []struct {
+		name      string
+		err       error
+		want, not []string
+	}{
+		{"server refused", server, []string{"QQ Music did not confirm the logout", "network down"}, []string{"could not be deleted"}},
+		{"file kept", file, []string{"could not be deleted", "permission denied"}, []string{"did not confirm"}},
+		{"both", errors.Join(file, server), []string{"did not confirm the logout", "could not be deleted"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarnessWith(t, true, nil, func(h *harness) { h.qq.logoutErr = tc.err })
+			h.ch.invoke(t, cmd("logout", nil))
+			h.eventually("the logout warnings", func() bool {
+				all := ""
+				for _, m := range h.ch.snapshot() {
+					all += m.Content + "\n"
+				}
+				for _, w := range tc.want {
+					if !strings.Contains(all, w) {
+						return false
+					}
+				}
+				return true
+			})
+			for _, m := range h.ch.snapshot() {
+				for _, n := range tc.not {
+					if strings.Contains(m.Content, n) {
+						t.Errorf("message %q says %q", m.Content, n)
+					}
+				}
+			}
+		})
+	}
+}

@@ -133,6 +133,8 @@ type Controller struct {
 	wake   chan struct{}
 	needCh chan struct{}
 	keepCh chan keepResult
+	// noticeCh carries engine events to post as they are (risk.go).
+	noticeCh chan bridge.Event
 }
 
 type keepResult struct {
@@ -159,6 +161,8 @@ func New(cfg Config, q QQ, ch Channel, eng Engine, log *slog.Logger) *Controller
 		wake:    make(chan struct{}, 1),
 		needCh:  make(chan struct{}, 1),
 		keepCh:  make(chan keepResult, 4),
+
+		noticeCh: make(chan bridge.Event, noticeQueue),
 	}
 }
 
@@ -166,6 +170,9 @@ func New(cfg Config, q QQ, ch Channel, eng Engine, log *slog.Logger) *Controller
 // never blocks, and a "login needed" report is never lost (reports that
 // arrive while one waits are merged).
 func (c *Controller) HandleEvent(ev bridge.Event) {
+	if c.queueNotice(ev) {
+		return
+	}
 	if ev.Kind != bridge.EventLoginNeeded {
 		return
 	}
@@ -197,6 +204,7 @@ func (c *Controller) Run(ctx context.Context) error {
 	c.mu.Unlock()
 	c.ch.OnRequest(c.handle)
 	go c.registerCommands(ctx)
+	go c.postNotices(ctx)
 
 	if _, ok := c.qq.Account(); !ok {
 		c.loginRequired("there is no QQ Music login yet")

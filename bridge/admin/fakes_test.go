@@ -49,6 +49,7 @@ type fakeQQ struct {
 	onError   func(error)
 	onOK      func()
 	logouts   int
+	logoutErr error
 	phone     PhoneCode
 	phoneErr  error
 	// phoneDelay makes SendPhoneCode wait (or until ctx ends).
@@ -153,7 +154,7 @@ func (q *fakeQQ) Logout(ctx context.Context) error {
 	defer q.mu.Unlock()
 	q.account = nil
 	q.logouts++
-	return nil
+	return q.logoutErr
 }
 
 func (q *fakeQQ) Reload(ctx context.Context) (bool, error) {

@@ -133,7 +133,10 @@ type QQ interface {
 	// PhoneLogin logs in with the code; on success the credential is in
 	// use and saved.
 	PhoneLogin(ctx context.Context, area, phone, code string) (Account, error)
-	// Logout forgets the credential, in memory and on disk.
+	// Logout ends the login on QQ Music's side, then forgets the
+	// credential, in memory and on disk. The credential is forgotten even
+	// when QQ Music did not confirm the logout: the error then wraps
+	// ErrServerLogout.
 	Logout(ctx context.Context) error
 	// Reload adopts the credential file when it changed since the last look
 	// and holds a login other than the one in use (written by `bridge
@@ -198,6 +201,11 @@ var ErrMessageGone = errors.New("the admin message was deleted")
 // ErrChannelUnusable (wrapped) from Post means the admin channel is missing
 // or the bot may not post there: the login falls back to the terminal.
 var ErrChannelUnusable = errors.New("the admin channel is missing or the bot may not post there")
+
+// ErrServerLogout (wrapped) from QQ.Logout means the credential was
+// forgotten here but QQ Music did not confirm the end of the login: the
+// old login may keep working on QQ Music's side until it expires.
+var ErrServerLogout = errors.New("QQ Music did not confirm the logout")
 
 // OptionType is the type of a command option.
 type OptionType int

@@ -203,18 +203,35 @@ func (l *Login) PhoneLogin(ctx context.Context, area, phone, code string) (admin
 	return a, nil
 }
 
-// Logout forgets the credential and deletes the credential file.
+// logoutTimeout bounds the server-side logout, so /logout never hangs on
+// an unreachable QQ Music.
+const logoutTimeout = 20 * time.Second
+
+// Logout ends the login on QQ Music's side (qq.Client.Logout), then
+// forgets the credential and deletes the credential file, whatever the
+// server said. A server-side failure is returned wrapping
+// admin.ErrServerLogout, beside any file error.
 func (l *Login) Logout(ctx context.Context) error {
+	var serverErr error
+	if l.c.Credential().HasLogin() {
+		sctx, cancel := context.WithTimeout(ctx, logoutTimeout)
+		if err := l.c.Logout(sctx); err != nil {
+			serverErr = fmt.Errorf("%w: %w", admin.ErrServerLogout, err)
+			l.log.Warn("qqport: QQ Music did not confirm the logout; the credential is forgotten anyway", "err", err)
+		}
+		cancel()
+	}
 	l.c.SetCredential(nil)
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	var fileErr error
 	if l.file != "" {
 		if err := os.Remove(l.file); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("deleting the credential file: %w", err)
+			fileErr = fmt.Errorf("deleting the credential file: %w", err)
 		}
 	}
 	l.stamp = stampOf(l.file)
-	return nil
+	return errors.Join(fileErr, serverErr)
 }
 
 // Reload adopts the credential file when it changed and holds a login

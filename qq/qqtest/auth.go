@@ -88,7 +88,8 @@ func (s *Server) keyExpiredLocked() bool {
 }
 
 // authenticate returns 0 when the call carries the account's working
-// credential in its cookies and comm, else the code to answer with.
+// credential in comm.qq and comm.authst (cookies do not count: the
+// reference sends none on the gateway), else the code to answer with.
 func (s *Server) authenticate(c *Call) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -97,9 +98,7 @@ func (s *Server) authenticate(c *Call) int {
 	}
 	id := strconv.FormatInt(s.account.MusicID, 10)
 	key := s.account.MusicKey
-	if asString(c.Comm["qq"]) != id || asString(c.Comm["authst"]) != key ||
-		c.Cookies["uin"] != id || c.Cookies["qqmusic_uin"] != id ||
-		c.Cookies["qm_keyst"] != key || c.Cookies["qqmusic_key"] != key {
+	if asString(c.Comm["qq"]) != id || asString(c.Comm["authst"]) != key {
 		return CodeExpired
 	}
 	if s.keyExpiredLocked() {
@@ -147,6 +146,14 @@ func (s *Server) checkRequestLocked(where string, r *http.Request, comm map[stri
 	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		add("Content-Type %q, want application/json", ct)
 	}
+	if len(cookies) > 0 {
+		names := make([]string, 0, len(cookies))
+		for n := range cookies {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		add("cookies %s sent; the reference sends no cookies on the gateway (the credential travels in comm.qq and comm.authst)", strings.Join(names, ", "))
+	}
 	for _, it := range items {
 		if it.spec == nil {
 			add("unknown module/method %s/%s", it.module, it.method)
@@ -154,6 +161,7 @@ func (s *Server) checkRequestLocked(where string, r *http.Request, comm map[stri
 		}
 		if it.bad == "" {
 			out = append(out, checkParams(where+" "+it.method, it.spec.Params, it.param)...)
+			out = append(out, checkParamOrder(where+" "+it.method, it.spec.ParamOrder, it.raw)...)
 		}
 	}
 
@@ -187,7 +195,7 @@ func (s *Server) checkRequestLocked(where string, r *http.Request, comm map[stri
 
 	a := s.account
 	id := strconv.FormatInt(a.MusicID, 10)
-	if auth && s.haveAccount {
+	if auth && s.haveAccount && a.MusicKey != "" { // "": logged out, any key is refused
 		if v, ok := comm["qq"].(string); !ok || v != id {
 			add("comm.qq = %s, want the string %q (musicid)", show(comm["qq"]), id)
 		}
@@ -196,18 +204,6 @@ func (s *Server) checkRequestLocked(where string, r *http.Request, comm map[stri
 		}
 		if _, set := overrides["tmeLoginType"]; !set && a.LoginType != 0 && !sameValue(comm["tmeLoginType"], int64(a.LoginType)) {
 			add("comm.tmeLoginType = %s, want %d", show(comm["tmeLoginType"]), a.LoginType)
-		}
-		for _, c := range []string{"uin", "qqmusic_uin"} {
-			if cookies[c] != id {
-				add("cookie %s = %q, want %q (musicid)", c, cookies[c], id)
-			}
-		}
-		for _, c := range []string{"qm_keyst", "qqmusic_key"} {
-			if v, ok := cookies[c]; !ok {
-				add("cookie %s is missing, want the musickey", c)
-			} else if v != a.MusicKey {
-				add("cookie %s is not the account's musickey", c)
-			}
 		}
 	}
 
@@ -454,4 +450,14 @@ func credentialJSON(a Account) map[string]any {
 		"first_login": 0, "bindAccountType": 0, "needRefreshKeyIn": a.KeyExpiresIn / 2,
 		"encryptUin": a.EncryptUIN, "loginType": a.LoginType,
 	}
+}
+
+// handleLogout ends the account's login: its musickey stops working (calls
+// are answered with the expired code) and cannot be refreshed, until a new
+// login or SetAccount.
+func (s *Server) handleLogout(c *Call) Reply {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.account.MusicKey = ""
+	return Reply{Data: map[string]any{}}
 }

@@ -26,10 +26,14 @@ func TestCredentialChecks(t *testing.T) {
 		name string
 		set  func(c *client)
 	}{
-		{"no cookies or comm credential", func(c *client) { c.setCredential(0, "") }},
+		{"no comm credential", func(c *client) { c.setCredential(0, "") }},
 		{"wrong musickey", func(c *client) { c.setCredential(testAccount.MusicID, "Q_H_L_wrong") }},
 		{"wrong musicid", func(c *client) { c.setCredential(42, testAccount.MusicKey) }},
-		{"cookie key missing", func(c *client) { c.key = "" }},
+		{"credential in cookies only", func(c *client) {
+			c.cookies = true
+			delete(c.comm, "qq")
+			delete(c.comm, "authst")
+		}},
 		{"comm authst missing", func(c *client) { delete(c.comm, "authst") }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

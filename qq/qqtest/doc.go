@@ -18,7 +18,8 @@
 // music.UserInfo.userInfoServer/GetLoginUserInfo, the credential refresh
 // (music.login.LoginServer/Login with loginMode 2) and every private-message
 // method, backed by in-memory users, sessions and messages. Every request
-// must carry the logged-in Account in its cookies and comm, or it is answered
+// must carry the logged-in Account in comm.qq and comm.authst (cookies on the gateway are a
+// deviation, not a credential), or it is answered
 // with code 1000 like the real server answers an expired credential.
 //
 // One server stands in for every QQ host: routing is by path only, and
@@ -28,7 +29,8 @@
 // requests per method; inject faults (expired credential, risk control,
 // 5xx, time-outs, malformed JSON, gateway codes) and a rate limit; and read
 // the Deviations, every place where a request differed from the facts
-// (comm keys and values, cookies, User-Agent, parameter names and types).
+// (comm keys and values, key order, cookies on the gateway, User-Agent,
+// parameter names and types).
 //
 // Further methods (for example the login flows) can be added in new files:
 // Register puts a Method into the module/method registry, and HandleHTTP

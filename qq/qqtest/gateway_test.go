@@ -66,7 +66,7 @@ func TestDeviationReports(t *testing.T) {
 		{"missing param", func(_ *client, p map[string]any) { delete(p, "last_time") }, "param last_time is missing"},
 		{"unexpected param", func(_ *client, p map[string]any) { p["lastId"] = "" }, "unexpected param lastId"},
 		{"param type", func(_ *client, p map[string]any) { p["size"] = "20" }, "param size is a string, want an integer"},
-		{"cookie", func(c *client, _ map[string]any) { c.musicID = 0 }, "cookie uin"},
+		{"cookies", func(c *client, _ map[string]any) { c.cookies = true }, "cookies qm_keyst, qqmusic_key, qqmusic_uin, uin sent"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, c, _ := newEnv(t)
@@ -342,5 +342,42 @@ func TestEndpointsAndTLS(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
 		t.Errorf("TLS gateway: %d", resp.StatusCode)
+	}
+}
+
+// A body whose keys (envelope, comm, item or param) are not in the
+// reference's order (Go's sorted maps, say) is served but reported;
+// call-specific comm keys after rom are fine.
+func TestKeyOrderDeviations(t *testing.T) {
+	s, c, _ := newEnv(t)
+	p := sessionListParam("", 0, 20)
+
+	sorted, err := json.Marshal(map[string]any{"comm": c.comm, "req_0": map[string]any{"module": qqtest.ModuleRead, "method": "GetSessionList", "param": p}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := c.post(qqtest.PathMusicu, sorted); err != nil {
+		t.Fatal(err)
+	}
+	devs := strings.Join(s.Deviations(), "\n")
+	for _, want := range []string{
+		"musicu.fcg[GetSessionList]: comm keys in the order OpenUDID,",
+		"req_0 keys in the order method,module,param, want module,method,param",
+		"GetSessionList: param keys in the order FansFlag,from,last_id,last_time,order,size, want the reference's last_id,order,size,last_time,from,EncryptFromUin,FansFlag",
+	} {
+		if !strings.Contains(devs, want) {
+			t.Errorf("deviations lack %q:\n%s", want, devs)
+		}
+	}
+
+	s.ResetDeviations()
+	c.comm["tmeLoginMethod"] = 3 // a call's own key, appended after rom
+	if _, _, err := c.post(qqtest.PathMusicu, c.body([3]any{qqtest.ModuleRead, "GetSessionList", p})); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range s.Deviations() {
+		if strings.Contains(d, "order") {
+			t.Errorf("a body in the reference's order was reported: %s", d)
+		}
 	}
 }

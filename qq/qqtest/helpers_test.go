@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"sort"
 	"strconv"
 	"sync"
 	"testing"
@@ -82,6 +84,9 @@ type client struct {
 	musicID int64
 	key     string
 	ua      string
+	// cookies sends the credential as cookies too, which the reference
+	// never does on the gateway (a deviation).
+	cookies bool
 }
 
 // newEnv starts a server with a fake clock and the test account, and a
@@ -105,20 +110,95 @@ func newEnv(t testing.TB, opts ...qqtest.Option) (*qqtest.Server, *client, *fake
 	return s, c, clk
 }
 
-// body builds a gateway body for items {module, method, param}.
+// body builds a gateway body for items {module, method, param}, keys in
+// the reference's order: comm (AndroidCommOrder, then any other key), then
+// req_N as module, method, param.
 func (c *client) body(items ...[3]any) []byte {
-	env := map[string]any{"comm": c.comm}
+	var b bytes.Buffer
+	b.WriteString(`{"comm":{`)
+	n := 0
+	field := func(k string, v any) {
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		n++
+		kb, _ := json.Marshal(k)
+		vb, err := json.Marshal(v)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		b.Write(kb)
+		b.WriteByte(':')
+		b.Write(vb)
+	}
+	var extra []string
+	for k := range c.comm {
+		if !slices.Contains(qqtest.AndroidCommOrder, k) {
+			extra = append(extra, k)
+		}
+	}
+	sort.Strings(extra)
+	for _, k := range append(slices.Clone(qqtest.AndroidCommOrder), extra...) {
+		if v, ok := c.comm[k]; ok {
+			field(k, v)
+		}
+	}
+	b.WriteByte('}')
 	for i, it := range items {
-		env[fmt.Sprintf("req_%d", i)] = map[string]any{"module": it[0], "method": it[1], "param": it[2]}
+		mod, _ := json.Marshal(it[0])
+		meth, _ := json.Marshal(it[1])
+		fmt.Fprintf(&b, `,"req_%d":{"module":%s,"method":%s,"param":`, i, mod, meth)
+		c.writeParam(&b, it[0], it[1], it[2])
+		b.WriteByte('}')
 	}
-	b, err := json.Marshal(env)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	return b
+	b.WriteByte('}')
+	return b.Bytes()
 }
 
-// post sends a body to path with the credential's cookies.
+// writeParam writes param with its keys in the method's ParamOrder (then
+// any others, sorted), as the reference sends them.
+func (c *client) writeParam(b *bytes.Buffer, module, method, param any) {
+	m, ok := param.(map[string]any)
+	spec, known := c.s.Lookup(fmt.Sprint(module), fmt.Sprint(method))
+	if !ok || !known {
+		raw, err := json.Marshal(param)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		b.Write(raw)
+		return
+	}
+	var rest []string
+	for k := range m {
+		if !slices.Contains(spec.ParamOrder, k) {
+			rest = append(rest, k)
+		}
+	}
+	sort.Strings(rest)
+	b.WriteByte('{')
+	n := 0
+	for _, k := range append(slices.Clone(spec.ParamOrder), rest...) {
+		v, ok := m[k]
+		if !ok {
+			continue
+		}
+		if n > 0 {
+			b.WriteByte(',')
+		}
+		n++
+		kb, _ := json.Marshal(k)
+		vb, err := json.Marshal(v)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		b.Write(kb)
+		b.WriteByte(':')
+		b.Write(vb)
+	}
+	b.WriteByte('}')
+}
+
+// post sends a body to path (with the credential's cookies when c.cookies).
 func (c *client) post(path string, body []byte) (*http.Response, []byte, error) {
 	req, err := http.NewRequest(http.MethodPost, c.s.URL+path, bytes.NewReader(body))
 	if err != nil {
@@ -126,12 +206,12 @@ func (c *client) post(path string, body []byte) (*http.Response, []byte, error) 
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", c.ua)
-	if c.musicID != 0 {
+	if c.cookies && c.musicID != 0 {
 		id := strconv.FormatInt(c.musicID, 10)
 		req.AddCookie(&http.Cookie{Name: "uin", Value: id})
 		req.AddCookie(&http.Cookie{Name: "qqmusic_uin", Value: id})
 	}
-	if c.key != "" {
+	if c.cookies && c.key != "" {
 		req.AddCookie(&http.Cookie{Name: "qm_keyst", Value: c.key})
 		req.AddCookie(&http.Cookie{Name: "qqmusic_key", Value: c.key})
 	}

@@ -349,6 +349,12 @@ func (l *Login) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "<html>qqtest injected failure</html>", status)
 		return
 	}
+	// The reference sends its Android User-Agent to the login pages, all
+	// but the WeChat long poll, which goes out with its HTTP library's own.
+	// The real pages do not refuse another one: it is only a deviation.
+	if ua := r.UserAgent(); key != PathWxLongPoll && ua != AndroidUserAgent {
+		l.problemLocked("%s: User-Agent %q, want the reference's %q", key, ua, AndroidUserAgent)
+	}
 	l.mu.Unlock()
 	switch key {
 	case PathPtqrShow:

@@ -66,9 +66,10 @@ func AttachLogin(s *Server) *Login {
 	}
 	s.Register(Method{
 		Module: ModuleLogin, Name: "CreateQRCode",
-		Params: map[string]string{"tmeAppID": "s!", "ct": "i!", "cv": "i!"},
-		Comm:   map[string]any{"ct": 23, "cv": 0},
-		Handle: l.handleCreateQRCode,
+		Params:     map[string]string{"tmeAppID": "s!", "ct": "i!", "cv": "i!"},
+		ParamOrder: []string{"tmeAppID", "ct", "cv"},
+		Comm:       map[string]any{"ct": 23, "cv": 0},
+		Handle:     l.handleCreateQRCode,
 	})
 	s.Register(Method{
 		Module: ModuleLogin, Name: "Login",
@@ -79,7 +80,7 @@ func AttachLogin(s *Server) *Login {
 				return l.handleMobileLogin(c)
 			case c.Has("strAppid"):
 				return l.handleWeChatLogin(c)
-			case c.Has("phoneNo"):
+			case c.Has("phoneNo"), c.Has("encryptedPhoneNo"):
 				return l.handlePhoneLogin(c)
 			}
 			return refresh.Handle(c)
@@ -93,9 +94,10 @@ func AttachLogin(s *Server) *Login {
 	})
 	s.Register(Method{
 		Module: ModuleLogin, Name: "SendPhoneAuthCode",
-		Params: map[string]string{"tmeAppid": "s!", "phoneNo": "s!", "areaCode": "s!", "encryptedPhoneNo": "s"},
-		Comm:   map[string]any{"tmeLoginMethod": 3},
-		Handle: l.handleSendPhoneAuthCode,
+		Params:     map[string]string{"tmeAppid": "s!", "phoneNo": "s", "areaCode": "s!", "encryptedPhoneNo": "s"},
+		ParamOrder: []string{"tmeAppid", "areaCode", "phoneNo", "encryptedPhoneNo"},
+		Comm:       map[string]any{"tmeLoginMethod": 3},
+		Handle:     l.handleSendPhoneAuthCode,
 	})
 	return l
 }
@@ -225,9 +227,9 @@ func (l *Login) handleMobileLogin(c *Call) Reply {
 }
 
 func (l *Login) handleSendPhoneAuthCode(c *Call) Reply {
-	phone := c.Str("phoneNo")
-	if c.Str("tmeAppid") != "qqmusic" || phone == "" || strings.Trim(c.Str("areaCode"), "0123456789") != "" {
-		return Reply{Code: CodeLoginBadParams, Data: map[string]any{"msg": "qqtest: SendPhoneAuthCode wants tmeAppid=qqmusic, phoneNo, areaCode"}}
+	phone, ok := phoneOf(c)
+	if c.Str("tmeAppid") != "qqmusic" || !ok || strings.Trim(c.Str("areaCode"), "0123456789") != "" {
+		return Reply{Code: CodeLoginBadParams, Data: map[string]any{"msg": "qqtest: SendPhoneAuthCode wants tmeAppid=qqmusic, phoneNo or encryptedPhoneNo, areaCode"}}
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -251,7 +253,10 @@ func (l *Login) handlePhoneLogin(c *Call) Reply {
 	if !sameValue(c.Comm["tmeLoginMethod"], int64(3)) || !sameValue(c.Comm["tmeLoginType"], int64(0)) || c.Int("loginMode") != 1 {
 		return Reply{Code: CodeLoginBadParams, Data: map[string]any{"msg": "qqtest: phone Login wants loginMode 1, comm tmeLoginMethod 3 and tmeLoginType 0"}}
 	}
-	phone := c.Str("phoneNo")
+	phone, given := phoneOf(c)
+	if !given {
+		return Reply{Code: CodeLoginBadParams, Data: map[string]any{"msg": "qqtest: phone Login wants phoneNo or encryptedPhoneNo"}}
+	}
 	l.mu.Lock()
 	want, ok := l.phone.codes[phone]
 	expired := l.phone.expired[phone]
@@ -266,4 +271,15 @@ func (l *Login) handlePhoneLogin(c *Call) Reply {
 		return Reply{Code: CodeLoginWrongCode, Data: map[string]any{"msg": "qqtest: wrong code for " + strconv.Quote(phone)}}
 	}
 	return l.grant(2, "Q_H_L_")
+}
+
+// phoneOf is the phone number of a phone call: phoneNo, or the
+// encryptedPhoneNo a client holding only the encrypted form sends (the
+// double keys its codes by the string given). Exactly one must be sent.
+func phoneOf(c *Call) (string, bool) {
+	plain, enc := c.Str("phoneNo"), c.Str("encryptedPhoneNo")
+	if (plain == "") == (enc == "") {
+		return "", false
+	}
+	return plain + enc, true
 }

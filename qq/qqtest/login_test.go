@@ -25,6 +25,7 @@ func TestStandaloneQQWebFlow(t *testing.T) {
 	get := func(path string, hdr map[string]string, cookies ...*http.Cookie) (*http.Response, string) {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodGet, l.URL+path, nil)
+		req.Header.Set("User-Agent", qqtest.AndroidUserAgent)
 		for k, v := range hdr {
 			req.Header.Set(k, v)
 		}
@@ -85,6 +86,7 @@ func TestStandaloneQQWebFlow(t *testing.T) {
 	form := url.Values{"client_id": {"100497308"}, "response_type": {"code"}, "g_tk": {strconv.FormatInt(qq.Hash33(pskey, 5381), 10)}}
 	req, _ := http.NewRequest(http.MethodPost, l.URL+qqtest.PathAuthorize, strings.NewReader(form.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("User-Agent", qqtest.AndroidUserAgent)
 	for _, c := range resp.Cookies() {
 		req.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
 	}
@@ -108,6 +110,41 @@ func TestStandaloneQQWebFlow(t *testing.T) {
 	for _, h := range qqtest.LoginHosts {
 		if l.Endpoints()[h] != l.URL {
 			t.Fatalf("Endpoints lacks %s", h)
+		}
+	}
+}
+
+// A login page fetched with another User-Agent than the reference's is
+// served (the real pages do not refuse it) but reported; the WeChat long
+// poll, which the reference sends with its HTTP library's own, is not.
+func TestLoginPagesReportAForeignUserAgent(t *testing.T) {
+	l := qqtest.NewLogin()
+	defer l.Close()
+	for _, tc := range []struct {
+		path, ua string
+		report   bool
+	}{
+		{"/ptqrshow?appid=716027609&daid=383&pt_3rd_aid=100497308", "Go-http-client/1.1", true},
+		{qqtest.PathWxQRConnect + "?appid=wx48db31d50e334801", "Go-http-client/1.1", true},
+		{qqtest.PathWxQRConnect + "?appid=wx48db31d50e334801", qqtest.AndroidUserAgent, false},
+	} {
+		before := len(l.Problems())
+		req, _ := http.NewRequest(http.MethodGet, l.URL+tc.path, nil)
+		req.Header.Set("User-Agent", tc.ua)
+		req.Header.Set("Referer", "https://xui.ptlogin2.qq.com/")
+		resp, err := l.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		var uaProblems []string
+		for _, p := range l.Problems()[before:] {
+			if strings.Contains(p, "User-Agent") {
+				uaProblems = append(uaProblems, p)
+			}
+		}
+		if got := len(uaProblems) > 0; got != tc.report {
+			t.Errorf("%s with %q: User-Agent reported %v (%q), want %v", tc.path, tc.ua, got, uaProblems, tc.report)
 		}
 	}
 }

@@ -24,33 +24,38 @@ func (s *Server) registerBuiltins() {
 		"session_id": "s", "last_id": "s", "meta_data": "o", "source_flag": "i", "msg_id": "s",
 		"user_input": "s", "super_msg_flag": "i",
 	}
+	// The reference's param orders (qqmusic-protocol.md section 4).
+	sendOrder := []string{"last_msg_seq", "user_id", "entrance", "client_key", "msg_type",
+		"session_id", "last_id", "meta_data", "source_flag", "msg_id", "user_input", "super_msg_flag"}
+	configOrder := []string{"config_type", "config_value_str"}
 	for _, m := range []Method{
-		{Module: ModuleSession, Name: "GetSession", Params: map[string]string{"uid": "s!", "vkey": "i!", "caller": "i!"}, Handle: s.handleGetSession},
+		{Module: ModuleSession, Name: "GetSession", ParamOrder: []string{"uid", "vkey", "caller"}, Params: map[string]string{"uid": "s!", "vkey": "i!", "caller": "i!"}, Handle: s.handleGetSession},
 		{Module: ModuleUserInfo, Name: "GetLoginUserInfo", Auth: true, Params: map[string]string{}, Handle: s.handleGetLoginUserInfo},
 		{Module: ModuleLogin, Name: "Login", Comm: map[string]any{"tmeLoginType": nil, "tmeLoginMethod": nil}, Handle: s.handleLogin},
+		{Module: ModuleLogin, Name: "Logout", Auth: true, Params: map[string]string{}, Handle: s.handleLogout},
 
-		{Module: ModuleRead, Name: "GetSessionList", Auth: true, Params: map[string]string{
+		{Module: ModuleRead, Name: "GetSessionList", Auth: true, ParamOrder: []string{"last_id", "order", "size", "last_time", "from", "EncryptFromUin", "FansFlag"}, Params: map[string]string{
 			"last_id": "s!", "order": "i!", "size": "i!", "last_time": "i!", "from": "i!", "EncryptFromUin": "s", "FansFlag": "i",
 		}, Handle: s.handleGetSessionList},
-		{Module: ModuleRead, Name: "GetMessage", Auth: true, Params: map[string]string{
+		{Module: ModuleRead, Name: "GetMessage", Auth: true, ParamOrder: []string{"order", "size", "flag", "session_id", "last_id", "wns_id", "user_id", "location_id", "update_time"}, Params: map[string]string{
 			"order": "i!", "size": "i!", "flag": "i!", "session_id": "s", "last_id": "s", "wns_id": "s",
 			"user_id": "s", "location_id": "s", "update_time": "i",
 		}, Handle: s.handleGetMessage},
-		{Module: ModuleWrite, Name: "SendMessageAsync", Auth: true, Params: send, Handle: s.handleSend},
-		{Module: ModuleWrite, Name: "StarSendSuperMsg", Auth: true, Params: send, Handle: s.handleSend},
-		{Module: ModuleWrite, Name: "DeleteSession", Auth: true, Params: op, Handle: s.handleDeleteSession},
-		{Module: ModuleWrite, Name: "DeleteMessage", Auth: true, Params: map[string]string{"session_id": "s!", "msg_id": "s!", "super_msg_flag": "i!"}, Handle: s.handleDeleteMessage},
-		{Module: ModuleWrite, Name: "ClearSession", Auth: true, Params: op, Handle: s.handleClearSession},
-		{Module: ModuleWrite, Name: "SetConfig", Auth: true, Params: map[string]string{"config_type": "i!", "config_value_str": "s!"}, Handle: s.handleSetConfig},
-		{Module: ModuleRead, Name: "GetConfig", Auth: true, Params: map[string]string{"config_type": "i!", "config_value_str": "s!"}, Handle: s.handleGetConfig},
+		{Module: ModuleWrite, Name: "SendMessageAsync", Auth: true, Params: send, ParamOrder: sendOrder, Handle: s.handleSend},
+		{Module: ModuleWrite, Name: "StarSendSuperMsg", Auth: true, Params: send, ParamOrder: sendOrder, Handle: s.handleSend},
+		{Module: ModuleWrite, Name: "DeleteSession", Auth: true, Params: op, ParamOrder: []string{"session_id", "super_msg_flag"}, Handle: s.handleDeleteSession},
+		{Module: ModuleWrite, Name: "DeleteMessage", Auth: true, ParamOrder: []string{"session_id", "msg_id", "super_msg_flag"}, Params: map[string]string{"session_id": "s!", "msg_id": "s!", "super_msg_flag": "i!"}, Handle: s.handleDeleteMessage},
+		{Module: ModuleWrite, Name: "ClearSession", Auth: true, Params: op, ParamOrder: []string{"session_id", "super_msg_flag"}, Handle: s.handleClearSession},
+		{Module: ModuleWrite, Name: "SetConfig", Auth: true, ParamOrder: configOrder, Params: map[string]string{"config_type": "i!", "config_value_str": "s!"}, Handle: s.handleSetConfig},
+		{Module: ModuleRead, Name: "GetConfig", Auth: true, ParamOrder: configOrder, Params: map[string]string{"config_type": "i!", "config_value_str": "s!"}, Handle: s.handleGetConfig},
 		{Module: ModuleMusician, Name: "GetMusicianCard", Auth: true, Params: map[string]string{"EncUin": "s!"}, Handle: s.handleMusicianCard},
-		{Module: ModuleWrite, Name: "ActCardMsgCallBack", Auth: true, Params: map[string]string{
+		{Module: ModuleWrite, Name: "ActCardMsgCallBack", Auth: true, ParamOrder: []string{"target_user_id", "msg_type", "confirm", "msg_id", "ext"}, Params: map[string]string{
 			"target_user_id": "s!", "msg_type": "i!", "confirm": "i!", "msg_id": "s!", "ext": "o",
 		}, Handle: s.handleCardCallback},
-		{Module: ModuleRead, Name: "GetEntries", Auth: true, Params: map[string]string{"Scence": "a!", "FromUserType": "i", "UserID": "s", "Ext": "o"}, Handle: s.handleGetEntries},
-		{Module: ModuleRead, Name: "GetMsgDetails", Auth: true, Params: map[string]string{"SessionID": "s!", "MsgIDs": "a!"}, Handle: s.handleMsgDetails},
-		{Module: ModuleWrite, Name: "SetAllMsgMardRead", Auth: true, Params: map[string]string{"CmdFlag": "i!", "EncryptUin": "s!"}, Handle: s.handleMarkAllRead},
-		{Module: ModuleRead, Name: "GetSafetyHint", Auth: true, Params: map[string]string{"encUin": "s!", "close": "i!"}, Handle: s.handleSafetyHint},
+		{Module: ModuleRead, Name: "GetEntries", Auth: true, ParamOrder: []string{"Scence", "FromUserType", "UserID", "Ext"}, Params: map[string]string{"Scence": "a!", "FromUserType": "i", "UserID": "s", "Ext": "o"}, Handle: s.handleGetEntries},
+		{Module: ModuleRead, Name: "GetMsgDetails", Auth: true, ParamOrder: []string{"SessionID", "MsgIDs"}, Params: map[string]string{"SessionID": "s!", "MsgIDs": "a!"}, Handle: s.handleMsgDetails},
+		{Module: ModuleWrite, Name: "SetAllMsgMardRead", Auth: true, ParamOrder: []string{"CmdFlag", "EncryptUin"}, Params: map[string]string{"CmdFlag": "i!", "EncryptUin": "s!"}, Handle: s.handleMarkAllRead},
+		{Module: ModuleRead, Name: "GetSafetyHint", Auth: true, ParamOrder: []string{"encUin", "close"}, Params: map[string]string{"encUin": "s!", "close": "i!"}, Handle: s.handleSafetyHint},
 		{Module: ModuleDazi, Name: "GetFriendFloatingIcon", Auth: true, Params: map[string]string{"TargetEncuin": "s!"}, Handle: s.handleFloatingIcon},
 	} {
 		reg(m)

@@ -15,7 +15,7 @@ type Method struct {
 	Module string // e.g. "music.privateMsg.PrivateMsgRead"
 	Name   string // e.g. "GetSessionList"; counts and faults are keyed by it
 
-	// Auth makes the double check the account's cookies and comm.qq/authst
+	// Auth makes the double check the account's comm.qq/authst
 	// before calling Handle, answering the expired code when they do not
 	// match or the musickey has expired.
 	Auth bool
@@ -25,6 +25,11 @@ type Method struct {
 	// the key as always sent. Keys not listed are reported. Nil skips the
 	// check.
 	Params map[string]string
+
+	// ParamOrder is the order in which the reference sends the param keys
+	// (qqmusic-protocol.md section 4); keys sent out of it are reported.
+	// Keys it does not list are not checked for order. Nil skips the check.
+	ParamOrder []string
 
 	// Comm lists the comm keys this call adds to or overrides in the
 	// Android comm, with their expected values (e.g. {"tmeLoginType": 2}).

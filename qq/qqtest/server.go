@@ -353,6 +353,13 @@ func (s *Server) serveGateway(w http.ResponseWriter, r *http.Request, signed boo
 		writeJSON(w, http.StatusOK, map[string]any{"code": CodeBadRequest})
 		return
 	}
+	names := make([]string, 0, len(items))
+	for _, it := range items {
+		names = append(names, it.method)
+	}
+	for _, d := range orderDeviations(fmt.Sprintf("%s[%s]", where, strings.Join(names, ",")), body) {
+		s.deviate("%s", d)
+	}
 
 	signOK := true
 	if signed {
