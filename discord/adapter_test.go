@@ -90,6 +90,17 @@ func start(t *testing.T, srv *discordtest.Server, edit func(*Options)) (*Adapter
 	return a, h
 }
 
+// letIn gives a member access to a (private) channel by a member
+// overwrite, as a server admin would in the client.
+func letIn(srv *discordtest.Server, channelID, userID string) {
+	srv.UpdateChannel(channelID, func(c *discordtest.Channel) {
+		c.PermissionOverwrites = append(c.PermissionOverwrites, discordtest.Overwrite{
+			ID: userID, Type: discordtest.OverwriteMember,
+			Allow: discordtest.PermViewChannel | discordtest.PermSendMessages | discordtest.PermReadMessageHistory,
+		})
+	})
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -513,6 +524,8 @@ func TestReadingRepliesAndPermissionGating(t *testing.T) {
 	srv.PostAsBot(ref.ChannelID, "bot talk")
 	srv.PostAsWebhook(ref.ChannelID, "foreign", "webhook talk")
 	other := srv.AddBotMember("OtherBot")
+	letIn(srv, ref.ChannelID, other)
+	letIn(srv, ref.ChannelID, srv.PlainUserID)
 	srv.Type(ref.ChannelID, other, "other bot")
 	srv.Type(srv.AdminChannelID, srv.AdminUserID, "not a session channel")
 	sent := srv.Type(ref.ChannelID, srv.AdminUserID, "hello QQ", discordtest.WithReply(qq[0]),
@@ -587,6 +600,7 @@ func TestCatchUpAfterGatewayDown(t *testing.T) {
 	}
 	waitFor(t, "gateway", a.Connected)
 	waitFor(t, "first Resumed", func() bool { _, n := h.snapshot(); return n == 1 })
+	letIn(srv, ref.ChannelID, srv.PlainUserID)
 	last := srv.Type(ref.ChannelID, srv.AdminUserID, "live")
 	waitFor(t, "live reply", func() bool { r, _ := h.snapshot(); return len(r) == 1 })
 
@@ -937,6 +951,7 @@ func TestRoleChangeGrantsReplies(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "gateway", a.Connected)
+	letIn(srv, ref.ChannelID, srv.PlainUserID)
 	srv.Type(ref.ChannelID, srv.PlainUserID, "denied")
 	waitFor(t, "the notice", func() bool { return len(srv.Messages(ref.ChannelID)) == 2 })
 	mods := srv.AddRole("mods", discordgo.PermissionManageGuild)
