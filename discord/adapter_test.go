@@ -155,8 +155,8 @@ func TestChannelCreationNamingAndRename(t *testing.T) {
 	if ch.Name != "周杰伦-jay" || cat.Name != "QQ Music" || cat.Type != discordtest.ChannelTypeCategory {
 		t.Errorf("channel %q in %q (type %d), want 周杰伦-jay in category QQ Music", ch.Name, cat.Name, cat.Type)
 	}
-	if !strings.Contains(ch.Topic, "周杰伦 Jay!") || !strings.Contains(ch.Topic, "1001") || !strings.Contains(ch.Topic, "s1") {
-		t.Errorf("topic %q lacks nick, uin or session id", ch.Topic)
+	if !strings.Contains(ch.Topic, "周杰伦 Jay!") || !strings.HasSuffix(ch.Topic, " · #"+SessionTag(srv.Token, "s1")) || strings.Contains(ch.Topic, "1001") {
+		t.Errorf("topic %q: want the nick and the session's tag, not the uin", ch.Topic)
 	}
 	if ref1.WebhookID == "" || ref1.WebhookToken == "" || ref1.ParentID != cat.ID {
 		t.Errorf("ref %+v", ref1)
@@ -275,7 +275,7 @@ func TestForumMode(t *testing.T) {
 	}
 	forum, _ := srv.Channel(ref1.ParentID)
 	th, _ := srv.Channel(ref1.ChannelID)
-	if forum.Type != discordtest.ChannelTypeForum || ref2.ParentID != forum.ID || !th.IsThread() || th.Name != "Alice (1)" {
+	if forum.Type != discordtest.ChannelTypeForum || ref2.ParentID != forum.ID || !th.IsThread() || th.Name != "Alice (#"+SessionTag(srv.Token, "s1")+")" {
 		t.Fatalf("forum %+v thread %+v", forum, th)
 	}
 	if len(srv.Webhooks(forum.ID)) != 1 || ref1.WebhookID != ref2.WebhookID {
@@ -294,7 +294,7 @@ func TestForumMode(t *testing.T) {
 	if _, err := a.EnsureChannel(ctx, alice, &ref1); err != nil {
 		t.Fatal(err)
 	}
-	if th, _ := srv.Channel(ref1.ChannelID); th.Name != "Alicia (1)" {
+	if th, _ := srv.Channel(ref1.ChannelID); th.Name != "Alicia (#"+SessionTag(srv.Token, "s1")+")" {
 		t.Errorf("thread name after nick change %q", th.Name)
 	}
 }

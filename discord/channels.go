@@ -39,6 +39,7 @@ func (a *Adapter) loadLayout(ctx context.Context) error {
 	if err := a.ensurePrivate(ctx, chs); err != nil && !errors.Is(err, ErrNotPrivate) {
 		a.log.Warn("could not check that the bridge's channels are private; checking again before creating one", "err", err)
 	}
+	a.scrubLegacyTopics(ctx, chs)
 	return nil
 }
 
@@ -179,7 +180,7 @@ func (a *Adapter) EnsureChannel(ctx context.Context, s bridge.Session, have *bri
 		a.mu.Unlock()
 		// A channel of this session may exist though the caller lost it.
 		for _, c := range all {
-			if c.Type == discordgo.ChannelTypeGuildText && a.isOurCategory(c.ParentID) && topicSessionID(c.Topic) == s.ID {
+			if c.Type == discordgo.ChannelTypeGuildText && a.isOurCategory(c.ParentID) && a.topicNames(c.Topic, s.ID) {
 				ch = c
 				break
 			}
@@ -190,10 +191,11 @@ func (a *Adapter) EnsureChannel(ctx context.Context, s bridge.Session, have *bri
 			}
 		}
 	}
-	if topic := Topic(s); ch.Topic != topic {
-		// The nick changed (or the topic was edited): rename.
+	if topic := Topic(s, a.tag(s.ID)); ch.Topic != topic {
+		// The nick changed (or the topic was edited, or is an earlier
+		// version's): rename.
 		name := ch.Name
-		base := ChannelName(s.Peer.Nick, "qq "+s.Peer.UIN)
+		base := ChannelName(s.Peer.Nick, "qq "+a.tag(s.ID))
 		if !sameBase(ch.Name, base) {
 			if all == nil {
 				var err error
@@ -308,14 +310,14 @@ func (a *Adapter) createChannel(ctx context.Context, s bridge.Session, all []*di
 		parent = cat.ID
 		total++
 	}
-	name := UniqueName(ChannelName(s.Peer.Nick, "qq "+s.Peer.UIN), takenNames(all, ""))
+	name := UniqueName(ChannelName(s.Peer.Nick, "qq "+a.tag(s.ID)), takenNames(all, ""))
 	var ch *discordgo.Channel
 	// No overwrites of its own: Discord syncs it to its (private) category.
 	err := a.do(ctx, "create a session channel", false, func(o ...discordgo.RequestOption) (err error) {
 		ch, err = a.rest.GuildChannelCreateComplex(a.opts.GuildID, discordgo.GuildChannelCreateData{
 			Name:     name,
 			Type:     discordgo.ChannelTypeGuildText,
-			Topic:    Topic(s),
+			Topic:    Topic(s, a.tag(s.ID)),
 			ParentID: parent,
 		}, o...)
 		return err

@@ -18,7 +18,7 @@ func (a *Adapter) ensurePost(ctx context.Context, s bridge.Session, have *bridge
 	if err != nil {
 		return bridge.ChannelRef{}, err
 	}
-	name := ThreadName(s.Peer)
+	name := ThreadName(s.Peer, a.tag(s.ID))
 	var th *discordgo.Channel
 	if have != nil && have.ChannelID != "" {
 		c, err := a.channel(ctx, have.ChannelID)
@@ -33,7 +33,7 @@ func (a *Adapter) ensurePost(ctx context.Context, s bridge.Session, have *bridge
 	}
 	if th == nil && have == nil {
 		// The caller may have lost the post: look among the active ones.
-		if found, err := a.findPost(ctx, forumID, s.Peer); err != nil {
+		if found, err := a.findPost(ctx, forumID, s); err != nil {
 			a.log.Warn("could not list active forum posts", "err", err)
 		} else {
 			th = found
@@ -46,7 +46,7 @@ func (a *Adapter) ensurePost(ctx context.Context, s bridge.Session, have *bridge
 		err := a.do(ctx, "create a forum post", false, func(o ...discordgo.RequestOption) (err error) {
 			th, err = a.rest.ForumThreadStartComplex(forumID,
 				&discordgo.ThreadStart{Name: name, AutoArchiveDuration: 10080},
-				&discordgo.MessageSend{Content: Topic(s), AllowedMentions: noMentions()}, o...)
+				&discordgo.MessageSend{Content: Topic(s, a.tag(s.ID)), AllowedMentions: noMentions()}, o...)
 			return err
 		})
 		if err != nil {
@@ -94,12 +94,9 @@ func (a *Adapter) ensurePost(ctx context.Context, s bridge.Session, have *bridge
 	return bridge.ChannelRef{ChannelID: th.ID, ParentID: forumID, WebhookID: wh.ID, WebhookToken: wh.Token, Name: th.Name}, nil
 }
 
-// findPost returns the active post of a peer in the forum, or nil. Posts
-// are named ThreadName(peer), which ends with the uin.
-func (a *Adapter) findPost(ctx context.Context, forumID string, p bridge.Peer) (*discordgo.Channel, error) {
-	if p.UIN == "" {
-		return nil, nil
-	}
+// findPost returns the active post of a session in the forum, or nil.
+// Posts are named ThreadName(peer, tag), which ends with the tag.
+func (a *Adapter) findPost(ctx context.Context, forumID string, s bridge.Session) (*discordgo.Channel, error) {
 	var list *discordgo.ThreadsList
 	err := a.do(ctx, "list active threads", true, func(o ...discordgo.RequestOption) (err error) {
 		list, err = a.rest.GuildThreadsActive(a.opts.GuildID, o...)
@@ -109,7 +106,9 @@ func (a *Adapter) findPost(ctx context.Context, forumID string, p bridge.Peer) (
 		return nil, err
 	}
 	for _, th := range list.Threads {
-		if th.ParentID == forumID && strings.HasSuffix(th.Name, " ("+p.UIN+")") {
+		// Posts of an earlier version end with " (uin)" instead.
+		legacy := s.Peer.UIN != "" && strings.HasSuffix(th.Name, " ("+s.Peer.UIN+")")
+		if th.ParentID == forumID && (legacy || strings.HasSuffix(th.Name, " (#"+a.tag(s.ID)+")")) {
 			return th, nil
 		}
 	}

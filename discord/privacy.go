@@ -299,6 +299,7 @@ func (a *Adapter) createPrivate(ctx context.Context, what string, data discordgo
 
 // overwritesRefused explains a 403 (50013) on creating a private channel.
 func (a *Adapter) overwritesRefused(ctx context.Context, what string, err error) error {
+	a.dropGuildInfo() // the bot's permissions may just have changed
 	why := "Discord refused its permission overwrites: the bot may only allow or deny permissions it has itself. " +
 		"Give the bot's role View Channel, Send Messages, Read Message History, Embed Links, Attach Files, Add Reactions and Manage Webhooks (or Manage Roles)"
 	if have, perr := a.botPerms(ctx); perr == nil && have&discordgo.PermissionManageChannels == 0 {

@@ -174,7 +174,11 @@ func TestEarlierChannelsMadePrivateAtStart(t *testing.T) {
 	if len(notes) != 1 || !strings.Contains(notes[0].Content, "private") {
 		t.Errorf("admin channel: %+v", notes)
 	}
-	// The legacy channel is adopted (its old topic names the session).
+	// Its topic no longer shows the uin and the session id, and it is
+	// adopted all the same.
+	if c, _ := srv.Channel(ch); strings.Contains(c.Topic, "10001") || strings.Contains(c.Topic, "s1") || !strings.Contains(c.Topic, "Bob") {
+		t.Errorf("topic after start: %q", c.Topic)
+	}
 	ref, err := a.EnsureChannel(t.Context(), session("s1", "10001", "Bob"), nil)
 	if err != nil || ref.ChannelID != ch {
 		t.Fatalf("EnsureChannel = %+v, %v; want the legacy channel adopted", ref, err)
