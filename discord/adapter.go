@@ -290,6 +290,7 @@ func (a *Adapter) Start(ctx context.Context, h bridge.DiscordHandler) error {
 	if err := a.loadLayout(ctx); err != nil {
 		return err
 	}
+	a.checkAdminPing(ctx)
 
 	gctx, cancel := context.WithCancel(context.Background())
 	// The first connection is made here, so that a configuration Discord
