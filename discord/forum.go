@@ -40,7 +40,7 @@ func (a *Adapter) ensurePost(ctx context.Context, s bridge.Session, have *bridge
 		}
 	}
 	if th == nil {
-		if err := a.blockedErr(); err != nil {
+		if err := a.forumPrivate(ctx, forumID); err != nil {
 			return bridge.ChannelRef{}, err
 		}
 		err := a.do(ctx, "create a forum post", false, func(o ...discordgo.RequestOption) (err error) {

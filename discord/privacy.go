@@ -324,3 +324,17 @@ func (a *Adapter) dropPublic(ctx context.Context, ch *discordgo.Channel) error {
 	}
 	return fmt.Errorf("%w: Discord created #%s readable by every member (its category allows @everyone to view); it was deleted, and the bridge checks its categories again before creating another", ErrNotPrivate, ch.Name)
 }
+
+// forumPrivate checks, before a post is created, that the forum (whose
+// overwrites the post uses) is still private, making it so or refusing as
+// ensurePrivate does.
+func (a *Adapter) forumPrivate(ctx context.Context, forumID string) error {
+	f, err := a.channel(ctx, forumID)
+	if err != nil {
+		if notFound(err) {
+			a.forgetChannel(forumID) // made again next time
+		}
+		return err
+	}
+	return a.ensurePrivate(ctx, []*discordgo.Channel{f})
+}

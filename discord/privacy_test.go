@@ -224,3 +224,42 @@ func TestEarlierChannelsWithoutManageRoles(t *testing.T) {
 		t.Error("the bot or the owner lost access")
 	}
 }
+
+func TestEarlierForumWithoutManageRoles(t *testing.T) {
+	srv := newServer(t)
+	srv.SetBotPermissions(invitePerms)
+	forum := srv.AddChannel(discordtest.Channel{Type: discordtest.ChannelTypeForum, Name: "qq-music"})
+	old := srv.AddChannel(discordtest.Channel{Type: discordtest.ChannelTypePublicThread, Name: "Bob (10001)", ParentID: forum})
+	a, _ := start(t, srv, func(o *Options) { o.Mode = ModeForum })
+	ctx := t.Context()
+	if notes := srv.Messages(srv.AdminChannelID); len(notes) != 1 || !strings.Contains(notes[0].Content, "Manage Roles") {
+		t.Fatalf("admin channel: %+v", notes)
+	}
+	before := len(srv.Channels())
+	if _, err := a.EnsureChannel(ctx, session("s2", "10002", "Carol"), nil); !errors.Is(err, ErrNotPrivate) {
+		t.Fatalf("EnsureChannel while the forum is public = %v", err)
+	}
+	if n := len(srv.Channels()); n != before {
+		t.Errorf("%d posts created in a public forum", n-before)
+	}
+	waitFor(t, "gateway", a.Connected)
+	srv.SetBotPermissions(invitePerms | discordtest.PermManageRoles)
+	var ref bridge.ChannelRef
+	var err error
+	waitFor(t, "a post once Manage Roles is granted", func() bool {
+		ref, err = a.EnsureChannel(ctx, session("s2", "10002", "Carol"), nil)
+		return err == nil
+	})
+	if got := seen(srv, srv.PlainUserID, forum, old, ref.ChannelID); len(got) > 0 {
+		t.Errorf("a plain member still sees %v", got)
+	}
+	// The earlier version's post (named with the uin) is adopted and
+	// renamed to the nick and tag.
+	ref, err = a.EnsureChannel(ctx, session("s1", "10001", "Bob"), nil)
+	if err != nil || ref.ChannelID != old {
+		t.Fatalf("EnsureChannel = %+v, %v; want the old post adopted", ref, err)
+	}
+	if c, _ := srv.Channel(old); c.Name != "Bob (#"+SessionTag(srv.Token, "s1")+")" {
+		t.Errorf("old post named %q", c.Name)
+	}
+}
