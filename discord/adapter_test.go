@@ -225,6 +225,16 @@ func TestCategoryOverflowAndChannelWarning(t *testing.T) {
 	if parent.Name != "QQ Music 2" || ref.ParentID == cat {
 		t.Fatalf("overflow channel went into %q", parent.Name)
 	}
+	// The overflow category is private, and so are the 50 channels of an
+	// earlier version, made private at start.
+	if got := seen(srv, srv.PlainUserID, ref.ChannelID, ref.ParentID, cat); len(got) > 0 {
+		t.Errorf("a plain member sees %v", got)
+	}
+	for _, c := range srv.VisibleChannels(srv.PlainUserID) {
+		if c.ParentID == cat {
+			t.Errorf("a plain member sees the old channel %s", c.Name)
+		}
+	}
 	// The next one fills "QQ Music 2" too, and the count reached the
 	// warning threshold: the admin channel hears about it once.
 	ref2, err := a.EnsureChannel(ctx, session("s2", "2", "Bob"), nil)
