@@ -157,8 +157,9 @@ type Adapter struct {
 	webhooks    map[string]*discordgo.Webhook
 	notices     map[string]time.Time
 	warnedAt    time.Time
-	privacyErr  error // non-nil: channels are public, create nothing (privacy.go)
-	privacyTold bool  // the admin channel was told of privacyErr
+	privacyErr  error     // non-nil: channels are public, create nothing (privacy.go)
+	privacyTold bool      // the admin channel was told of privacyErr
+	refusedAt   time.Time // when the admin channel last heard of refused overwrites
 
 	layoutMu sync.Mutex // serialises channel creation and renaming
 

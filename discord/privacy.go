@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/bwmarrin/discordgo"
 
@@ -297,6 +298,10 @@ func (a *Adapter) createPrivate(ctx context.Context, what string, data discordgo
 	return ch, err
 }
 
+// refusedQuiet is how long the admin channel is not told again that
+// Discord refused the overwrites of a new channel.
+const refusedQuiet = 10 * time.Minute
+
 // overwritesRefused explains a 403 (50013) on creating a private channel.
 func (a *Adapter) overwritesRefused(ctx context.Context, what string, err error) error {
 	a.dropGuildInfo() // the bot's permissions may just have changed
@@ -307,7 +312,15 @@ func (a *Adapter) overwritesRefused(ctx context.Context, what string, err error)
 	}
 	out := bridge.Permanent(fmt.Errorf("discord: could not %s privately (nothing public was created instead): %s: %w", what, why, redact(err)))
 	a.log.Error("could not create a private channel", "what", what, "err", out)
-	a.tellAdmin(ctx, "🔒 "+out.Error())
+	a.mu.Lock()
+	quiet := !a.refusedAt.IsZero() && time.Since(a.refusedAt) < refusedQuiet
+	if !quiet {
+		a.refusedAt = time.Now()
+	}
+	a.mu.Unlock()
+	if !quiet { // every new session meets it: tell the admin channel now and then
+		a.tellAdmin(ctx, "🔒 "+out.Error())
+	}
 	return out
 }
 

@@ -143,6 +143,17 @@ func TestRefusedOverwritesCreateNothingPublic(t *testing.T) {
 			if len(notes) != 1 || !strings.Contains(notes[0].Content, "overwrites") {
 				t.Errorf("admin channel: %+v", notes)
 			}
+			// The next session meets the same refusal; the admin channel
+			// is not told again at once.
+			if _, err := a.EnsureChannel(t.Context(), session("s2", "10002", "Carol"), nil); !errors.Is(err, bridge.ErrPermanent) {
+				t.Errorf("second EnsureChannel = %v", err)
+			}
+			if n := len(srv.Messages(srv.AdminChannelID)); n != 1 {
+				t.Errorf("the admin channel was told %d times", n)
+			}
+			if n := len(srv.Channels()); n != before {
+				t.Errorf("%d channels created", n-before)
+			}
 		})
 	}
 }
