@@ -164,6 +164,8 @@ func legacyLayout(srv *discordtest.Server) (cat, ch string) {
 	cat = srv.AddChannel(discordtest.Channel{Type: discordtest.ChannelTypeCategory, Name: "QQ Music"})
 	ch = srv.AddChannel(discordtest.Channel{Type: discordtest.ChannelTypeText, Name: "bob", ParentID: cat,
 		Topic: "QQ Music chat with Bob · QQ uin 10001 · session s1"})
+	srv.AddChannel(discordtest.Channel{Type: discordtest.ChannelTypeText, Name: "qq-10003", ParentID: cat,
+		Topic: "QQ Music chat with (no nick) · QQ uin 10003 · session s3"})
 	return cat, ch
 }
 
@@ -189,6 +191,12 @@ func TestEarlierChannelsMadePrivateAtStart(t *testing.T) {
 	// adopted all the same.
 	if c, _ := srv.Channel(ch); strings.Contains(c.Topic, "10001") || strings.Contains(c.Topic, "s1") || !strings.Contains(c.Topic, "Bob") {
 		t.Errorf("topic after start: %q", c.Topic)
+	}
+	if _, ok := srv.ChannelByName("qq-10003"); ok {
+		t.Error("a channel is still named after a QQ uin")
+	}
+	if _, ok := srv.ChannelByName("qq-" + SessionTag(srv.Token, "s3")); !ok {
+		t.Error("the channel named after a uin was not renamed to its tag")
 	}
 	ref, err := a.EnsureChannel(t.Context(), session("s1", "10001", "Bob"), nil)
 	if err != nil || ref.ChannelID != ch {

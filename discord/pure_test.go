@@ -81,9 +81,15 @@ func TestTopicAndThreadName(t *testing.T) {
 	if utf8.RuneCountInString(topic) > maxTopic || topicTag(topic) != tag {
 		t.Errorf("long nick topic: %d runes, tag %q", utf8.RuneCountInString(topic), topicTag(topic))
 	}
-	old := "QQ Music chat with Bob · QQ uin 7 · session s-7"
-	if topicSessionID(old) != "s-7" || legacyNick(old) != "Bob" || topicTag(old) != "" {
-		t.Errorf("earlier version's topic: id %q nick %q", topicSessionID(old), legacyNick(old))
+	for _, tt := range []struct{ topic, id, nick, uin string }{
+		{"QQ Music chat with Bob · QQ uin 7 · session s-7", "s-7", "Bob", "7"},
+		{"QQ Music chat with (no nick) · QQ uin 8 · session s-8", "s-8", "", "8"},
+		{"QQ Music chat with A · B · QQ uin - · session s-9", "s-9", "A · B", ""},
+	} {
+		nick, uin := legacyPeer(tt.topic)
+		if topicSessionID(tt.topic) != tt.id || nick != tt.nick || uin != tt.uin || topicTag(tt.topic) != "" {
+			t.Errorf("earlier version's topic %q: id %q nick %q uin %q", tt.topic, topicSessionID(tt.topic), nick, uin)
+		}
 	}
 	if got := ThreadName(bridge.Peer{UIN: "7", Nick: " Bob  Marley "}, "0a1b2c3d"); got != "Bob Marley (#0a1b2c3d)" {
 		t.Errorf("ThreadName = %q", got)

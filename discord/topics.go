@@ -21,7 +21,8 @@ func (a *Adapter) topicNames(topic, sessionID string) bool {
 
 // scrubLegacyTopics rewrites the topics of session channels made by an
 // earlier version, which showed the peer's QQ uin and the session id, to
-// the nick and the tag. Failures are logged; the next EnsureChannel of a
+// the nick and the tag, and renames those named after the uin (a peer
+// without a nick). Failures are logged; the next EnsureChannel of a
 // session rewrites its topic too.
 func (a *Adapter) scrubLegacyTopics(ctx context.Context, chs []*discordgo.Channel) {
 	for _, c := range chs {
@@ -32,9 +33,13 @@ func (a *Adapter) scrubLegacyTopics(ctx context.Context, chs []*discordgo.Channe
 		if id == "" {
 			continue
 		}
-		topic := Topic(bridge.Session{ID: id, Peer: bridge.Peer{Nick: legacyNick(c.Topic)}}, a.tag(id))
+		nick, uin := legacyPeer(c.Topic)
+		edit := &discordgo.ChannelEdit{Topic: Topic(bridge.Session{ID: id, Peer: bridge.Peer{Nick: nick}}, a.tag(id))}
+		if uin != "" && sameBase(c.Name, ChannelName("", "qq "+uin)) {
+			edit.Name = UniqueName(ChannelName(nick, "qq "+a.tag(id)), takenNames(chs, c.ID))
+		}
 		err := a.do(ctx, "rewrite an old channel topic", true, func(o ...discordgo.RequestOption) error {
-			_, err := a.rest.ChannelEdit(c.ID, &discordgo.ChannelEdit{Topic: topic}, o...)
+			_, err := a.rest.ChannelEdit(c.ID, edit, o...)
 			return err
 		})
 		if err != nil {
@@ -45,15 +50,20 @@ func (a *Adapter) scrubLegacyTopics(ctx context.Context, chs []*discordgo.Channe
 	}
 }
 
-// legacyNick is the nick in an earlier version's topic,
-// "QQ Music chat with NICK · QQ uin U · session ID".
-func legacyNick(topic string) string {
-	nick := strings.TrimPrefix(topic, "QQ Music chat with ")
+// legacyPeer is the nick and the uin in an earlier version's topic,
+// "QQ Music chat with NICK · QQ uin U · session ID" ("(no nick)", "-" for
+// none).
+func legacyPeer(topic string) (nick, uin string) {
+	nick = strings.TrimPrefix(topic, "QQ Music chat with ")
 	if i := strings.LastIndex(nick, " · QQ uin "); i >= 0 {
-		nick = nick[:i]
+		nick, uin = nick[:i], nick[i+len(" · QQ uin "):]
+		uin, _, _ = strings.Cut(uin, " · session ")
 	}
 	if nick == "(no nick)" {
-		return ""
+		nick = ""
 	}
-	return nick
+	if uin == "-" {
+		uin = ""
+	}
+	return nick, uin
 }
