@@ -167,7 +167,7 @@ func (w *crashWorld) eventually(what string, cond func() bool) {
 func (w *crashWorld) channels(sid string) []discordtest.Channel {
 	var out []discordtest.Channel
 	for _, ch := range w.dc.Channels() {
-		if strings.Contains(ch.Topic, sid) {
+		if strings.HasSuffix(ch.Topic, " · #"+discord.SessionTag(w.dc.Token, sid)) {
 			out = append(out, ch)
 		}
 	}

@@ -117,7 +117,7 @@ func (w *world) eventually(what string, cond func() bool) {
 
 func (w *world) channelOf(sid string) (discordtest.Channel, bool) {
 	for _, ch := range w.dc.Channels() {
-		if strings.Contains(ch.Topic, sid) {
+		if strings.HasSuffix(ch.Topic, " · #"+discord.SessionTag(w.dc.Token, sid)) {
 			return ch, true
 		}
 	}

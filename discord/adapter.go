@@ -41,6 +41,10 @@ type Options struct {
 	// AdminRoleID is the role allowed to reply and to use the admin
 	// commands; empty means members with the Manage Server permission.
 	AdminRoleID string
+	// ViewerRoleID, when set, is a role that may read the session channels
+	// but not reply: Send Messages is denied to it there, and the adapter
+	// ignores what its holders write unless they also hold AdminRoleID.
+	ViewerRoleID string
 	// Mode is ModeChannels (default) or ModeForum.
 	Mode string
 	// APIURL is the REST base, e.g. "http://127.0.0.1:3001/api/v9"; empty
@@ -153,6 +157,9 @@ type Adapter struct {
 	webhooks    map[string]*discordgo.Webhook
 	notices     map[string]time.Time
 	warnedAt    time.Time
+	privacyErr  error     // non-nil: channels are public, create nothing (privacy.go)
+	privacyTold bool      // the admin channel was told of privacyErr
+	refusedAt   time.Time // when the admin channel last heard of refused overwrites
 
 	layoutMu sync.Mutex // serialises channel creation and renaming
 
@@ -284,6 +291,7 @@ func (a *Adapter) Start(ctx context.Context, h bridge.DiscordHandler) error {
 	if err := a.loadLayout(ctx); err != nil {
 		return err
 	}
+	a.checkAdminPing(ctx)
 
 	gctx, cancel := context.WithCancel(context.Background())
 	// The first connection is made here, so that a configuration Discord

@@ -90,6 +90,17 @@ func start(t *testing.T, srv *discordtest.Server, edit func(*Options)) (*Adapter
 	return a, h
 }
 
+// letIn gives a member access to a (private) channel by a member
+// overwrite, as a server admin would in the client.
+func letIn(srv *discordtest.Server, channelID, userID string) {
+	srv.UpdateChannel(channelID, func(c *discordtest.Channel) {
+		c.PermissionOverwrites = append(c.PermissionOverwrites, discordtest.Overwrite{
+			ID: userID, Type: discordtest.OverwriteMember,
+			Allow: discordtest.PermViewChannel | discordtest.PermSendMessages | discordtest.PermReadMessageHistory,
+		})
+	})
+}
+
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
@@ -144,8 +155,8 @@ func TestChannelCreationNamingAndRename(t *testing.T) {
 	if ch.Name != "周杰伦-jay" || cat.Name != "QQ Music" || cat.Type != discordtest.ChannelTypeCategory {
 		t.Errorf("channel %q in %q (type %d), want 周杰伦-jay in category QQ Music", ch.Name, cat.Name, cat.Type)
 	}
-	if !strings.Contains(ch.Topic, "周杰伦 Jay!") || !strings.Contains(ch.Topic, "1001") || !strings.Contains(ch.Topic, "s1") {
-		t.Errorf("topic %q lacks nick, uin or session id", ch.Topic)
+	if !strings.Contains(ch.Topic, "周杰伦 Jay!") || !strings.HasSuffix(ch.Topic, " · #"+SessionTag(srv.Token, "s1")) || strings.Contains(ch.Topic, "1001") {
+		t.Errorf("topic %q: want the nick and the session's tag, not the uin", ch.Topic)
 	}
 	if ref1.WebhookID == "" || ref1.WebhookToken == "" || ref1.ParentID != cat.ID {
 		t.Errorf("ref %+v", ref1)
@@ -214,6 +225,16 @@ func TestCategoryOverflowAndChannelWarning(t *testing.T) {
 	if parent.Name != "QQ Music 2" || ref.ParentID == cat {
 		t.Fatalf("overflow channel went into %q", parent.Name)
 	}
+	// The overflow category is private, and so are the 50 channels of an
+	// earlier version, made private at start.
+	if got := seen(srv, srv.PlainUserID, ref.ChannelID, ref.ParentID, cat); len(got) > 0 {
+		t.Errorf("a plain member sees %v", got)
+	}
+	for _, c := range srv.VisibleChannels(srv.PlainUserID) {
+		if c.ParentID == cat {
+			t.Errorf("a plain member sees the old channel %s", c.Name)
+		}
+	}
 	// The next one fills "QQ Music 2" too, and the count reached the
 	// warning threshold: the admin channel hears about it once.
 	ref2, err := a.EnsureChannel(ctx, session("s2", "2", "Bob"), nil)
@@ -264,7 +285,7 @@ func TestForumMode(t *testing.T) {
 	}
 	forum, _ := srv.Channel(ref1.ParentID)
 	th, _ := srv.Channel(ref1.ChannelID)
-	if forum.Type != discordtest.ChannelTypeForum || ref2.ParentID != forum.ID || !th.IsThread() || th.Name != "Alice (1)" {
+	if forum.Type != discordtest.ChannelTypeForum || ref2.ParentID != forum.ID || !th.IsThread() || th.Name != "Alice (#"+SessionTag(srv.Token, "s1")+")" {
 		t.Fatalf("forum %+v thread %+v", forum, th)
 	}
 	if len(srv.Webhooks(forum.ID)) != 1 || ref1.WebhookID != ref2.WebhookID {
@@ -283,7 +304,7 @@ func TestForumMode(t *testing.T) {
 	if _, err := a.EnsureChannel(ctx, alice, &ref1); err != nil {
 		t.Fatal(err)
 	}
-	if th, _ := srv.Channel(ref1.ChannelID); th.Name != "Alicia (1)" {
+	if th, _ := srv.Channel(ref1.ChannelID); th.Name != "Alicia (#"+SessionTag(srv.Token, "s1")+")" {
 		t.Errorf("thread name after nick change %q", th.Name)
 	}
 }
@@ -513,6 +534,8 @@ func TestReadingRepliesAndPermissionGating(t *testing.T) {
 	srv.PostAsBot(ref.ChannelID, "bot talk")
 	srv.PostAsWebhook(ref.ChannelID, "foreign", "webhook talk")
 	other := srv.AddBotMember("OtherBot")
+	letIn(srv, ref.ChannelID, other)
+	letIn(srv, ref.ChannelID, srv.PlainUserID)
 	srv.Type(ref.ChannelID, other, "other bot")
 	srv.Type(srv.AdminChannelID, srv.AdminUserID, "not a session channel")
 	sent := srv.Type(ref.ChannelID, srv.AdminUserID, "hello QQ", discordtest.WithReply(qq[0]),
@@ -587,6 +610,7 @@ func TestCatchUpAfterGatewayDown(t *testing.T) {
 	}
 	waitFor(t, "gateway", a.Connected)
 	waitFor(t, "first Resumed", func() bool { _, n := h.snapshot(); return n == 1 })
+	letIn(srv, ref.ChannelID, srv.PlainUserID)
 	last := srv.Type(ref.ChannelID, srv.AdminUserID, "live")
 	waitFor(t, "live reply", func() bool { r, _ := h.snapshot(); return len(r) == 1 })
 
@@ -937,6 +961,7 @@ func TestRoleChangeGrantsReplies(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitFor(t, "gateway", a.Connected)
+	letIn(srv, ref.ChannelID, srv.PlainUserID)
 	srv.Type(ref.ChannelID, srv.PlainUserID, "denied")
 	waitFor(t, "the notice", func() bool { return len(srv.Messages(ref.ChannelID)) == 2 })
 	mods := srv.AddRole("mods", discordgo.PermissionManageGuild)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -14,114 +13,6 @@ import (
 
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge"
 )
-
-// guildInfo is what permission checks need to know of the guild.
-type guildInfo struct {
-	id      string // also the id of the @everyone role
-	ownerID string
-	perms   map[string]int64 // role id -> permissions
-	at      time.Time
-}
-
-type memberInfo struct {
-	roles []string
-	at    time.Time
-}
-
-const (
-	guildTTL  = 5 * time.Minute
-	memberTTL = time.Minute
-)
-
-// guildInfo returns the cached guild facts, refreshing them when old.
-func (a *Adapter) guildInfo(ctx context.Context, fresh bool) (*guildInfo, error) {
-	a.mu.Lock()
-	gi := a.guild
-	a.mu.Unlock()
-	if gi != nil && !fresh && time.Since(gi.at) < guildTTL {
-		return gi, nil
-	}
-	var g *discordgo.Guild
-	err := a.do(ctx, "read the guild", true, func(o ...discordgo.RequestOption) (err error) {
-		g, err = a.rest.Guild(a.opts.GuildID, o...)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	gi = &guildInfo{id: g.ID, ownerID: g.OwnerID, perms: map[string]int64{}, at: time.Now()}
-	for _, r := range g.Roles {
-		gi.perms[r.ID] = r.Permissions
-	}
-	a.mu.Lock()
-	a.guild = gi
-	a.mu.Unlock()
-	return gi, nil
-}
-
-// memberRoles returns the roles of a member, from the message's member
-// data when given, else from the API (cached briefly).
-func (a *Adapter) memberRoles(ctx context.Context, userID string, m *discordgo.Member) ([]string, error) {
-	if m != nil {
-		a.mu.Lock()
-		a.members[userID] = memberInfo{roles: m.Roles, at: time.Now()}
-		a.mu.Unlock()
-		return m.Roles, nil
-	}
-	a.mu.Lock()
-	mi, ok := a.members[userID]
-	a.mu.Unlock()
-	if ok && time.Since(mi.at) < memberTTL {
-		return mi.roles, nil
-	}
-	var mem *discordgo.Member
-	err := a.do(ctx, "read a guild member", true, func(o ...discordgo.RequestOption) (err error) {
-		mem, err = a.rest.GuildMember(a.opts.GuildID, userID, o...)
-		return err
-	})
-	if err != nil {
-		if restCode(err) == 10007 || restCode(err) == 10013 { // unknown member / user: left the guild
-			return nil, nil
-		}
-		return nil, err
-	}
-	a.mu.Lock()
-	a.members[userID] = memberInfo{roles: mem.Roles, at: time.Now()}
-	a.mu.Unlock()
-	return mem.Roles, nil
-}
-
-// allowed reports whether a member may reply to QQ and use the admin
-// commands: holder of AdminRoleID, or (when it is empty) the guild owner
-// and members whose roles grant Administrator or Manage Server.
-func (a *Adapter) allowed(ctx context.Context, userID string, m *discordgo.Member) (bool, error) {
-	roles, err := a.memberRoles(ctx, userID, m)
-	if err != nil {
-		return false, err
-	}
-	if a.opts.AdminRoleID != "" {
-		return slices.Contains(roles, a.opts.AdminRoleID), nil
-	}
-	gi, err := a.guildInfo(ctx, false)
-	if err != nil {
-		return false, err
-	}
-	return canManage(gi, userID, roles), nil
-}
-
-// canManage computes Manage Server from the owner, @everyone and the
-// member's roles.
-func canManage(gi *guildInfo, userID string, roles []string) bool {
-	if userID != "" && userID == gi.ownerID {
-		return true
-	}
-	const want = discordgo.PermissionAdministrator | discordgo.PermissionManageGuild
-	p := gi.perms[gi.id] // @everyone
-	for _, id := range roles {
-		p |= gi.perms[id]
-	}
-	return p&want != 0
-}
 
 // guildChannels lists the guild's channels.
 func (a *Adapter) guildChannels(ctx context.Context) ([]*discordgo.Channel, error) {
@@ -141,8 +32,14 @@ func (a *Adapter) loadLayout(ctx context.Context) error {
 		return err
 	}
 	a.mu.Lock()
-	defer a.mu.Unlock()
 	a.noteLayout(chs)
+	a.mu.Unlock()
+	// Channels of an earlier version are made private now, or the admin
+	// hears what to grant; either way Start goes on (replies still work).
+	if err := a.ensurePrivate(ctx, chs); err != nil && !errors.Is(err, ErrNotPrivate) {
+		a.log.Warn("could not check that the bridge's channels are private; checking again before creating one", "err", err)
+	}
+	a.scrubLegacyTopics(ctx, chs)
 	return nil
 }
 
@@ -283,7 +180,7 @@ func (a *Adapter) EnsureChannel(ctx context.Context, s bridge.Session, have *bri
 		a.mu.Unlock()
 		// A channel of this session may exist though the caller lost it.
 		for _, c := range all {
-			if c.Type == discordgo.ChannelTypeGuildText && a.isOurCategory(c.ParentID) && topicSessionID(c.Topic) == s.ID {
+			if c.Type == discordgo.ChannelTypeGuildText && a.isOurCategory(c.ParentID) && a.topicNames(c.Topic, s.ID) {
 				ch = c
 				break
 			}
@@ -294,10 +191,11 @@ func (a *Adapter) EnsureChannel(ctx context.Context, s bridge.Session, have *bri
 			}
 		}
 	}
-	if topic := Topic(s); ch.Topic != topic {
-		// The nick changed (or the topic was edited): rename.
+	if topic := Topic(s, a.tag(s.ID)); ch.Topic != topic {
+		// The nick changed (or the topic was edited, or is an earlier
+		// version's): rename.
 		name := ch.Name
-		base := ChannelName(s.Peer.Nick, "qq "+s.Peer.UIN)
+		base := ChannelName(s.Peer.Nick, "qq "+a.tag(s.ID))
 		if !sameBase(ch.Name, base) {
 			if all == nil {
 				var err error
@@ -371,6 +269,9 @@ func takenNames(all []*discordgo.Channel, except string) func(string) bool {
 // createChannel creates a session's text channel in the first category
 // with room, creating the next category when all are full.
 func (a *Adapter) createChannel(ctx context.Context, s bridge.Session, all []*discordgo.Channel) (*discordgo.Channel, error) {
+	if err := a.ensurePrivate(ctx, all); err != nil {
+		return nil, err
+	}
 	total := len(all)
 	if total >= maxGuildChannels {
 		a.warnChannels(ctx, total)
@@ -395,13 +296,9 @@ func (a *Adapter) createChannel(ctx context.Context, s bridge.Session, all []*di
 			return nil, ErrGuildFull
 		}
 		n := top + 1
-		var cat *discordgo.Channel
-		err := a.do(ctx, "create a category", false, func(o ...discordgo.RequestOption) (err error) {
-			cat, err = a.rest.GuildChannelCreateComplex(a.opts.GuildID, discordgo.GuildChannelCreateData{
-				Name: CategoryName(a.opts.CategoryName, n),
-				Type: discordgo.ChannelTypeGuildCategory,
-			}, o...)
-			return err
+		cat, err := a.createPrivate(ctx, "create a category", discordgo.GuildChannelCreateData{
+			Name: CategoryName(a.opts.CategoryName, n),
+			Type: discordgo.ChannelTypeGuildCategory,
 		})
 		if err != nil {
 			return nil, a.limitErr(ctx, err)
@@ -413,19 +310,23 @@ func (a *Adapter) createChannel(ctx context.Context, s bridge.Session, all []*di
 		parent = cat.ID
 		total++
 	}
-	name := UniqueName(ChannelName(s.Peer.Nick, "qq "+s.Peer.UIN), takenNames(all, ""))
+	name := UniqueName(ChannelName(s.Peer.Nick, "qq "+a.tag(s.ID)), takenNames(all, ""))
 	var ch *discordgo.Channel
+	// No overwrites of its own: Discord syncs it to its (private) category.
 	err := a.do(ctx, "create a session channel", false, func(o ...discordgo.RequestOption) (err error) {
 		ch, err = a.rest.GuildChannelCreateComplex(a.opts.GuildID, discordgo.GuildChannelCreateData{
 			Name:     name,
 			Type:     discordgo.ChannelTypeGuildText,
-			Topic:    Topic(s),
+			Topic:    Topic(s, a.tag(s.ID)),
 			ParentID: parent,
 		}, o...)
 		return err
 	})
 	if err != nil {
 		return nil, a.limitErr(ctx, err)
+	}
+	if !isPrivate(ch, a.opts.GuildID) {
+		return nil, a.dropPublic(ctx, ch)
 	}
 	total++
 	a.log.Info("created a session channel", "session", s.ID, "channel", ch.ID, "name", ch.Name)
@@ -445,6 +346,9 @@ func permHint(err error, perm string) error {
 
 // limitErr turns Discord's "maximum channels" error into ErrGuildFull.
 func (a *Adapter) limitErr(ctx context.Context, err error) error {
+	if errors.Is(err, bridge.ErrPermanent) {
+		return err // already explained (overwritesRefused)
+	}
 	if restCode(err) == 30013 {
 		a.warnChannels(ctx, maxGuildChannels)
 		return fmt.Errorf("%w (%v)", ErrGuildFull, err)
@@ -470,150 +374,6 @@ func (a *Adapter) warnChannels(ctx context.Context, total int) {
 	if _, err := a.PostAdmin(ctx, AdminMessage{Content: msg}); err != nil {
 		a.log.Warn("could not warn the admin channel", "err", err)
 	}
-}
-
-// ensurePost finds or creates a session's forum post (forum mode).
-func (a *Adapter) ensurePost(ctx context.Context, s bridge.Session, have *bridge.ChannelRef) (bridge.ChannelRef, error) {
-	forumID, err := a.ensureForum(ctx)
-	if err != nil {
-		return bridge.ChannelRef{}, err
-	}
-	name := ThreadName(s.Peer)
-	var th *discordgo.Channel
-	if have != nil && have.ChannelID != "" {
-		c, err := a.channel(ctx, have.ChannelID)
-		switch {
-		case err == nil && c.ParentID == forumID:
-			th = c
-		case err == nil || notFound(err):
-			a.log.Info("session post is gone; creating a new one", "session", s.ID, "thread", have.ChannelID)
-		default:
-			return bridge.ChannelRef{}, err
-		}
-	}
-	if th == nil && have == nil {
-		// The caller may have lost the post: look among the active ones.
-		if found, err := a.findPost(ctx, forumID, s.Peer); err != nil {
-			a.log.Warn("could not list active forum posts", "err", err)
-		} else {
-			th = found
-		}
-	}
-	if th == nil {
-		err := a.do(ctx, "create a forum post", false, func(o ...discordgo.RequestOption) (err error) {
-			th, err = a.rest.ForumThreadStartComplex(forumID,
-				&discordgo.ThreadStart{Name: name, AutoArchiveDuration: 10080},
-				&discordgo.MessageSend{Content: Topic(s), AllowedMentions: noMentions()}, o...)
-			return err
-		})
-		if err != nil {
-			if notFound(err) {
-				// The forum itself was deleted: make it again next time.
-				a.forgetChannel(forumID)
-			}
-			return bridge.ChannelRef{}, err
-		}
-		a.log.Info("created a forum post", "session", s.ID, "thread", th.ID)
-	}
-	if th != nil {
-		edit := &discordgo.ChannelEdit{}
-		changed := false
-		if th.Name != name {
-			edit.Name, changed = name, true
-		}
-		if th.ThreadMetadata != nil && th.ThreadMetadata.Archived {
-			f := false
-			edit.Archived, changed = &f, true
-		}
-		if changed {
-			var edited *discordgo.Channel
-			err := a.do(ctx, "update a forum post", true, func(o ...discordgo.RequestOption) (err error) {
-				edited, err = a.rest.ChannelEdit(th.ID, edit, o...)
-				return err
-			})
-			switch {
-			case err == nil:
-				th = edited
-			case notFound(err):
-				return bridge.ChannelRef{}, err
-			default: // see EnsureChannel: renames are scarce
-				a.log.Warn("could not update a forum post; trying again next time", "thread", th.ID, "err", err)
-			}
-		}
-	}
-	a.mu.Lock()
-	a.sessionChan[th.ID] = true
-	a.mu.Unlock()
-	wh, err := a.webhook(ctx, forumID)
-	if err != nil {
-		return bridge.ChannelRef{}, err
-	}
-	return bridge.ChannelRef{ChannelID: th.ID, ParentID: forumID, WebhookID: wh.ID, WebhookToken: wh.Token, Name: th.Name}, nil
-}
-
-// findPost returns the active post of a peer in the forum, or nil. Posts
-// are named ThreadName(peer), which ends with the uin.
-func (a *Adapter) findPost(ctx context.Context, forumID string, p bridge.Peer) (*discordgo.Channel, error) {
-	if p.UIN == "" {
-		return nil, nil
-	}
-	var list *discordgo.ThreadsList
-	err := a.do(ctx, "list active threads", true, func(o ...discordgo.RequestOption) (err error) {
-		list, err = a.rest.GuildThreadsActive(a.opts.GuildID, o...)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	for _, th := range list.Threads {
-		if th.ParentID == forumID && strings.HasSuffix(th.Name, " ("+p.UIN+")") {
-			return th, nil
-		}
-	}
-	return nil, nil
-}
-
-// ensureForum returns the forum of forum mode, creating it when missing.
-func (a *Adapter) ensureForum(ctx context.Context) (string, error) {
-	a.mu.Lock()
-	id := a.forumID
-	a.mu.Unlock()
-	if id != "" {
-		return id, nil
-	}
-	all, err := a.guildChannels(ctx)
-	if err != nil {
-		return "", err
-	}
-	a.mu.Lock()
-	a.noteLayout(all)
-	id = a.forumID
-	a.mu.Unlock()
-	if id != "" {
-		return id, nil
-	}
-	if len(all) >= maxGuildChannels {
-		return "", ErrGuildFull
-	}
-	var f *discordgo.Channel
-	err = a.do(ctx, "create the forum", false, func(o ...discordgo.RequestOption) (err error) {
-		f, err = a.rest.GuildChannelCreateComplex(a.opts.GuildID, discordgo.GuildChannelCreateData{
-			Name:  ChannelName(a.opts.CategoryName, "qq-music"),
-			Type:  discordgo.ChannelTypeGuildForum,
-			Topic: "One post per QQ Music private chat, kept by the QQ Music bridge.",
-		}, o...)
-		return err
-	})
-	if restStatus(err) == http.StatusBadRequest {
-		return "", fmt.Errorf("discord: could not create the forum (forum channels need a Community server; enable Community in the server settings or use discord.mode = \"channels\"): %w", err)
-	}
-	if err != nil {
-		return "", permHint(err, "Manage Channels")
-	}
-	a.mu.Lock()
-	a.forumID = f.ID
-	a.mu.Unlock()
-	return f.ID, nil
 }
 
 // webhook returns the bridge's webhook in a channel (or forum): cached,

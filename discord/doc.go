@@ -1,7 +1,9 @@
 // Package discord is the bridge's Discord side, built on discordgo.
 //
 // An Adapter implements bridge.Discord: it gives every QQ Music session its
-// own text channel (or forum post), posts QQ messages there through a
+// own private text channel (or forum post; only the bot, the admin and
+// viewer roles, the owner and administrators see them, see privacy.go),
+// posts QQ messages there through a
 // webhook under the sender's name and avatar, and hands what allowed members
 // write back to a bridge.DiscordHandler. It keeps the gateway connection
 // alive with a watchdog that rebuilds stuck sessions, bounds every REST call

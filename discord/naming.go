@@ -1,7 +1,9 @@
 package discord
 
 import (
-	"fmt"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"strconv"
 	"strings"
 	"unicode"
@@ -71,39 +73,54 @@ func UniqueName(base string, taken func(string) bool) string {
 	}
 }
 
+// SessionTag is the short tag that tells a session's channel or forum post
+// apart from others of the same nick, and lets the bridge find it again
+// after a crash: 8 hex digits of HMAC-SHA256 keyed with the bot token (with
+// or without its "Bot " prefix) over the session id. It reveals neither the
+// session id nor the peer's QQ uin, which cannot be guessed back from it
+// without the token.
+func SessionTag(token, sessionID string) string {
+	m := hmac.New(sha256.New, []byte(strings.TrimPrefix(strings.TrimSpace(token), "Bot ")))
+	m.Write([]byte(sessionID))
+	return hex.EncodeToString(m.Sum(nil))[:8]
+}
+
 // ThreadName is the title of a session's forum post: the nick as is (forum
-// post names are free text) with the uin, within 100 characters.
-func ThreadName(p bridge.Peer) string {
+// post names are free text) and the session's tag, within 100 characters.
+func ThreadName(p bridge.Peer, tag string) string {
 	nick := strings.Join(strings.Fields(stripControl(p.Nick)), " ")
-	suffix := ""
-	if p.UIN != "" {
-		suffix = " (" + p.UIN + ")"
-	}
+	suffix := " (#" + tag + ")"
 	if nick == "" {
 		nick = "QQ user"
 	}
 	return truncateRunes(nick, maxChannelName-utf8.RuneCountInString(suffix)) + suffix
 }
 
-// Topic is a session channel's topic: nick, QQ uin and session id. The
-// session id comes last and whole, so that the channel can be found again
-// from its topic.
-func Topic(s bridge.Session) string {
-	tail := fmt.Sprintf(" · QQ uin %s · session %s", orDash(s.Peer.UIN), s.ID)
+// Topic is a session channel's topic: the nick and the session's tag (see
+// SessionTag), which comes last so that the channel can be found again
+// from its topic. Nothing in it is an id of QQ Music's.
+func Topic(s bridge.Session, tag string) string {
+	tail := " · #" + tag
 	head := "QQ Music chat with "
 	nick := strings.Join(strings.Fields(stripControl(s.Peer.Nick)), " ")
 	if nick == "" {
 		nick = "(no nick)"
 	}
 	room := maxTopic - utf8.RuneCountInString(head) - utf8.RuneCountInString(tail)
-	if room < 1 {
-		// A session id so long it does not fit: keep what fits.
-		return truncateRunes(head+nick+tail, maxTopic)
-	}
 	return head + truncateRunes(nick, room) + tail
 }
 
-// topicSessionID returns the session id a Topic carries, or "".
+// topicTag returns the tag a Topic carries, or "".
+func topicTag(topic string) string {
+	i := strings.LastIndex(topic, " · #")
+	if i < 0 {
+		return ""
+	}
+	return topic[i+len(" · #"):]
+}
+
+// topicSessionID returns the session id the topic of an earlier version
+// ("... · QQ uin U · session ID") carries, or "".
 func topicSessionID(topic string) string {
 	i := strings.LastIndex(topic, " · session ")
 	if i < 0 {
@@ -134,13 +151,6 @@ func categoryIndex(base, name string) int {
 		return 0
 	}
 	return n
-}
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }
 
 // truncateRunes cuts s to at most n runes.

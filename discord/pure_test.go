@@ -59,23 +59,42 @@ func TestUniqueName(t *testing.T) {
 }
 
 func TestTopicAndThreadName(t *testing.T) {
-	s := bridge.Session{ID: "sess-9", Peer: bridge.Peer{UIN: "12345", Nick: "周杰伦\nJay"}}
-	topic := Topic(s)
-	if topic != "QQ Music chat with 周杰伦 Jay · QQ uin 12345 · session sess-9" {
+	s := bridge.Session{ID: "12345_67890", Peer: bridge.Peer{UIN: "12345", Nick: "周杰伦\nJay"}}
+	tag := SessionTag("Bot secret-token", s.ID)
+	if len(tag) != 8 || tag != SessionTag("secret-token", s.ID) || tag == SessionTag("other-token", s.ID) || tag == SessionTag("secret-token", "12345_67891") {
+		t.Errorf("SessionTag = %q: want 8 hex digits, the same with or without \"Bot \", different for another token or session", tag)
+	}
+	topic := Topic(s, tag)
+	if topic != "QQ Music chat with 周杰伦 Jay · #"+tag {
 		t.Errorf("Topic = %q", topic)
 	}
-	if got := topicSessionID(topic); got != "sess-9" {
-		t.Errorf("topicSessionID = %q", got)
+	for _, secret := range []string{"12345", "67890"} {
+		if strings.Contains(topic, secret) || strings.Contains(ThreadName(s.Peer, tag), secret) {
+			t.Errorf("topic %q or thread name shows %s", topic, secret)
+		}
+	}
+	if got := topicTag(topic); got != tag {
+		t.Errorf("topicTag = %q", got)
 	}
 	s.Peer.Nick = strings.Repeat("n", 2000)
-	topic = Topic(s)
-	if utf8.RuneCountInString(topic) > maxTopic || topicSessionID(topic) != "sess-9" {
-		t.Errorf("long nick topic: %d runes, id %q", utf8.RuneCountInString(topic), topicSessionID(topic))
+	topic = Topic(s, tag)
+	if utf8.RuneCountInString(topic) > maxTopic || topicTag(topic) != tag {
+		t.Errorf("long nick topic: %d runes, tag %q", utf8.RuneCountInString(topic), topicTag(topic))
 	}
-	if got := ThreadName(bridge.Peer{UIN: "7", Nick: " Bob  Marley "}); got != "Bob Marley (7)" {
+	for _, tt := range []struct{ topic, id, nick, uin string }{
+		{"QQ Music chat with Bob · QQ uin 7 · session s-7", "s-7", "Bob", "7"},
+		{"QQ Music chat with (no nick) · QQ uin 8 · session s-8", "s-8", "", "8"},
+		{"QQ Music chat with A · B · QQ uin - · session s-9", "s-9", "A · B", ""},
+	} {
+		nick, uin := legacyPeer(tt.topic)
+		if topicSessionID(tt.topic) != tt.id || nick != tt.nick || uin != tt.uin || topicTag(tt.topic) != "" {
+			t.Errorf("earlier version's topic %q: id %q nick %q uin %q", tt.topic, topicSessionID(tt.topic), nick, uin)
+		}
+	}
+	if got := ThreadName(bridge.Peer{UIN: "7", Nick: " Bob  Marley "}, "0a1b2c3d"); got != "Bob Marley (#0a1b2c3d)" {
 		t.Errorf("ThreadName = %q", got)
 	}
-	if got := ThreadName(bridge.Peer{UIN: "7", Nick: strings.Repeat("长", 300)}); utf8.RuneCountInString(got) != 100 || !strings.HasSuffix(got, " (7)") {
+	if got := ThreadName(bridge.Peer{UIN: "7", Nick: strings.Repeat("长", 300)}, "0a1b2c3d"); utf8.RuneCountInString(got) != 100 || !strings.HasSuffix(got, " (#0a1b2c3d)") {
 		t.Errorf("long ThreadName = %q", got)
 	}
 }

@@ -70,6 +70,9 @@ type Discord struct {
 	AdminRoleID    Snowflake `toml:"admin_role_id"`
 	Mode           string    `toml:"mode"`
 	APIURL         string    `toml:"api_url"`
+	// ViewerRoleID names a role that may read the session channels but
+	// not reply; empty: none.
+	ViewerRoleID Snowflake `toml:"viewer_role_id"`
 }
 
 // QQ is the [qq] table.

@@ -41,6 +41,9 @@ func (c *Config) WriteSummary(w io.Writer) error {
 	fmt.Fprintf(&b, "  discord.admin_channel_id   %s\n", c.Discord.AdminChannelID)
 	fmt.Fprintf(&b, "  discord.category_name      %q\n", c.Discord.CategoryName)
 	fmt.Fprintf(&b, "  discord.admin_role_id      %s\n", role)
+	if v := c.Discord.ViewerRoleID.String(); v != "" {
+		fmt.Fprintf(&b, "  discord.viewer_role_id     %s\n", v)
+	}
 	fmt.Fprintf(&b, "  discord.mode               %s\n", c.Discord.Mode)
 	fmt.Fprintf(&b, "  discord.api_url            %s\n", apiURL)
 	fmt.Fprintf(&b, "  qq.credential_file         %s\n", c.QQ.CredentialFile)

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qmdbridge/qqmusic-discord-bridge/discord"
 	"github.com/qmdbridge/qqmusic-discord-bridge/discord/discordtest"
 	"github.com/qmdbridge/qqmusic-discord-bridge/qq/qqtest"
 )
@@ -233,10 +234,10 @@ func (e *e2e) eventually(what string, timeout time.Duration, cond func() bool) {
 	}
 }
 
-// sessionChannel finds the Discord channel whose topic names sessionID.
+// sessionChannel finds the Discord channel whose topic ends with the tag of sessionID.
 func (e *e2e) sessionChannel(sessionID string) (discordtest.Channel, bool) {
 	for _, ch := range e.dc.Channels() {
-		if strings.Contains(ch.Topic, sessionID) {
+		if strings.HasSuffix(ch.Topic, " · #"+discord.SessionTag(e.dc.Token, sessionID)) {
 			return ch, true
 		}
 	}

@@ -33,6 +33,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qmdbridge/qqmusic-discord-bridge/discord"
 	"github.com/qmdbridge/qqmusic-discord-bridge/discord/discordtest"
 	"github.com/qmdbridge/qqmusic-discord-bridge/qq/qqtest"
 )
@@ -207,11 +208,11 @@ func (p *proof) relayCounts() map[string]int {
 	return out
 }
 
-// channelsOf returns the session channels whose topic names sessionID.
+// channelsOf returns the session channels whose topic ends with the tag of sessionID.
 func (p *proof) channelsOf(sessionID string) []discordtest.Channel {
 	var out []discordtest.Channel
 	for _, ch := range p.dc.Channels() {
-		if ch.Type == discordtest.ChannelTypeText && strings.HasSuffix(ch.Topic, " · session "+sessionID) {
+		if ch.Type == discordtest.ChannelTypeText && strings.HasSuffix(ch.Topic, " · #"+discord.SessionTag(p.dc.Token, sessionID)) {
 			out = append(out, ch)
 		}
 	}

@@ -117,6 +117,7 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		AdminChannelID: cfg.Discord.AdminChannelID.String(),
 		CategoryName:   cfg.Discord.CategoryName,
 		AdminRoleID:    cfg.Discord.AdminRoleID.String(),
+		ViewerRoleID:   cfg.Discord.ViewerRoleID.String(),
 		Mode:           cfg.Discord.Mode,
 		APIURL:         cfg.Discord.APIURL,
 		Logger:         log,

@@ -34,9 +34,13 @@ func WithEmbed(e Embed) MsgOption { return func(o *msgOpts) { o.embeds = append(
 // connected gateway sessions. With no gateway connection it is only stored
 // (a bot must catch up through history). Mentions in content ping as in
 // the Discord client (users and roles always, @everyone with the
-// permission). It panics if the user is not a member or the channel is
-// unknown: that is a mistake in the test.
+// permission). It panics if the user is not a member, the channel is
+// unknown, or the member may not see or send in it (see Permissions):
+// that is a mistake in the test. Send reports a refusal instead.
 func (s *Server) Type(channelID, userID, content string, opts ...MsgOption) Message {
+	if err := s.memberMaySend(channelID, userID); err != nil {
+		panic(fmt.Sprintf("discordtest: Type: %v (use Send to test a refusal)", err))
+	}
 	return s.post("Type", channelID, userID, content, opts)
 }
 

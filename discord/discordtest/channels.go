@@ -491,7 +491,22 @@ func (s *Server) postGuildChannel(w http.ResponseWriter, r *http.Request) *apiEr
 		s.mu.Unlock()
 		return errf(400, 30013, fmt.Sprintf("Maximum number of guild channels reached (%d)", MaxChannelsPerGuild))
 	}
-	ch := Channel{Type: typ, Name: name, ParentID: parent, PermissionOverwrites: p.PermissionOverwrites, AvailableTags: p.AvailableTags}
+	ows := p.PermissionOverwrites
+	if len(ows) > 0 && s.state.refuseOverwrites {
+		s.mu.Unlock()
+		return errMissingPerms()
+	}
+	if ows == nil && parent != "" {
+		// Discord syncs a channel made in a category without overwrites
+		// of its own to the category's.
+		ows = slices.Clone(s.state.channels[parent].PermissionOverwrites)
+	} else if !s.overwritesWithinLocked(parent, ows) {
+		// At creation Manage Roles is not needed, but only permissions
+		// the bot has itself may be allowed or denied.
+		s.mu.Unlock()
+		return errMissingPerms()
+	}
+	ch := Channel{Type: typ, Name: name, ParentID: parent, PermissionOverwrites: ows, AvailableTags: p.AvailableTags}
 	if p.Topic != nil {
 		ch.Topic = *p.Topic
 	}
@@ -564,9 +579,19 @@ func (s *Server) patchGuildChannelPositions(w http.ResponseWriter, r *http.Reque
 }
 
 func (s *Server) getChannel(w http.ResponseWriter, r *http.Request) *apiError {
-	c, ok := s.Channel(r.PathValue("channel"))
-	if !ok {
+	s.mu.Lock()
+	cp := s.state.channels[r.PathValue("channel")]
+	var c Channel
+	if cp != nil {
+		c = copyChannel(cp)
+	}
+	visible := cp != nil && s.botCanLocked(cp, PermViewChannel)
+	s.mu.Unlock()
+	if cp == nil {
 		return errUnknownChannel()
+	}
+	if !visible {
+		return errMissingAccess()
 	}
 	writeJSON(w, 200, c)
 	return nil
@@ -625,6 +650,10 @@ func (s *Server) patchChannel(w http.ResponseWriter, r *http.Request) *apiError 
 		next.RateLimitPerUser = *p.RateLimitPerUser
 	}
 	if _, ok := obj["permission_overwrites"]; ok {
+		if !s.botHas(PermManageRoles) || !s.overwritesWithinLocked(next.ParentID, p.PermissionOverwrites) {
+			s.mu.Unlock()
+			return errMissingPerms()
+		}
 		next.PermissionOverwrites = slices.Clone(p.PermissionOverwrites)
 		if next.PermissionOverwrites == nil {
 			next.PermissionOverwrites = []Overwrite{}
@@ -767,7 +796,7 @@ func (s *Server) putOverwrite(w http.ResponseWriter, r *http.Request) *apiError 
 		s.mu.Unlock()
 		return errUnknownChannel()
 	}
-	if !s.botHas(PermManageRoles) {
+	if !s.botHas(PermManageRoles) || !s.overwritesWithinLocked(c.ParentID, []Overwrite{o}) {
 		s.mu.Unlock()
 		return errMissingPerms()
 	}
@@ -786,6 +815,10 @@ func (s *Server) deleteOverwrite(w http.ResponseWriter, r *http.Request) *apiErr
 	if c == nil {
 		s.mu.Unlock()
 		return errUnknownChannel()
+	}
+	if !s.botHas(PermManageRoles) {
+		s.mu.Unlock()
+		return errMissingPerms()
 	}
 	id := r.PathValue("overwrite")
 	c.PermissionOverwrites = slices.DeleteFunc(c.PermissionOverwrites, func(x Overwrite) bool { return x.ID == id })

@@ -57,7 +57,17 @@
 //     events GUILD_MEMBERS; INTERACTION_CREATE is always sent.
 //   - A REST call's gateway events are written before its HTTP answer, the
 //     harder order for a bot that must recognise its own messages.
-//   - Permissions are checked at guild level only (channel overwrites are
-//     stored, not evaluated). The bot has Administrator unless
+//   - Permissions follow Discord's computation (see [Server.Permissions]):
+//     the owner, Administrator, @everyone and member roles, then channel
+//     overwrites (@everyone, roles, member; a thread uses its parent's),
+//     nothing without View Channel. The bot needs View Channel to read a
+//     channel, its messages (Read Message History too) and to receive its
+//     MESSAGE_CREATE events, and Send Messages to post; a member's
+//     [Server.Type] and [Server.Send] obey the same rules. A channel created
+//     in a category without overwrites copies the category's; at creation
+//     the bot may only allow or deny permissions it has itself, and changing
+//     the overwrites of an existing channel needs Manage Roles (50013
+//     otherwise). Management calls (channels, webhooks, roles) are checked
+//     at guild level. The bot has Administrator unless
 //     [Server.SetBotPermissions] narrows it.
 package discordtest

@@ -384,14 +384,19 @@ func (s *Server) dispatch(event string, intent int, payload any) {
 
 // dispatchMessage sends MESSAGE_CREATE/UPDATE with the author's member
 // (for members) and without content for sessions lacking the
-// MESSAGE_CONTENT intent, as Discord does.
+// MESSAGE_CONTENT intent, as Discord does. Gateway sessions are the bot's:
+// a message in a channel the bot cannot view is not sent to them.
 func (s *Server) dispatchMessage(event string, m Message) {
 	if m.Ephemeral {
 		return
 	}
 	s.mu.Lock()
 	member := s.memberLocked(m.Author.ID)
+	visible := s.botCanLocked(s.state.channels[m.ChannelID], PermViewChannel)
 	s.mu.Unlock()
+	if !visible {
+		return
+	}
 	if m.WebhookID != "" {
 		member = nil
 	}

@@ -597,6 +597,13 @@ func (s *Server) getMessages(w http.ResponseWriter, r *http.Request) *apiError {
 	if !canSendIn(ch) {
 		return errf(400, 50008, "Cannot send messages in a non-text channel")
 	}
+	if !s.botCanLocked(ch, PermViewChannel) {
+		return errMissingAccess()
+	}
+	if !s.botCanLocked(ch, PermReadMessageHistory) {
+		writeJSON(w, 200, []Message{}) // Discord shows no history then
+		return nil
+	}
 	all := s.state.messages[ch.ID]
 	idOf := func(m *Message) int64 { n, _ := strconv.ParseInt(m.ID, 10, 64); return n }
 	var sel []*Message // oldest first
@@ -646,6 +653,12 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) *apiError {
 	if ch == nil {
 		return errUnknownChannel()
 	}
+	if !s.botCanLocked(ch, PermViewChannel) {
+		return errMissingAccess()
+	}
+	if !s.botCanLocked(ch, PermReadMessageHistory) {
+		return errMissingPerms()
+	}
 	m := s.findMessageLocked(ch.ID, r.PathValue("message"))
 	if m == nil {
 		return errUnknownMessage()
@@ -680,7 +693,11 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) *apiError {
 		s.mu.Unlock()
 		return errf(400, 50008, "Cannot send messages in a non-text channel")
 	}
-	if !s.botHas(PermSendMessages) || (len(ups) > 0 && !s.botHas(PermAttachFiles)) {
+	if !s.botCanLocked(ch, PermViewChannel) {
+		s.mu.Unlock()
+		return errMissingAccess()
+	}
+	if !s.botCanLocked(ch, PermSendMessages) || (len(ups) > 0 && !s.botCanLocked(ch, PermAttachFiles)) {
 		s.mu.Unlock()
 		return errMissingPerms()
 	}

@@ -43,6 +43,8 @@ type state struct {
 	cmdOrder  []string
 	inters    map[string]*Interaction // by id
 	byToken   map[string]*Interaction
+
+	refuseOverwrites bool // see RefuseOverwrites
 }
 
 // nextID returns a new snowflake; callers hold s.mu.
@@ -200,13 +202,18 @@ func (s *Server) AddRole(name string, perms int64) string {
 }
 
 // SetRolePermissions replaces a role's permission bits (the @everyone role's
-// id is GuildID).
+// id is GuildID) and dispatches GUILD_ROLE_UPDATE.
 func (s *Server) SetRolePermissions(roleID string, perms int64) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if r := s.state.roles[roleID]; r != nil {
-		r.Permissions = perms
+	r := s.state.roles[roleID]
+	if r == nil {
+		s.mu.Unlock()
+		return
 	}
+	r.Permissions = perms
+	out := *r
+	s.mu.Unlock()
+	s.dispatch("GUILD_ROLE_UPDATE", IntentGuilds, map[string]any{"guild_id": s.GuildID, "role": out})
 }
 
 // SetRoleMentionable sets whether members without the Mention Everyone
@@ -219,15 +226,16 @@ func (s *Server) SetRoleMentionable(roleID string, on bool) {
 	}
 }
 
-// SetBotPermissions replaces the permissions of the bot's role. The double
-// checks guild-level permissions (channel overwrites are not evaluated) for
-// channel management (0x10), webhooks (0x20000000), sending (0x800),
-// attaching files (0x8000), reactions (0x40) and deleting others' messages
-// (0x2000); a missing one gives 403 with code 50013.
+// SetBotPermissions replaces the permissions of the bot's role and
+// dispatches GUILD_ROLE_UPDATE. The double checks guild-level permissions
+// for channel management (0x10), roles and overwrites (0x10000000),
+// webhooks (0x20000000), reactions (0x40) and deleting others' messages
+// (0x2000), and channel-level ones (overwrites evaluated, see Permissions)
+// for viewing a channel (0x400: 50001 Missing Access), reading its history
+// (0x10000), sending (0x800) and attaching files (0x8000); a missing one
+// gives 403 with code 50013.
 func (s *Server) SetBotPermissions(perms int64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.state.roles[s.BotRoleID].Permissions = perms
+	s.SetRolePermissions(s.BotRoleID, perms)
 }
 
 // AddChannel adds a channel, category, forum or thread to the guild without
