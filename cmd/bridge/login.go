@@ -11,8 +11,10 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/config"
+	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/qqport"
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/qrterm"
 	"github.com/qmdbridge/qqmusic-discord-bridge/qq"
 )
@@ -51,6 +53,12 @@ func cmdLogin(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if err := os.MkdirAll(filepath.Dir(cfg.QQ.CredentialFile), 0o700); err != nil {
 		fmt.Fprintf(stderr, "bridge login: creating the data folder: %v\n", err)
 		return exitRuntime
+	}
+	if d, err := qqport.SetAsideDamaged(cfg.QQ.CredentialFile, time.Now()); err != nil {
+		fmt.Fprintf(stderr, "bridge login: reading the credential file: %v\n", err)
+		return exitRuntime
+	} else if d != nil {
+		fmt.Fprintf(stdout, "%s: the login below replaces it.\n", capitalize(d.Error()))
 	}
 	client, err := qq.New(qq.Options{
 		Endpoints:      qq.Endpoints(cfg.QQ.Endpoints),
@@ -184,4 +192,12 @@ func prompt(in *bufio.Reader, out io.Writer, question string) (string, error) {
 		return "", errors.New("empty answer")
 	}
 	return line, nil
+}
+
+// capitalize upper-cases the first letter of a sentence.
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }

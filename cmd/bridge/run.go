@@ -93,6 +93,13 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	}
 	metrics := ops.NewMetrics(src)
 
+	// A damaged credential file must not stop every start: it is set
+	// aside and a login is asked for, as for no file at all.
+	if d, err := qqport.SetAsideDamaged(cfg.QQ.CredentialFile, time.Now()); err != nil {
+		return fmt.Errorf("reading the credential file: %w", err)
+	} else if d != nil {
+		log.Warn("bridge: " + d.Error())
+	}
 	client, err = qq.New(qq.Options{
 		Endpoints:      qq.Endpoints(cfg.QQ.Endpoints),
 		DeviceFile:     cfg.QQ.DeviceFile,
