@@ -140,6 +140,9 @@ func (a *Adapter) loadLayout(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := a.checkAdminChannel(chs); err != nil {
+		return err
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.noteLayout(chs)

@@ -303,8 +303,13 @@ func (r *loginRun) final(text string) {
 func (r *loginRun) toTerminal(cause error, text string, img []byte) {
 	r.terminal = true
 	path := filepath.Join(filepath.Dir(r.c.cfg.CredentialFile), QRFileName)
-	r.c.log.Error("admin: the login QR code cannot be posted in the admin channel; it is drawn on the terminal and saved as a file instead. Check discord.admin_channel_id and the bot's permissions there",
-		"err", cause, "file", path)
+	if errors.Is(cause, ErrChannelUnusable) {
+		r.c.log.Error("admin: the login QR code cannot be posted in the admin channel; it is drawn on the terminal and saved as a file instead. Check discord.admin_channel_id and the bot's permissions there",
+			"err", cause, "file", path)
+	} else {
+		r.c.log.Warn("admin: Discord cannot take the login QR code now; it is drawn on the terminal and saved as a file instead",
+			"err", cause, "file", path)
+	}
 	w := r.c.cfg.Terminal
 	fmt.Fprintln(w, "QQ Music login:", plainStatus(text))
 	if img == nil {

@@ -138,7 +138,11 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signalContext(log)
 	defer stop()
 	if err := runBridge(ctx, cfg, log); err != nil {
-		fmt.Fprintf(stderr, "bridge: %v\n", err)
+		if cfg.Log.Format == "json" {
+			log.Error("bridge: " + err.Error())
+		} else {
+			fmt.Fprintf(stderr, "bridge: %v\n", err)
+		}
 		return exitRuntime
 	}
 	log.Info("bridge: stopped")
