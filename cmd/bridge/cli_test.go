@@ -102,6 +102,15 @@ func TestCLI(t *testing.T) {
 		{name: "healthcheck with no bridge running", args: []string{"healthcheck", "--config", deadListen}, code: 1,
 			stderrHas: []string{"unhealthy", "no answer"}},
 		{name: "help", args: []string{"help"}, code: 0, stdoutHas: []string{"check-config"}},
+		{name: "--version", args: []string{"--version"}, code: 0, stdoutHas: []string{"bridge dev", runtime.Version()}},
+		{name: "--config before the command", args: []string{"--config", good, "check-config"}, code: 0,
+			stdoutHas: []string{"is valid", good}},
+		{name: "--config= before the command", args: []string{"--config=" + bogus, "check-config"}, code: 2,
+			stderrHas: []string{"discord.bogus_key"}},
+		{name: "--config with no file", args: []string{"--config"}, code: 2, stderrHas: []string{"needs a file name"}},
+		{name: "healthcheck with an unknown flag", args: []string{"healthcheck", "--nope"}, code: 1, stderrHas: []string{"-nope"}},
+		{name: "healthcheck with a stray argument", args: []string{"--config", noListen, "healthcheck", "extra"}, code: 1,
+			stderrHas: []string{"unexpected argument"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
