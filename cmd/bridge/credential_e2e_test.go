@@ -93,3 +93,18 @@ func TestLoginReplacesDamagedCredential(t *testing.T) {
 		}
 	}
 }
+
+// TestE2ELogsTheAccountAtStart: the log names the logged-in account (its
+// musicid, never the musickey) when the bridge starts.
+func TestE2ELogsTheAccountAtStart(t *testing.T) {
+	e := newE2E(t)
+	e.start()
+	e.eventually("the bridge running", 30*time.Second, func() bool { return strings.Contains(e.logs.String(), "bridge: running") })
+	out := e.logs.String()
+	if !strings.Contains(out, `msg="bridge: QQ Music account" musicid=20002 credential_expires=`) {
+		t.Errorf("the log does not name the account at start:\n%s", out)
+	}
+	if strings.Contains(out, e.account.MusicKey) {
+		t.Error("the log shows the musickey")
+	}
+}

@@ -92,6 +92,13 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		PollInterval: cfg.Bridge.IdlePollInterval.Duration,
 	}
 	metrics := ops.NewMetrics(src)
+	// What was relayed, at info level once a minute (counts, no content).
+	summary := &ops.Summary{Next: metrics}
+	summaryTick := time.NewTicker(time.Minute)
+	defer summaryTick.Stop()
+	sctx, stopSummary := context.WithCancel(ctx)
+	defer stopSummary()
+	go summary.Run(sctx, summaryTick.C, log)
 
 	// A damaged credential file must not stop every start: it is set
 	// aside and a login is asked for, as for no file at all.
@@ -113,7 +120,9 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		return fmt.Errorf("starting the QQ Music client: %w", err)
 	}
 	port := qqport.New(client)
-	if !client.Credential().HasLogin() {
+	if cred := client.Credential(); cred.HasLogin() {
+		log.Info("bridge: QQ Music account", "musicid", cred.MusicID, "credential_expires", cred.ExpiresAt().UTC().Format(time.RFC3339))
+	} else {
 		log.Warn("bridge: no QQ Music login yet; the bridge asks for one with a QR code (or run `bridge login`: the bridge picks the credential file up by itself)",
 			"credential_file", cfg.QQ.CredentialFile)
 	}
@@ -134,7 +143,7 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	defer dc.Close()
 
 	engine = bridge.NewEngine(bridge.EngineConfig{
-		Observer:         metrics,
+		Observer:         summary,
 		PollInterval:     cfg.Bridge.PollInterval.Duration,
 		IdlePollInterval: cfg.Bridge.IdlePollInterval.Duration,
 		Backfill:         cfg.Bridge.Backfill,
