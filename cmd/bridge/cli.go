@@ -31,12 +31,15 @@ commands:
   run            run the bridge (the default command)
   login          log the QQ Music account in (QR code in the terminal, or phone code) and write the credential file
   check-config   load and validate the configuration, print a summary with secrets masked
+  try            run the bridge on the config's Discord with a simulated QQ Music account (no account needed)
   healthcheck    ask the running bridge's /healthz: exit 0 when healthy, 1 when not
   version        print the version, commit and Go version
 
-flags of run, check-config, login and healthcheck (also before the command):
+flags of run, try, check-config, login and healthcheck (also before the command):
   --config FILE  the configuration file (default: $BRIDGE_CONFIG, then config.toml)
   --version      same as the version command
+flags of try:
+  --every D      how often a simulated peer writes (default 20s)
 flags of login:
   --method M     mobile, qq, wx or phone (default: qq.login_method)
   --plain        draw the QR code with full blocks instead of half blocks
@@ -93,6 +96,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdHealthcheck(args, stdout, stderr)
 	case "login":
 		return cmdLogin(args, stdin, stdout, stderr)
+	case "try":
+		return cmdTry(args, stdout, stderr)
 	case "help":
 		fmt.Fprint(stdout, usageText)
 		return exitOK
@@ -170,7 +175,7 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	log := newLogger(cfg.Log, stderr)
 	ctx, stop := signalContext(log)
 	defer stop()
-	if err := runBridge(ctx, cfg, log); err != nil {
+	if err := runBridge(ctx, cfg, log, runExtras{}); err != nil {
 		if cfg.Log.Format == "json" {
 			log.Error("bridge: " + err.Error())
 		} else {

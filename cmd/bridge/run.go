@@ -54,9 +54,22 @@ func signalContext(log *slog.Logger) (context.Context, func()) {
 	return ctx, func() { signal.Stop(ch); close(ch); cancel() }
 }
 
+// runExtras are what `bridge try` changes in the wiring.
+type runExtras struct {
+	// adminChannel, when set, wraps the admin channel.
+	adminChannel func(admin.Channel) admin.Channel
+}
+
+func (x runExtras) wrapAdmin(c admin.Channel) admin.Channel {
+	if x.adminChannel == nil {
+		return c
+	}
+	return x.adminChannel(c)
+}
+
 // runBridge wires the packages together and runs until ctx ends. It
 // returns an error only for failures that restarting will not fix.
-func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, extras runExtras) error {
 	for _, dir := range []string{filepath.Dir(cfg.Bridge.Database), filepath.Dir(cfg.QQ.CredentialFile), filepath.Dir(cfg.QQ.DeviceFile)} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fmt.Errorf("creating the data folder %s: %w", dir, err)
@@ -154,7 +167,7 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		CredentialFile: cfg.QQ.CredentialFile,
 		Version:        version,
 		Terminal:       os.Stdout,
-	}, qqport.NewLogin(client, port, cfg.QQ.CredentialFile, log), dc.AdminChannel(), engine, log)
+	}, qqport.NewLogin(client, port, cfg.QQ.CredentialFile, log), extras.wrapAdmin(dc.AdminChannel()), engine, log)
 
 	if cfg.HTTP.Listen != "" {
 		addr, _, err := ops.Serve(ctx, cfg.HTTP.Listen, ops.Handler(src, metrics))
