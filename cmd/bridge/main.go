@@ -6,6 +6,9 @@
 //	bridge [run] [--config FILE]      run the bridge (the default command)
 //	bridge login [--config FILE] [--method mobile|qq|wx|phone] [--plain]
 //	                                  log the QQ Music account in from a terminal
+//	bridge try [--config FILE] [--every 20s]
+//	                                  run the bridge on the config's Discord with a
+//	                                  simulated QQ Music account in the process
 //	bridge check-config [--config FILE]
 //	                                  validate the configuration, print a summary
 //	bridge healthcheck [--config FILE] [--timeout 5s]
