@@ -136,7 +136,7 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, extras
 	if cred := client.Credential(); cred.HasLogin() {
 		log.Info("bridge: QQ Music account", "musicid", cred.MusicID, "credential_expires", cred.ExpiresAt().UTC().Format(time.RFC3339))
 	} else {
-		log.Warn("bridge: no QQ Music login yet; the bridge asks for one with a QR code (or run `bridge login`: the bridge picks the credential file up by itself)",
+		log.Info("bridge: QQ Music account: none yet; the bridge asks for a login with a QR code (or run `bridge login`: the bridge picks the credential file up by itself)",
 			"credential_file", cfg.QQ.CredentialFile)
 	}
 
