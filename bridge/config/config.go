@@ -305,12 +305,12 @@ func keyErr(key, format string, args ...any) *Error {
 
 func (c *Config) validate(needToken bool) error {
 	d := &c.Discord
-	if needToken && strings.TrimSpace(d.Token) == "" {
-		return keyErr("discord.token", "is required: set it in the file or in the %s environment variable", TokenEnv)
-	}
 	// "Bot xxx" is the Authorization header's form; the adapter accepts
 	// it, so the configuration does too.
 	d.Token = strings.TrimPrefix(d.Token, "Bot ")
+	if needToken && strings.TrimSpace(d.Token) == "" {
+		return keyErr("discord.token", "is required: set it in the file or in the %s environment variable", TokenEnv)
+	}
 	if strings.ContainsAny(d.Token, " \t\r\n") {
 		e := keyErr("discord.token", "contains white space: copy the bot token exactly from the Bot page of the Discord developer portal")
 		if c.TokenFromEnv {

@@ -30,6 +30,9 @@ func TestTokenForms(t *testing.T) {
 			}
 		})
 	}
+	if _, err := Parse("/x/config.toml", []byte(strings.Replace(minimal, `"bot-token-secret-value"`, `"Bot "`, 1)), envWith(nil)); err == nil || !strings.Contains(err.Error(), "discord.token: is required") {
+		t.Errorf(`token "Bot " alone: %v, want "is required"`, err)
+	}
 	for _, u := range []string{"http://127.0.0.1:3001/api/v9", "https://chat.example/api/v10/"} {
 		if _, err := Parse("/x/config.toml", []byte(minimal+"api_url = \""+u+"\"\n"), envWith(nil)); err != nil {
 			t.Errorf("api_url %s refused: %v", u, err)
