@@ -51,6 +51,7 @@ func TestCLI(t *testing.T) {
 	negativeBackfill := writeConfig(t, minimalConfig+"[bridge]\nbackfill = -1\n")
 	noListen := writeConfig(t, minimalConfig+"[http]\nlisten = \"\"\n")
 	deadListen := writeConfig(t, minimalConfig+"[http]\nlisten = \""+freeAddr(t)+"\"\n")
+	noAPIPath := writeConfig(t, minimalConfig+"api_url = \"http://127.0.0.1:3001\"\n")
 
 	tests := []struct {
 		name       string
@@ -102,6 +103,11 @@ func TestCLI(t *testing.T) {
 		{name: "healthcheck with no bridge running", args: []string{"healthcheck", "--config", deadListen}, code: 1,
 			stderrHas: []string{"unhealthy", "no answer"}},
 		{name: "help", args: []string{"help"}, code: 0, stdoutHas: []string{"check-config"}},
+		{name: "token with white space from the environment", env: map[string]string{"BRIDGE_DISCORD_TOKEN": "env-secret-token\n"},
+			args: []string{"check-config", "--config", good}, code: 2,
+			stderrHas: []string{"the BRIDGE_DISCORD_TOKEN environment variable (it overrides discord.token in " + good + "): contains white space"}, nowhereHas: "env-secret-token"},
+		{name: "api_url without /api/vN", args: []string{"check-config", "--config", noAPIPath}, code: 2,
+			stderrHas: []string{"discord.api_url", ":6:", "/api/v<N>"}},
 		{name: "--version", args: []string{"--version"}, code: 0, stdoutHas: []string{"bridge dev", runtime.Version()}},
 		{name: "--config before the command", args: []string{"--config", good, "check-config"}, code: 0,
 			stdoutHas: []string{"is valid", good}},
