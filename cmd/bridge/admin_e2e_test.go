@@ -192,7 +192,7 @@ func TestE2ELoginQROnTerminalWithoutDiscord(t *testing.T) {
 		t.Errorf("the log claims the QR code is in the admin channel:\n%s", out)
 	}
 	code, body := e.get("/healthz")
-	if code != 503 || strings.Contains(body, `"logged in"`) || !strings.Contains(body, "draws on its terminal") {
+	if code != 503 || strings.Contains(body, `"logged in"`) || !strings.Contains(body, "the one on the bridge's terminal") {
 		t.Errorf("/healthz with no login and no Discord: %d %s", code, body)
 	}
 	if err := qr.Confirm(); err != nil {
