@@ -284,7 +284,7 @@ func (a *Adapter) Start(ctx context.Context, h bridge.DiscordHandler) error {
 	a.mu.Unlock()
 	if _, err := a.guildInfo(ctx, true); err != nil {
 		if s := restStatus(err); s == http.StatusNotFound || s == http.StatusForbidden {
-			return fmt.Errorf("discord: the bot cannot see guild %s (invite it, or fix discord.guild_id): %w", a.opts.GuildID, err)
+			return fmt.Errorf("%w: the bot cannot see guild %s (invite it, or fix discord.guild_id): %w", ErrUnknownGuild, a.opts.GuildID, err)
 		}
 		return err
 	}

@@ -52,13 +52,17 @@ func TestAdminChannelUnusable(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		edit func(srv *Options, s string)
+		gone bool // the admin channel is deleted after the start
 	}{
-		{"missing channel", func(o *Options, _ string) { o.AdminChannelID = "424242" }},
-		{"no channel configured", func(o *Options, _ string) { o.AdminChannelID = "" }},
+		{"channel deleted after the start", func(*Options, string) {}, true},
+		{"no channel configured", func(o *Options, _ string) { o.AdminChannelID = "" }, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := newServer(t)
 			a, _ := start(t, srv, func(o *Options) { tc.edit(o, "") })
+			if tc.gone {
+				srv.DeleteChannel(srv.AdminChannelID)
+			}
 			_, err := a.AdminChannel().Post(t.Context(), admin.Message{Content: "x", Image: pngBytes})
 			if !errors.Is(err, admin.ErrChannelUnusable) {
 				t.Fatalf("err %v, want ErrChannelUnusable", err)

@@ -31,6 +31,9 @@ func (a *Adapter) loadLayout(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := a.checkAdminChannel(chs); err != nil {
+		return err
+	}
 	a.mu.Lock()
 	a.noteLayout(chs)
 	a.mu.Unlock()

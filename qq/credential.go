@@ -3,6 +3,7 @@ package qq
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -200,15 +201,23 @@ func (c *Credential) secrets() []string {
 	return []string{c.MusicKey, c.RefreshToken, c.AccessToken, c.RefreshKey}
 }
 
-// LoadCredential reads a credential file (the reference library's JSON).
+// LoadCredential reads a credential file (the reference library's JSON). A
+// file that is empty, not a JSON credential, or whose musicid or musickey
+// has the wrong type is an error that matches ErrCredentialDamaged.
 func LoadCredential(path string) (*Credential, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("qq: reading credential file: %w", err)
 	}
 	var c Credential
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return nil, fmt.Errorf("%w: %s is not a valid credential (%w); log in again to replace it", ErrCredentialDamaged, path, errors.New("the file is empty"))
+	}
 	if err := json.Unmarshal(raw, &c); err != nil {
-		return nil, fmt.Errorf("qq: credential file %s is not a valid credential: %w; log in again to replace it", path, err)
+		return nil, fmt.Errorf("%w: %s is not a valid credential (%w); log in again to replace it", ErrCredentialDamaged, path, err)
+	}
+	if err := checkLoginFields(raw); err != nil {
+		return nil, fmt.Errorf("%w: %s is not a valid credential (%w); log in again to replace it", ErrCredentialDamaged, path, err)
 	}
 	return &c, nil
 }

@@ -220,8 +220,11 @@ func (c *Client) StartQRLogin(ctx context.Context, m LoginMethod, opts ...QROpti
 	lctx, cancel := context.WithTimeout(ctx, cfg.timeout)
 	flow, err := run(lctx, cfg)
 	if err != nil {
+		// Look at the login's deadline before cancel, which would make
+		// every failure look like a time-out.
+		timedOut := ctx.Err() == nil && lctx.Err() != nil
 		cancel()
-		if ctx.Err() == nil && lctx.Err() != nil {
+		if timedOut {
 			return nil, fmt.Errorf("qq: %s login: fetching the QR code took longer than the login time-out: %w", m, err)
 		}
 		return nil, err

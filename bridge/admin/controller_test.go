@@ -247,6 +247,9 @@ func TestTerminalFallbackWithoutAdminChannel(t *testing.T) {
 	if !strings.Contains(out, "▀") && !strings.Contains(out, "█") {
 		t.Errorf("no QR code drawn on the terminal:\n%s", out)
 	}
+	if !strings.Contains(out, "This code expires at ") || !strings.Contains(out, " UTC (in ") || strings.Contains(out, "<t:") {
+		t.Errorf("the terminal lacks a plain countdown, or shows Discord markup:\n%s", out)
+	}
 	l.send(t, LoginEvent{State: LoginScanned})
 	h.eventually("the scanned state on the terminal", func() bool { return strings.Contains(h.term.String(), "Scanned") })
 	l.send(t, LoginEvent{State: LoginDone, Account: Account{UIN: "7"}})

@@ -10,6 +10,8 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"sync"
 	"time"
 
@@ -222,7 +224,7 @@ func (r *loginRun) show(text string, img []byte, dropImage bool) {
 	defer cancel()
 	if r.msgID == "" {
 		if r.terminal && img == nil {
-			fmt.Fprintln(r.c.cfg.Terminal, "QQ Music login:", plainStatus(text))
+			fmt.Fprintln(r.c.cfg.Terminal, "QQ Music login:", plainStatus(text, r.c.cfg.Now()))
 			return
 		}
 		id, err := r.c.ch.Post(ctx, Message{Content: text, Image: img, ImageName: qrImageName, MentionAdmins: r.mention})
@@ -272,14 +274,14 @@ func (r *loginRun) final(text string) {
 	}
 	if r.msgID == "" {
 		if r.terminal {
-			fmt.Fprintln(r.c.cfg.Terminal, "QQ Music login:", plainStatus(text))
+			fmt.Fprintln(r.c.cfg.Terminal, "QQ Music login:", plainStatus(text, r.c.cfg.Now()))
 			r.removeQRFile()
 			return
 		}
 		id, err := r.c.ch.Post(ctx, Message{Content: text})
 		if err != nil {
 			r.c.log.Warn("admin: could not post in the admin channel", "err", err)
-			fmt.Fprintln(r.c.cfg.Terminal, "QQ Music login:", plainStatus(text))
+			fmt.Fprintln(r.c.cfg.Terminal, "QQ Music login:", plainStatus(text, r.c.cfg.Now()))
 			return
 		}
 		r.msgID = id
@@ -293,7 +295,7 @@ func (r *loginRun) final(text string) {
 		r.c.log.Warn("admin: could not edit the login message", "err", err)
 	}
 	if r.terminal {
-		fmt.Fprintln(r.c.cfg.Terminal, "QQ Music login:", plainStatus(text))
+		fmt.Fprintln(r.c.cfg.Terminal, "QQ Music login:", plainStatus(text, r.c.cfg.Now()))
 		r.removeQRFile()
 	}
 }
@@ -303,10 +305,15 @@ func (r *loginRun) final(text string) {
 func (r *loginRun) toTerminal(cause error, text string, img []byte) {
 	r.terminal = true
 	path := filepath.Join(filepath.Dir(r.c.cfg.CredentialFile), QRFileName)
-	r.c.log.Error("admin: the login QR code cannot be posted in the admin channel; it is drawn on the terminal and saved as a file instead. Check discord.admin_channel_id and the bot's permissions there",
-		"err", cause, "file", path)
+	if errors.Is(cause, ErrChannelUnusable) {
+		r.c.log.Error("admin: the login QR code cannot be posted in the admin channel; it is drawn on the terminal and saved as a file instead. Check discord.admin_channel_id and the bot's permissions there",
+			"err", cause, "file", path)
+	} else {
+		r.c.log.Warn("admin: Discord cannot take the login QR code now; it is drawn on the terminal and saved as a file instead",
+			"err", cause, "file", path)
+	}
 	w := r.c.cfg.Terminal
-	fmt.Fprintln(w, "QQ Music login:", plainStatus(text))
+	fmt.Fprintln(w, "QQ Music login:", plainStatus(text, r.c.cfg.Now()))
 	if img == nil {
 		return
 	}
@@ -326,8 +333,21 @@ func (r *loginRun) removeQRFile() {
 	_ = os.Remove(filepath.Join(filepath.Dir(r.c.cfg.CredentialFile), QRFileName))
 }
 
-// plainStatus drops the Discord markup of a status for the terminal.
-func plainStatus(s string) string {
+// discordTime is Discord's timestamp markup, <t:unix> or <t:unix:style>.
+var discordTime = regexp.MustCompile(`<t:(-?[0-9]{1,12})(:[a-zA-Z])?>`)
+
+// plainStatus drops the Discord markup of a status for the terminal: a
+// timestamp becomes a plain clock time and countdown.
+func plainStatus(s string, now time.Time) string {
+	s = discordTime.ReplaceAllStringFunc(s, func(m string) string {
+		unix, _ := strconv.ParseInt(discordTime.FindStringSubmatch(m)[1], 10, 64)
+		at := time.Unix(unix, 0)
+		left := at.Sub(now).Round(time.Second)
+		if left <= 0 {
+			return "at " + at.UTC().Format("15:04:05 UTC")
+		}
+		return fmt.Sprintf("at %s (in %s)", at.UTC().Format("15:04:05 UTC"), left)
+	})
 	out := make([]rune, 0, len(s))
 	for _, r := range s {
 		if r == '*' || r == '`' {

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -144,6 +145,9 @@ func Defaults() Config {
 // line of the file.
 type Error struct {
 	File string
+	// Env, when set, is the environment variable at fault: the message
+	// names it instead of File and Line.
+	Env string
 	// Key is the dotted key, e.g. "discord.mode"; "" for syntax errors.
 	Key string
 	// Line is the 1-based line in File, or 0 when unknown.
@@ -153,6 +157,10 @@ type Error struct {
 
 func (e *Error) Error() string {
 	var b strings.Builder
+	if e.Env != "" {
+		fmt.Fprintf(&b, "the %s environment variable (it overrides %s in %s): %s", e.Env, e.Key, e.File, e.Msg)
+		return b.String()
+	}
 	b.WriteString(e.File)
 	if e.Line > 0 {
 		fmt.Fprintf(&b, ":%d", e.Line)
@@ -248,7 +256,7 @@ func parse(file string, raw []byte, getenv func(string) string, needToken bool) 
 		var ce *Error
 		if errors.As(err, &ce) {
 			ce.File = file
-			if ce.Line == 0 {
+			if ce.Line == 0 && ce.Env == "" {
 				ce.Line = findKeyLine(text, ce.Key)
 			}
 		}
@@ -300,11 +308,18 @@ func keyErr(key, format string, args ...any) *Error {
 
 func (c *Config) validate(needToken bool) error {
 	d := &c.Discord
+	// "Bot xxx" is the Authorization header's form; the adapter accepts
+	// it, so the configuration does too.
+	d.Token = strings.TrimPrefix(d.Token, "Bot ")
 	if needToken && strings.TrimSpace(d.Token) == "" {
 		return keyErr("discord.token", "is required: set it in the file or in the %s environment variable", TokenEnv)
 	}
 	if strings.ContainsAny(d.Token, " \t\r\n") {
-		return keyErr("discord.token", "contains white space: copy the bot token exactly from the Discord developer portal")
+		e := keyErr("discord.token", "contains white space: copy the bot token exactly from the Bot page of the Discord developer portal")
+		if c.TokenFromEnv {
+			e.Env = TokenEnv
+		}
+		return e
 	}
 	if d.GuildID == "" {
 		return keyErr("discord.guild_id", "is required: the id of the Discord server that holds the bridge")
@@ -321,6 +336,9 @@ func (c *Config) validate(needToken bool) error {
 	if d.APIURL != "" {
 		if err := checkBaseURL(d.APIURL); err != nil {
 			return keyErr("discord.api_url", "%v", err)
+		}
+		if !apiPath.MatchString(mustPath(d.APIURL)) {
+			return keyErr("discord.api_url", "must end in the API version, /api/v<N> (e.g. \"http://127.0.0.1:3001/api/v10\"), not %q: without it every request gets 404", d.APIURL)
 		}
 	}
 
@@ -377,6 +395,15 @@ func (c *Config) validate(needToken bool) error {
 		return keyErr("log.format", "must be \"text\" or \"json\", not %q", c.Log.Format)
 	}
 	return nil
+}
+
+// apiPath is the path of a Discord REST base: /api/v<N>.
+var apiPath = regexp.MustCompile(`^/api/v[0-9]+/?$`)
+
+// mustPath is the path of a URL checkBaseURL accepted.
+func mustPath(s string) string {
+	u, _ := url.Parse(s)
+	return u.Path
 }
 
 // checkBaseURL accepts an absolute http(s) URL with a host.

@@ -147,6 +147,9 @@ func TestRejections(t *testing.T) {
 		{"bad log format", minimal + "[log]\nformat = \"xml\"\n", nil, "log.format", 7, "json"},
 		{"syntax error", minimal + "[bridge\n", nil, "", 7, "syntax"},
 		{"token with space", strings.Replace(minimal, "bot-token-secret-value", "bot token", 1), nil, "discord.token", 3, "white space"},
+		{"api_url without the API path", minimal + "api_url = \"http://127.0.0.1:3001\"\n", nil, "discord.api_url", 6, "/api/v<N>"},
+		{"api_url with another path", minimal + "api_url = \"http://127.0.0.1:3001/api\"\n", nil, "discord.api_url", 6, "/api/v<N>"},
+		{"token with space from the environment", minimal, map[string]string{TokenEnv: "bot-token-secret-value\n"}, "discord.token", 0, "the BRIDGE_DISCORD_TOKEN environment variable (it overrides discord.token in /x/config.toml): contains white space"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -86,6 +86,9 @@ func (s Sources) Check(ctx context.Context) Health {
 	login := Component{OK: true, State: "logged in"}
 	if s.LoginPending != nil && s.LoginPending() {
 		login = Component{State: "login pending", Reason: "QQ Music needs a new login: scan the QR code in the admin channel, or run `bridge login`"}
+		if s.DiscordConnected != nil && !s.DiscordConnected() {
+			login.Reason = "QQ Music needs a new login: Discord is not connected, so scan the QR code in the admin channel or, if it could not be posted, the one on the bridge's terminal; or run `bridge login`"
+		}
 	}
 
 	var st bridge.Status

@@ -154,16 +154,19 @@ func TestE2EExpiryMidStreamLoginInAdminChannel(t *testing.T) {
 	}
 }
 
-// TestE2ELoginQROnTerminalWithoutAdminChannel: with an admin channel that
-// does not exist, the login QR code goes to standard output and to
-// login-qr.png beside the credential file, and the log says why.
-func TestE2ELoginQROnTerminalWithoutAdminChannel(t *testing.T) {
+// TestE2ELoginQROnTerminalWithoutDiscord: with no credential and Discord
+// unreachable, the login QR code goes to standard output and to
+// login-qr.png beside the credential file, the log says why (and never
+// that it is in the admin channel), /healthz does not claim a login, and
+// the file is removed after the login.
+func TestE2ELoginQROnTerminalWithoutDiscord(t *testing.T) {
 	e, login, credFile := loginEnv(t)
 	raw, err := os.ReadFile(e.cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := strings.Replace(string(raw), fmt.Sprintf("admin_channel_id = %q", e.dc.AdminChannelID), `admin_channel_id = "424242424242"`, 1)
+	dead := "http://" + freeAddr(t) + "/api/v10"
+	cfg := strings.Replace(string(raw), fmt.Sprintf("api_url = %q", e.dc.APIURL()), fmt.Sprintf("api_url = %q", dead), 1)
 	if err := os.WriteFile(e.cfgPath, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -180,10 +183,17 @@ func TestE2ELoginQROnTerminalWithoutAdminChannel(t *testing.T) {
 		return err == nil && strings.Contains(e.logs.String(), "▀")
 	})
 	out := e.logs.String()
-	for _, want := range []string{"cannot be posted in the admin channel", "discord.admin_channel_id", "The QR code is also saved as " + png} {
+	for _, want := range []string{"Discord cannot be reached, so the login QR code is drawn on this terminal", "The QR code is also saved as " + png} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the output lacks %q:\n%s", want, out)
 		}
+	}
+	if strings.Contains(out, "posted in the admin channel") {
+		t.Errorf("the log claims the QR code is in the admin channel:\n%s", out)
+	}
+	code, body := e.get("/healthz")
+	if code != 503 || strings.Contains(body, `"logged in"`) || !strings.Contains(body, "the one on the bridge's terminal") {
+		t.Errorf("/healthz with no login and no Discord: %d %s", code, body)
 	}
 	if err := qr.Confirm(); err != nil {
 		t.Fatal(err)
@@ -191,5 +201,8 @@ func TestE2ELoginQROnTerminalWithoutAdminChannel(t *testing.T) {
 	e.eventually("the login", 30*time.Second, func() bool { return strings.Contains(e.logs.String(), "QQ Music login: ✅ Logged in as") })
 	if _, err := os.Stat(credFile); err != nil {
 		t.Errorf("no credential file after the login: %v", err)
+	}
+	if _, err := os.Stat(png); !os.IsNotExist(err) {
+		t.Errorf("login-qr.png is still there after the login: %v", err)
 	}
 }

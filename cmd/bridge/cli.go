@@ -31,11 +31,15 @@ commands:
   run            run the bridge (the default command)
   login          log the QQ Music account in (QR code in the terminal, or phone code) and write the credential file
   check-config   load and validate the configuration, print a summary with secrets masked
+  try            run the bridge on the config's Discord with a simulated QQ Music account (no account needed)
   healthcheck    ask the running bridge's /healthz: exit 0 when healthy, 1 when not
   version        print the version, commit and Go version
 
-flags of run, check-config, login and healthcheck:
+flags of run, try, check-config, login and healthcheck (also before the command):
   --config FILE  the configuration file (default: $BRIDGE_CONFIG, then config.toml)
+  --version      same as the version command
+flags of try:
+  --every D      how often a simulated peer writes (default 20s)
 flags of login:
   --method M     mobile, qq, wx or phone (default: qq.login_method)
   --plain        draw the QR code with full blocks instead of half blocks
@@ -45,9 +49,41 @@ exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error (healthcheck
 
 // run is the whole command line; it returns the exit code.
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	// --config may come before the command: bridge --config x check-config.
+	var global []string
+	for len(args) > 0 {
+		a := args[0]
+		if a == "--config" || a == "-config" {
+			if len(args) < 2 {
+				fmt.Fprintf(stderr, "bridge: %s needs a file name\n", a)
+				return exitUsage
+			}
+			global, args = append(global, "--config", args[1]), args[2:]
+			continue
+		}
+		if strings.HasPrefix(a, "--config=") || strings.HasPrefix(a, "-config=") {
+			global, args = append(global, a), args[1:]
+			continue
+		}
+		break
+	}
 	cmd := "run"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		cmd, args = args[0], args[1:]
+	if len(args) > 0 {
+		switch a := args[0]; {
+		case a == "--version" || a == "-version":
+			cmd, args = "version", args[1:]
+		case a == "-h" || a == "-help" || a == "--help":
+			cmd, args = "help", args[1:]
+		case !strings.HasPrefix(a, "-"):
+			cmd, args = a, args[1:]
+		}
+	}
+	if len(global) > 0 {
+		if cmd == "version" || cmd == "help" {
+			fmt.Fprintf(stderr, "bridge: %s takes no --config\n", cmd)
+			return exitUsage
+		}
+		args = append(global, args...)
 	}
 	switch cmd {
 	case "run":
@@ -60,7 +96,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdHealthcheck(args, stdout, stderr)
 	case "login":
 		return cmdLogin(args, stdin, stdout, stderr)
-	case "help", "-h", "--help":
+	case "try":
+		return cmdTry(args, stdout, stderr)
+	case "help":
 		fmt.Fprint(stdout, usageText)
 		return exitOK
 	default:
@@ -137,8 +175,12 @@ func cmdRun(args []string, stdout, stderr io.Writer) int {
 	log := newLogger(cfg.Log, stderr)
 	ctx, stop := signalContext(log)
 	defer stop()
-	if err := runBridge(ctx, cfg, log); err != nil {
-		fmt.Fprintf(stderr, "bridge: %v\n", err)
+	if err := runBridge(ctx, cfg, log, runExtras{}); err != nil {
+		if cfg.Log.Format == "json" {
+			log.Error("bridge: " + err.Error())
+		} else {
+			fmt.Fprintf(stderr, "bridge: %v\n", err)
+		}
 		return exitRuntime
 	}
 	log.Info("bridge: stopped")

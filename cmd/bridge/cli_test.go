@@ -51,6 +51,7 @@ func TestCLI(t *testing.T) {
 	negativeBackfill := writeConfig(t, minimalConfig+"[bridge]\nbackfill = -1\n")
 	noListen := writeConfig(t, minimalConfig+"[http]\nlisten = \"\"\n")
 	deadListen := writeConfig(t, minimalConfig+"[http]\nlisten = \""+freeAddr(t)+"\"\n")
+	noAPIPath := writeConfig(t, minimalConfig+"api_url = \"http://127.0.0.1:3001\"\n")
 
 	tests := []struct {
 		name       string
@@ -102,6 +103,20 @@ func TestCLI(t *testing.T) {
 		{name: "healthcheck with no bridge running", args: []string{"healthcheck", "--config", deadListen}, code: 1,
 			stderrHas: []string{"unhealthy", "no answer"}},
 		{name: "help", args: []string{"help"}, code: 0, stdoutHas: []string{"check-config"}},
+		{name: "token with white space from the environment", env: map[string]string{"BRIDGE_DISCORD_TOKEN": "env-secret-token\n"},
+			args: []string{"check-config", "--config", good}, code: 2,
+			stderrHas: []string{"the BRIDGE_DISCORD_TOKEN environment variable (it overrides discord.token in " + good + "): contains white space"}, nowhereHas: "env-secret-token"},
+		{name: "api_url without /api/vN", args: []string{"check-config", "--config", noAPIPath}, code: 2,
+			stderrHas: []string{"discord.api_url", ":6:", "/api/v<N>"}},
+		{name: "--version", args: []string{"--version"}, code: 0, stdoutHas: []string{"bridge dev", runtime.Version()}},
+		{name: "--config before the command", args: []string{"--config", good, "check-config"}, code: 0,
+			stdoutHas: []string{"is valid", good}},
+		{name: "--config= before the command", args: []string{"--config=" + bogus, "check-config"}, code: 2,
+			stderrHas: []string{"discord.bogus_key"}},
+		{name: "--config with no file", args: []string{"--config"}, code: 2, stderrHas: []string{"needs a file name"}},
+		{name: "healthcheck with an unknown flag", args: []string{"healthcheck", "--nope"}, code: 1, stderrHas: []string{"-nope"}},
+		{name: "healthcheck with a stray argument", args: []string{"--config", noListen, "healthcheck", "extra"}, code: 1,
+			stderrHas: []string{"unexpected argument"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -195,25 +210,37 @@ func TestDockerfileBuildsAStaticBinary(t *testing.T) {
 	if build == "" {
 		t.Fatal("the Dockerfile has no RUN ... go build")
 	}
-	build, _, _ = strings.Cut(build, "&&") // the rest prepares /data
 	for _, want := range []string{"CGO_ENABLED=0", "-trimpath", "-X main.version=${VERSION}", "-X main.commit=${COMMIT}", "-o /out/bridge", "./cmd/bridge"} {
 		if !strings.Contains(build, want) {
 			t.Errorf("the Dockerfile's build command %q lacks %q", build, want)
 		}
 	}
-	bin := filepath.Join(t.TempDir(), "bridge")
-	build = strings.NewReplacer("${VERSION}", "1.2.3", "${COMMIT}", "abc123", "/out/bridge", bin).Replace(build)
-	cmd := exec.Command("sh", "-c", build)
-	cmd.Dir = filepath.Join("..", "..") // the build context
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s: %v\n%s", build, err, out)
+	// The build step runs as the image runs it: with the build args given,
+	// and with none (then the clone's git history stamps the binary).
+	out := filepath.Join(t.TempDir(), "out")
+	bin := filepath.Join(out, "bridge")
+	script := strings.ReplaceAll(build, "/out/", out+"/")
+	stamped := func(env ...string) string {
+		t.Helper()
+		cmd := exec.Command("sh", "-c", script)
+		cmd.Dir = filepath.Join("..", "..") // the build context
+		cmd.Env = append(os.Environ(), env...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", script, err, out)
+		}
+		v, err := exec.Command(bin, "version").CombinedOutput()
+		if err != nil {
+			t.Fatalf("version: %v\n%s", err, v)
+		}
+		return string(v)
 	}
-	out, err := exec.Command(bin, "version").CombinedOutput()
-	if err != nil {
-		t.Fatalf("version: %v\n%s", err, out)
+	if v := stamped("VERSION=1.2.3", "COMMIT=abc123"); !strings.Contains(v, "bridge 1.2.3 (commit abc123") {
+		t.Errorf("version output %q lacks the stamped version", v)
 	}
-	if !strings.Contains(string(out), "bridge 1.2.3 (commit abc123") {
-		t.Errorf("version output %q lacks the stamped version", out)
+	if head, err := exec.Command("git", "rev-parse", "--short=12", "HEAD").Output(); err == nil {
+		if v := stamped("VERSION=", "COMMIT="); strings.Contains(v, "bridge dev") || !strings.Contains(v, "(commit "+strings.TrimSpace(string(head))) {
+			t.Errorf("without build args the image reports %q, want the clone's commit %s", v, head)
+		}
 	}
 	f, err := elf.Open(bin)
 	if err != nil {
@@ -239,24 +266,27 @@ func TestDockerfileBuildsAStaticBinary(t *testing.T) {
 	if ep := dockerArgs(t, instrs, "ENTRYPOINT"); len(ep) != 1 || ep[0] != "/bridge" {
 		t.Errorf("ENTRYPOINT %q, want [\"/bridge\"]", ep)
 	}
-	if c := dockerArgs(t, instrs, "CMD"); strings.Join(c, " ") != "run --config /data/config.toml" {
-		t.Errorf("CMD %q, want run --config /data/config.toml", c)
+	// The config is named by BRIDGE_CONFIG, so that -e BRIDGE_CONFIG=...
+	// works: no command hard-codes --config.
+	if !slices.Contains(instrs, "ENV BRIDGE_CONFIG=/data/config.toml") {
+		t.Error("the Dockerfile does not set ENV BRIDGE_CONFIG=/data/config.toml")
+	}
+	if c := dockerArgs(t, instrs, "CMD"); strings.Join(c, " ") != "run" {
+		t.Errorf("CMD %q, want run (the config from BRIDGE_CONFIG)", c)
 	}
 	hc := dockerArgs(t, instrs, "HEALTHCHECK")
 	if len(hc) < 2 || hc[0] != "/bridge" || hc[1] != "healthcheck" {
 		t.Fatalf("HEALTHCHECK runs %q, want /bridge healthcheck ...", hc)
 	}
-	cfg := writeConfig(t, minimalConfig+"[http]\nlisten = \""+freeAddr(t)+"\"\n")
-	args := slices.Clone(hc[1:])
-	for i := range args {
-		if args[i] == "/data/config.toml" {
-			args[i] = cfg
-		}
+	if slices.Contains(hc, "--config") {
+		t.Errorf("HEALTHCHECK %q hard-codes --config; BRIDGE_CONFIG names the file", hc)
 	}
-	check := exec.Command(bin, args...)
-	out, _ = check.CombinedOutput()
-	if code := check.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(out), "unhealthy") {
-		t.Errorf("the HEALTHCHECK command with no bridge running: exit %d, want 1 (unhealthy)\n%s", code, out)
+	cfg := writeConfig(t, minimalConfig+"[http]\nlisten = \""+freeAddr(t)+"\"\n")
+	check := exec.Command(bin, hc[1:]...)
+	check.Env = append(os.Environ(), "BRIDGE_CONFIG="+cfg)
+	hcOut, _ := check.CombinedOutput()
+	if code := check.ProcessState.ExitCode(); code != 1 || !strings.Contains(string(hcOut), "unhealthy") {
+		t.Errorf("the HEALTHCHECK command with no bridge running: exit %d, want 1 (unhealthy)\n%s", code, hcOut)
 	}
 }
 

@@ -19,8 +19,10 @@ func cmdHealthcheck(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("healthcheck", stderr)
 	cfgPath := fs.String("config", "", "the configuration file (default: $BRIDGE_CONFIG, then config.toml)")
 	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for the answer")
-	if code, ok := parseFlags(fs, args, stderr); !ok {
-		return code
+	if _, ok := parseFlags(fs, args, stderr); !ok {
+		// Docker reserves exit code 2 of a HEALTHCHECK: a usage error
+		// (or -h) is "cannot tell", 1.
+		return exitRuntime
 	}
 	cfg, ok := loadConfigWith(config.LoadWithoutToken, *cfgPath, stderr)
 	if !ok {

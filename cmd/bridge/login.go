@@ -11,8 +11,10 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/config"
+	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/qqport"
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/qrterm"
 	"github.com/qmdbridge/qqmusic-discord-bridge/qq"
 )
@@ -52,6 +54,12 @@ func cmdLogin(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "bridge login: creating the data folder: %v\n", err)
 		return exitRuntime
 	}
+	if d, err := qqport.SetAsideDamaged(cfg.QQ.CredentialFile, time.Now()); err != nil {
+		fmt.Fprintf(stderr, "bridge login: reading the credential file: %v\n", err)
+		return exitRuntime
+	} else if d != nil {
+		fmt.Fprintf(stdout, "%s: the login below replaces it.\n", capitalize(d.Error()))
+	}
 	client, err := qq.New(qq.Options{
 		Endpoints:      qq.Endpoints(cfg.QQ.Endpoints),
 		DeviceFile:     cfg.QQ.DeviceFile,
@@ -87,40 +95,90 @@ func cmdLogin(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return exitOK
 }
 
-// qrLogin shows the QR code and follows the login to its end.
+// qrLife is how long a QR code lasts; qrCodes is how many codes are
+// shown (an expired one is renewed) before the login gives up, as in the
+// admin channel.
+const (
+	qrLife  = 5 * time.Minute
+	qrCodes = 4
+)
+
+// qrLogin shows QR codes until one logs in. login-qr.png is removed when
+// the login ends: the code is of no use any more.
 func qrLogin(ctx context.Context, client *qq.Client, m qq.LoginMethod, credFile string, plain bool, out io.Writer) (*qq.Credential, error) {
-	events, err := client.StartQRLogin(ctx, m)
-	if err != nil {
-		return nil, fmt.Errorf("could not start the %s QR login: %w", m, err)
+	defer removeQRFiles(credFile)
+	for n := 1; ; n++ {
+		cred, expired, err := qrAttempt(ctx, client, m, credFile, plain, out)
+		if !expired {
+			return cred, err
+		}
+		if n == qrCodes {
+			return nil, fmt.Errorf("the QR code expired %d times without a scan; run bridge login again when you have the phone at hand", qrCodes)
+		}
+		fmt.Fprintf(out, "The QR code expired; here is a new one (%d of %d).\n", n+1, qrCodes)
 	}
-	for ev := range events {
+}
+
+// qrAttempt follows one QR code; expired says a new one may be shown.
+func qrAttempt(ctx context.Context, client *qq.Client, m qq.LoginMethod, credFile string, plain bool, out io.Writer) (cred *qq.Credential, expired bool, err error) {
+	events, err := client.StartQRLogin(ctx, m, qq.WithQRTimeout(qrLife))
+	if err != nil {
+		return nil, false, fmt.Errorf("could not start the %s QR login: %w", m, err)
+	}
+	expires := time.Now().Add(qrLife)
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	waiting := false
+	for {
+		var ev qq.LoginEvent
+		var ok bool
+		select {
+		case ev, ok = <-events:
+		case now := <-tick.C:
+			if waiting {
+				fmt.Fprintf(out, "%s left to scan this code.\n", expires.Sub(now).Round(time.Second))
+			}
+			continue
+		}
+		if !ok {
+			break
+		}
 		if len(ev.Image) > 0 {
 			showQR(ev.Image, ev.MIME, m, credFile, plain, out)
 		}
+		waiting = ev.State == qq.LoginWaiting
 		switch ev.State {
 		case qq.LoginWaiting:
-			fmt.Fprintln(out, "Waiting for the scan ...")
+			fmt.Fprintf(out, "Waiting for the scan; this code expires at %s (in %s).\n",
+				expires.UTC().Format("15:04:05 UTC"), time.Until(expires).Round(time.Second))
 		case qq.LoginScanned:
 			fmt.Fprintln(out, "Scanned. Waiting for the confirmation ...")
 		case qq.LoginConfirmed:
 			fmt.Fprintln(out, "Confirmed. Finishing the login ...")
 		case qq.LoginDone:
 			if ev.Credential == nil || !ev.Credential.HasLogin() {
-				return nil, errors.New("the login finished without a usable credential")
+				return nil, false, errors.New("the login finished without a usable credential")
 			}
-			return ev.Credential, nil
+			return ev.Credential, false, nil
 		case qq.LoginRefused:
-			return nil, errors.New("the login was refused in the app; run bridge login again to retry")
+			return nil, false, errors.New("the login was refused in the app; run bridge login again to retry")
 		case qq.LoginExpired:
-			return nil, errors.New("the QR code expired before it was confirmed; run bridge login again for a new one")
+			return nil, true, nil
 		case qq.LoginFailed:
-			return nil, fmt.Errorf("the login failed: %w", ev.Err)
+			return nil, false, fmt.Errorf("the login failed: %w", ev.Err)
 		}
 	}
 	if ctx.Err() != nil {
-		return nil, ctx.Err()
+		return nil, false, ctx.Err()
 	}
-	return nil, errors.New("the login ended without an answer")
+	return nil, false, errors.New("the login ended without an answer")
+}
+
+// removeQRFiles deletes the QR images showQR saved.
+func removeQRFiles(credFile string) {
+	for _, ext := range []string{".png", ".jpg"} {
+		_ = os.Remove(filepath.Join(filepath.Dir(credFile), "login-qr"+ext))
+	}
 }
 
 // showQR saves the QR image beside the credential file and draws it.
@@ -184,4 +242,12 @@ func prompt(in *bufio.Reader, out io.Writer, question string) (string, error) {
 		return "", errors.New("empty answer")
 	}
 	return line, nil
+}
+
+// capitalize upper-cases the first letter of a sentence.
+func capitalize(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
 }

@@ -54,9 +54,22 @@ func signalContext(log *slog.Logger) (context.Context, func()) {
 	return ctx, func() { signal.Stop(ch); close(ch); cancel() }
 }
 
+// runExtras are what `bridge try` changes in the wiring.
+type runExtras struct {
+	// adminChannel, when set, wraps the admin channel.
+	adminChannel func(admin.Channel) admin.Channel
+}
+
+func (x runExtras) wrapAdmin(c admin.Channel) admin.Channel {
+	if x.adminChannel == nil {
+		return c
+	}
+	return x.adminChannel(c)
+}
+
 // runBridge wires the packages together and runs until ctx ends. It
 // returns an error only for failures that restarting will not fix.
-func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, extras runExtras) error {
 	for _, dir := range []string{filepath.Dir(cfg.Bridge.Database), filepath.Dir(cfg.QQ.CredentialFile), filepath.Dir(cfg.QQ.DeviceFile)} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return fmt.Errorf("creating the data folder %s: %w", dir, err)
@@ -80,7 +93,7 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	src := ops.Sources{
 		EngineStatus:      func(ctx context.Context) (bridge.Status, error) { return engine.Status(ctx) },
 		DiscordConnected:  func() bool { return dc.Connected() },
-		LoginPending:      func() bool { return ctrl.LoginPending() },
+		LoginPending:      func() bool { return ctrl.LoginPending() || !client.Credential().HasLogin() },
 		DiscordRateLimits: func() int64 { return dc.RateLimitHits() },
 		DiscordRequests:   func() int64 { return dc.Requests() },
 		CredentialExpiry: func() time.Time {
@@ -92,7 +105,21 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		PollInterval: cfg.Bridge.IdlePollInterval.Duration,
 	}
 	metrics := ops.NewMetrics(src)
+	// What was relayed, at info level once a minute (counts, no content).
+	summary := &ops.Summary{Next: metrics}
+	summaryTick := time.NewTicker(time.Minute)
+	defer summaryTick.Stop()
+	sctx, stopSummary := context.WithCancel(ctx)
+	defer stopSummary()
+	go summary.Run(sctx, summaryTick.C, log)
 
+	// A damaged credential file must not stop every start: it is set
+	// aside and a login is asked for, as for no file at all.
+	if d, err := qqport.SetAsideDamaged(cfg.QQ.CredentialFile, time.Now()); err != nil {
+		return fmt.Errorf("reading the credential file: %w", err)
+	} else if d != nil {
+		log.Warn("bridge: " + d.Error())
+	}
 	client, err = qq.New(qq.Options{
 		Endpoints:      qq.Endpoints(cfg.QQ.Endpoints),
 		DeviceFile:     cfg.QQ.DeviceFile,
@@ -106,8 +133,10 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		return fmt.Errorf("starting the QQ Music client: %w", err)
 	}
 	port := qqport.New(client)
-	if !client.Credential().HasLogin() {
-		log.Warn("bridge: no QQ Music login yet; the login QR code is posted in the admin channel (or run `bridge login`: the bridge picks the credential file up by itself)",
+	if cred := client.Credential(); cred.HasLogin() {
+		log.Info("bridge: QQ Music account", "musicid", cred.MusicID, "credential_expires", cred.ExpiresAt().UTC().Format(time.RFC3339))
+	} else {
+		log.Info("bridge: QQ Music account: none yet; the bridge asks for a login with a QR code (or run `bridge login`: the bridge picks the credential file up by itself)",
 			"credential_file", cfg.QQ.CredentialFile)
 	}
 
@@ -128,7 +157,7 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 	defer dc.Close()
 
 	engine = bridge.NewEngine(bridge.EngineConfig{
-		Observer:         metrics,
+		Observer:         summary,
 		PollInterval:     cfg.Bridge.PollInterval.Duration,
 		IdlePollInterval: cfg.Bridge.IdlePollInterval.Duration,
 		Backfill:         cfg.Bridge.Backfill,
@@ -139,7 +168,7 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		CredentialFile: cfg.QQ.CredentialFile,
 		Version:        version,
 		Terminal:       os.Stdout,
-	}, qqport.NewLogin(client, port, cfg.QQ.CredentialFile, log), dc.AdminChannel(), engine, log)
+	}, qqport.NewLogin(client, port, cfg.QQ.CredentialFile, log), extras.wrapAdmin(dc.AdminChannel()), engine, log)
 
 	if cfg.HTTP.Listen != "" {
 		addr, _, err := ops.Serve(ctx, cfg.HTTP.Listen, ops.Handler(src, metrics))
@@ -149,32 +178,53 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 		log.Info("bridge: health and metrics served", "healthz", "http://"+addr.String()+"/healthz", "metrics", "http://"+addr.String()+"/metrics")
 	}
 
+	// The admin controller asks for a login and keeps the credential. It
+	// starts once Discord is up, or at the first failed attempt to reach
+	// it: then the login QR code goes to the terminal until Discord
+	// answers.
+	actx, stopAdmin := context.WithCancel(ctx)
+	adminDone := make(chan struct{})
+	adminStarted := false
+	startAdmin := func() {
+		if adminStarted {
+			return
+		}
+		adminStarted = true
+		go func() {
+			defer close(adminDone)
+			if err := ctrl.Run(actx); err != nil {
+				log.Error("bridge: the admin channel stopped", "err", err)
+			}
+		}()
+	}
+	defer func() {
+		// Let the admin channel say a pending login was interrupted.
+		stopAdmin()
+		if !adminStarted {
+			return
+		}
+		select {
+		case <-adminDone:
+		case <-time.After(5 * time.Second):
+		}
+	}()
+
 	// Discord first: the engine has nowhere to post until it is up. A
 	// refused token will not get better by waiting.
-	if err := startDiscord(ctx, dc, engine, log); err != nil {
+	if err := startDiscord(ctx, dc, engine, cfg, log, func() {
+		if !client.Credential().HasLogin() {
+			log.Warn("bridge: Discord cannot be reached, so the login QR code is drawn on this terminal (and saved beside the credential file) until it can")
+		}
+		startAdmin()
+	}); err != nil {
 		return err
 	}
 	if ctx.Err() != nil {
 		return nil
 	}
 	log.Info("bridge: running", "version", version, "mode", cfg.Discord.Mode)
-
-	actx, stopAdmin := context.WithCancel(ctx)
-	adminDone := make(chan struct{})
-	go func() {
-		defer close(adminDone)
-		if err := ctrl.Run(actx); err != nil {
-			log.Error("bridge: the admin channel stopped", "err", err)
-		}
-	}()
-	err = engine.Run(ctx)
-	// Let the admin channel say a pending login was interrupted.
-	stopAdmin()
-	select {
-	case <-adminDone:
-	case <-time.After(5 * time.Second):
-	}
-	return err
+	startAdmin()
+	return engine.Run(ctx)
 }
 
 // qqResult is the result label of a QQ Music call in the metrics.
@@ -192,22 +242,24 @@ func qqResult(err error) string {
 }
 
 // startDiscord starts the adapter, retrying with back-off while Discord is
-// unreachable; a rejected token is returned at once.
-func startDiscord(ctx context.Context, dc *discord.Adapter, h bridge.DiscordHandler, log *slog.Logger) error {
+// unreachable; what waiting will not heal (a refused token or intents, an
+// unknown guild or admin channel) is returned at once, as one sentence.
+// outage is called once, at the first failure that waiting may heal.
+func startDiscord(ctx context.Context, dc *discord.Adapter, h bridge.DiscordHandler, cfg *config.Config, log *slog.Logger, outage func()) error {
 	backoff := time.Second
-	for {
+	for first := true; ; first = false {
 		err := dc.Start(ctx, h)
 		if err == nil {
 			return nil
 		}
-		if errors.Is(err, discord.ErrTokenRejected) {
-			return fmt.Errorf("Discord refused the bot token (401): check discord.token or BRIDGE_DISCORD_TOKEN: %w", err)
-		}
-		if errors.Is(err, discord.ErrIntentsDisallowed) {
-			return fmt.Errorf("Discord refused the bot's intents: enable the Message Content intent on the Bot page of the Discord developer portal, then start the bridge again: %w", err)
+		if fatal := startRefusal(cfg, err); fatal != nil {
+			return fatal
 		}
 		if ctx.Err() != nil {
 			return nil
+		}
+		if first {
+			outage()
 		}
 		log.Warn("bridge: cannot reach Discord yet; retrying", "in", backoff, "error", err)
 		select {
