@@ -30,9 +30,14 @@ type EngineConfig struct {
 	// downtime (default 1000); ResyncMax those re-read by Resync (default 500).
 	CatchUpMax int
 	ResyncMax  int
-	// MaxAttempts is how many times a delivery is tried before the engine
-	// gives up on it (default 50; with MaxBackoff that is hours).
+	// MaxAttempts is how many times a delivery that keeps failing
+	// transiently is tried before the engine parks it (default 50; with
+	// MaxBackoff that is hours). A refusal for good parks it at once.
 	MaxAttempts int
+	// SendSettle is how long after a QQ send that may have happened the
+	// engine keeps looking for it before concluding it did not happen and
+	// sending again (default 10s): QQ applies sends asynchronously.
+	SendSettle time.Duration
 	// RetryBase and MaxBackoff bound the exponential back-off, with
 	// jitter, of failed polls and deliveries (defaults 1s and 5m).
 	RetryBase  time.Duration
@@ -73,6 +78,7 @@ func (c *EngineConfig) defaults() {
 	setD(&c.PollInterval, 2*time.Second)
 	setD(&c.IdlePollInterval, 10*time.Second)
 	setD(&c.IdleAfter, 5*time.Minute)
+	setD(&c.SendSettle, 10*time.Second)
 	setD(&c.RetryBase, time.Second)
 	setD(&c.MaxBackoff, 5*time.Minute)
 	setD(&c.ShutdownGrace, 10*time.Second)

@@ -581,7 +581,10 @@ func TestGiveUpAfterMaxAttempts(t *testing.T) {
 	h.qq.peerSays("s1", "one")
 	h.settle()
 	ch := h.dc.sessionChannel("s1")
-	bad := errors.New("fake qq: code 20261 bad parameters")
+	// A failure that changed nothing (transient), again and again: after
+	// MaxAttempts the reply is parked, never dropped. (A refusal for good,
+	// such as QQ's 20261, parks at once: see states_test.go.)
+	bad := errors.New("fake qq: dial tcp: connection refused")
 	h.qq.fail("send", bad, bad, bad)
 	r := h.dc.memberWrites(ch, "doomed")
 	h.e.HandleReply(h.ctx, r)
@@ -596,6 +599,9 @@ func TestGiveUpAfterMaxAttempts(t *testing.T) {
 	}
 	if m := h.dc.markOf(ch, r2.MessageID); m != "delivered" {
 		t.Errorf("mark of the next reply = %q", m)
+	}
+	if es := h.outboxOf("s1"); len(es) != 1 || es[0].Status != StatusParked || es[0].Summary != "reply: doomed" {
+		t.Errorf("/outbox = %+v, want the reply parked", es)
 	}
 }
 
