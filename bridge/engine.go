@@ -477,6 +477,13 @@ type Status struct {
 	// OutboxToDiscord and OutboxToQQ are the pending deliveries.
 	OutboxToDiscord int
 	OutboxToQQ      int
+	// OldestPendingToDiscord and OldestPendingToQQ are the ages of the
+	// oldest delivery not yet settled in each direction (0: none).
+	OldestPendingToDiscord time.Duration
+	OldestPendingToQQ      time.Duration
+	// Parked counts the deliveries refused for good that wait for an
+	// admin's /retry or /skip.
+	Parked int
 	// LastPoll is the last successful session-list poll (zero if none).
 	LastPoll time.Time
 	// LastError and LastErrorAt describe the latest failure; Errors counts
@@ -504,7 +511,15 @@ func (e *Engine) Status(ctx context.Context) (Status, error) {
 	if s.SessionsBridged, err = e.st.CountBridged(ctx); err != nil {
 		return s, err
 	}
-	s.OutboxToDiscord, s.OutboxToQQ, err = e.st.OutboxDepth(ctx)
+	if s.OutboxToDiscord, s.OutboxToQQ, err = e.st.OutboxDepth(ctx); err != nil {
+		return s, err
+	}
+	ages, err := e.OldestPending(ctx)
+	if err != nil {
+		return s, err
+	}
+	s.OldestPendingToDiscord, s.OldestPendingToQQ = ages[ToDiscord], ages[ToQQ]
+	s.Parked, err = e.st.CountParked(ctx)
 	return s, err
 }
 

@@ -32,8 +32,10 @@ const (
 type OutboxEntry struct {
 	ID        int64
 	SessionID string
-	// Peer is the session's QQ user, when known.
+	// Peer is the session's QQ user and ChannelID its Discord channel (or
+	// forum post), when known.
 	Peer      Peer
+	ChannelID string
 	Direction Direction
 	Status    string
 	Attempts  int
@@ -52,20 +54,18 @@ func (e *Engine) Outbox(ctx context.Context, sessionID string, limit int) ([]Out
 	if err != nil {
 		return nil, err
 	}
-	peers := map[string]Peer{}
+	sessions := map[string]store.Session{}
 	out := make([]OutboxEntry, 0, len(es))
 	for _, h := range es {
-		p, ok := peers[h.SessionID]
+		s, ok := sessions[h.SessionID]
 		if !ok {
-			if s, found, err := e.st.Session(ctx, h.SessionID); err != nil {
+			if s, _, err = e.st.Session(ctx, h.SessionID); err != nil {
 				return nil, err
-			} else if found {
-				p = fromStorePeer(s.Peer)
 			}
-			peers[h.SessionID] = p
+			sessions[h.SessionID] = s
 		}
 		out = append(out, OutboxEntry{
-			ID: h.ID, SessionID: h.SessionID, Peer: p, Direction: dirOf(h.Direction), Status: h.Status,
+			ID: h.ID, SessionID: h.SessionID, Peer: fromStorePeer(s.Peer), ChannelID: s.Channel.ChannelID, Direction: dirOf(h.Direction), Status: h.Status,
 			Attempts: h.Attempts, Reason: h.LastError, Summary: summary(h), CreatedAt: h.CreatedAt, NextAttemptAt: h.NextAttemptAt,
 		})
 	}

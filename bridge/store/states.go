@@ -200,6 +200,13 @@ func (s *Store) OldestPending(ctx context.Context) (map[Direction]time.Time, err
 	return out, s.wrap(rows.Err())
 }
 
+// CountParked is the number of parked entries.
+func (s *Store) CountParked(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM outbox WHERE status = 'parked'").Scan(&n)
+	return n, s.wrap(err)
+}
+
 func txEntry(ctx context.Context, tx *sql.Tx, id int64) (Entry, error) {
 	e, err := scanEntry(tx.QueryRowContext(ctx, "SELECT "+entryCols+" FROM outbox WHERE id = ?", id))
 	if errors.Is(err, sql.ErrNoRows) {
