@@ -21,68 +21,6 @@ type replyPayload struct {
 	Time    time.Time `json:"time"`
 }
 
-// deliverPass delivers every due head of the outbox, session by session in
-// order, until nothing more is due, making the pending marks after each
-// round. It returns when the next entry falls due (zero if none is
-// waiting), or at once when a catch-up fell due meanwhile. ctx says when
-// to stop starting deliveries; dctx bounds those in flight.
-func (e *Engine) deliverPass(ctx, dctx context.Context) time.Time {
-	e.deliverMu.Lock()
-	defer e.deliverMu.Unlock()
-	if paused, _ := e.state(); paused {
-		return time.Time{}
-	}
-	var next time.Time
-	for ctx.Err() == nil {
-		heads, err := e.st.Heads(dctx)
-		if err != nil {
-			e.fault("store", err)
-			return e.now().Add(e.backoff(1))
-		}
-		next = time.Time{}
-		progress := false
-		for _, h := range heads {
-			if ctx.Err() != nil {
-				return next
-			}
-			if due := e.dueAt(h); e.now().Before(due) {
-				if next.IsZero() || due.Before(next) {
-					next = due
-				}
-				continue
-			}
-			if h.Direction == store.ToQQ {
-				if _, login := e.state(); login || e.holdReplies() {
-					continue
-				}
-			}
-			err := e.deliver(dctx, h)
-			if errors.Is(err, errCrash) {
-				return time.Time{}
-			}
-			if err == nil {
-				progress = true
-			}
-		}
-		if !progress {
-			break
-		}
-		// Under a steady stream the outbox may never run dry: the marks of
-		// what was delivered, and a catch-up that fell due (replies to QQ
-		// wait for it), must not wait until it does.
-		if ctx.Err() == nil {
-			e.acks(dctx)
-		}
-		if e.catchUpDue() {
-			return e.now()
-		}
-	}
-	if ctx.Err() == nil {
-		e.acks(dctx)
-	}
-	return next
-}
-
 // dueAt is when an entry may be tried: its own schedule, and for QQ the
 // global back-off after a rate limit.
 func (e *Engine) dueAt(h store.Entry) time.Time {
@@ -280,21 +218,22 @@ func (e *Engine) deliverToQQ(ctx context.Context, h store.Entry) error {
 	if err := e.at("before-delivery"); err != nil {
 		return err
 	}
-	// No session read runs between the send and its record: the message
-	// id is known before its echo can be read, even if QQ were to echo it
-	// without the client_key.
-	e.syncMu.Lock()
+	// No read of this session runs between the send and its record: the
+	// message id is known before its echo can be read, even if QQ were to
+	// echo it without the client_key. Other sessions are read meanwhile.
+	mu := e.sessionLock(h.SessionID)
+	mu.Lock()
 	id, err := e.qq.SendText(ctx, OutgoingText{SessionID: h.SessionID, PeerUIN: p.PeerUIN, Text: p.Text, ClientKey: h.ClientKey})
 	if err := e.at("after-delivery"); err != nil {
-		e.syncMu.Unlock()
+		mu.Unlock()
 		return err
 	}
 	if err != nil {
-		e.syncMu.Unlock()
+		mu.Unlock()
 		return e.retryQQ(ctx, h, err)
 	}
 	err = e.st.RecordDelivered(ctx, h.ID, nonEmpty(id))
-	e.syncMu.Unlock()
+	mu.Unlock()
 	if err != nil {
 		e.fault("store", err)
 		return err
@@ -423,8 +362,9 @@ func (e *Engine) giveUp(ctx context.Context, h store.Entry, dir Direction, why s
 	return nil
 }
 
-// acks marks members' messages delivered or failed in Discord.
-func (e *Engine) acks(ctx context.Context) {
+// acks marks members' messages of a session delivered or failed in
+// Discord, and posts the placeholders of its parked QQ messages.
+func (e *Engine) acks(ctx context.Context, sessionID string) {
 	acks, err := e.st.PendingAcks(ctx)
 	if err != nil {
 		e.fault("store", err)
@@ -433,6 +373,9 @@ func (e *Engine) acks(ctx context.Context) {
 	for _, a := range acks {
 		if ctx.Err() != nil {
 			return
+		}
+		if a.SessionID != sessionID {
+			continue
 		}
 		e.mu.Lock()
 		wait := e.now().Before(e.ackRetry[a.EntryID])

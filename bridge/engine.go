@@ -42,6 +42,10 @@ type EngineConfig struct {
 	// jitter, of failed polls and deliveries (defaults 1s and 5m).
 	RetryBase  time.Duration
 	MaxBackoff time.Duration
+	// Workers is how many sessions deliver at once (default 8): each
+	// session delivers in order through its own queue, so a slow or failing
+	// session holds one worker and delays no other.
+	Workers int
 	// ShutdownGrace bounds how long in-flight deliveries may take once
 	// Run's context is cancelled (default 10s).
 	ShutdownGrace time.Duration
@@ -90,6 +94,7 @@ func (c *EngineConfig) defaults() {
 	setI(&c.CatchUpMax, 1000)
 	setI(&c.ResyncMax, 500)
 	setI(&c.MaxAttempts, 50)
+	setI(&c.Workers, 8)
 	setI(&c.MaxReplyParts, 10)
 	if c.Clock == nil {
 		c.Clock = realClock{}
@@ -128,10 +133,13 @@ type Engine struct {
 	log *slog.Logger
 	obs Observer
 
-	// syncMu serialises the reading of sessions (poller and Resync).
-	syncMu sync.Mutex
-	// deliverMu serialises delivery passes.
+	// sessMu serialises, per session, the reading of its messages and the
+	// sending of its replies (see sessionLock).
+	locksMu sync.Mutex
+	sessMu  map[string]*sync.Mutex
+	// deliverMu serialises delivery passes; portals deliver.
 	deliverMu sync.Mutex
+	portals   *portals
 
 	kickPoll, kickDeliver chan struct{}
 
@@ -204,12 +212,28 @@ func NewEngine(cfg EngineConfig, st *store.Store, qq QQ, dc Discord, logger *slo
 		sessRetry:    map[string]retryState{},
 		ackRetry:     map[int64]time.Time{},
 		catchUpChans: map[string]bool{},
+		sessMu:       map[string]*sync.Mutex{},
+		portals:      newPortals(cfg.Workers),
 		lastActivity: cfg.Clock.Now(),
 		liveSince:    cfg.Clock.Now().Add(-liveMargin),
 	}
 }
 
 func (e *Engine) now() time.Time { return e.cfg.Clock.Now() }
+
+// sessionLock is the lock of one session: no read of its messages runs
+// between the sending of a reply and its record, so the reply's id is
+// known before its echo can be read. Other sessions are not held up.
+func (e *Engine) sessionLock(id string) *sync.Mutex {
+	e.locksMu.Lock()
+	defer e.locksMu.Unlock()
+	mu := e.sessMu[id]
+	if mu == nil {
+		mu = &sync.Mutex{}
+		e.sessMu[id] = mu
+	}
+	return mu
+}
 
 func (e *Engine) at(point string) error {
 	if e.hook == nil {
@@ -259,6 +283,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); e.pollLoop(ctx) }()
 	go func() { defer wg.Done(); e.deliverLoop(ctx, dctx) }()
 	wg.Wait()
+	// Portals still delivering finish, within ShutdownGrace (dctx).
+	e.portals.wg.Wait()
 	if err := context.Cause(ctx); errors.Is(err, store.ErrCorrupt) {
 		return fmt.Errorf("bridge stopped: %w", err)
 	}

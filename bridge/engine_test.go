@@ -144,12 +144,31 @@ func (h *harness) restart() {
 	h.e.requestCatchUp() // as Run does at start
 }
 
-// step is one poll and one delivery pass.
+// step is one poll and one round of delivery (see pass).
 func (h *harness) step() error {
 	err := h.e.pollOnce(h.ctx)
 	h.e.catchUpIfDue(h.ctx, h.ctx)
-	h.e.deliverPass(h.ctx, h.ctx)
+	h.pass()
 	return err
+}
+
+// pass is what deliverLoop does at one moment of the fake clock: delivery
+// passes, each waiting for the portals it started, until no portal asks
+// for another (a finished portal kicks the loop).
+func (h *harness) pass() {
+	for range 20 {
+		select {
+		case <-h.e.kickDeliver:
+		default:
+		}
+		h.e.deliverPass(h.ctx, h.ctx)
+		h.e.portals.wg.Wait()
+		select {
+		case <-h.e.kickDeliver:
+		default:
+			return
+		}
+	}
 }
 
 // settle steps, moving the clock past back-offs, until nothing is pending.
@@ -164,7 +183,7 @@ func (h *harness) settle() {
 		dirty, _ := h.st.DirtySessions(h.ctx)
 		_, login := h.e.state()
 		if pollErr == nil && !login && td == 0 && tq == 0 && len(dirty) == 0 && h.e.nextCatchUp().IsZero() {
-			h.e.deliverPass(h.ctx, h.ctx) // marks
+			h.pass() // marks
 			return
 		}
 		h.clock.Advance(10 * time.Minute)
@@ -507,7 +526,7 @@ func TestLoginExpiryDuringSend(t *testing.T) {
 	if err := h.e.HandleReply(h.ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	h.e.deliverPass(h.ctx, h.ctx)
+	h.pass()
 	if st, _ := h.e.Status(h.ctx); !st.LoginNeeded || st.OutboxToQQ != 1 {
 		t.Fatalf("Status = %+v", st)
 	}
@@ -892,14 +911,14 @@ func TestMarkRetriedAfterDiscordFailure(t *testing.T) {
 	if err := h.e.HandleReply(h.ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	h.e.deliverPass(h.ctx, h.ctx)
-	h.e.deliverPass(h.ctx, h.ctx) // too early: backing off, no new try
+	h.pass()
+	h.pass() // too early: backing off, no new try
 	if h.dc.failMark != 2 {
 		t.Fatalf("%d mark attempts, want 1 before the back-off ends", 3-h.dc.failMark)
 	}
 	for i := 0; i < 5 && h.dc.markOf(ch, r.MessageID) == ""; i++ {
 		h.clock.Advance(time.Hour)
-		h.e.deliverPass(h.ctx, h.ctx)
+		h.pass()
 	}
 	if m := h.dc.markOf(ch, r.MessageID); m != "delivered" {
 		t.Errorf("mark = %q after Discord recovered", m)
@@ -946,7 +965,7 @@ func TestRepliesReachQQInWrittenOrderAfterCatchUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A delivery pass before the catch-up must not send the newer reply.
-	h.e.deliverPass(h.ctx, h.ctx)
+	h.pass()
 	if n := len(h.qq.sent()); n != 0 {
 		t.Fatalf("sent %d replies before the catch-up", n)
 	}
@@ -979,7 +998,7 @@ func TestRateLimitPauseFollowsTheStreakNotTheAttempts(t *testing.T) {
 		return h.e.qqSendUntil.Sub(h.e.now())
 	}
 	for range 5 {
-		h.e.deliverPass(h.ctx, h.ctx)
+		h.pass()
 		h.clock.Advance(10 * time.Minute)
 	}
 	// One refusal in a row: at most backoff(3), whatever the 4 earlier 5xx.

@@ -79,7 +79,14 @@ func (e *Engine) syncDirty(ctx context.Context) error {
 		if now.Before(r.until) {
 			continue
 		}
-		err := e.syncSession(ctx, s.ID)
+		// A session busy sending a reply stays dirty and is read at the
+		// next poll: the others are not held up.
+		mu := e.sessionLock(s.ID)
+		if !mu.TryLock() {
+			continue
+		}
+		err := e.syncSessionLocked(ctx, s.ID)
+		mu.Unlock()
 		switch {
 		case errors.Is(err, errCrash):
 			return err
@@ -110,8 +117,14 @@ func (e *Engine) syncDirty(ctx context.Context) error {
 // messages (the backfill, for a new one) and records them with the cursor
 // and their outbox entries in one transaction.
 func (e *Engine) syncSession(ctx context.Context, id string) error {
-	e.syncMu.Lock()
-	defer e.syncMu.Unlock()
+	mu := e.sessionLock(id)
+	mu.Lock()
+	defer mu.Unlock()
+	return e.syncSessionLocked(ctx, id)
+}
+
+// syncSessionLocked is syncSession with the session's lock held.
+func (e *Engine) syncSessionLocked(ctx context.Context, id string) error {
 	s, ok, err := e.st.Session(ctx, id)
 	if err != nil {
 		return err
@@ -276,8 +289,9 @@ func (e *Engine) Resync(ctx context.Context, sessionID string) (int, error) {
 		// Never read: an ordinary sync is the resync.
 		return 0, e.syncSession(ctx, sessionID)
 	}
-	e.syncMu.Lock()
-	defer e.syncMu.Unlock()
+	mu := e.sessionLock(sessionID)
+	mu.Lock()
+	defer mu.Unlock()
 	after := int64(0)
 	if min, ok, err := e.st.MinRelayedSeq(ctx, sessionID); err != nil {
 		return 0, err

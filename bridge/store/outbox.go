@@ -142,6 +142,24 @@ func (s *Store) Heads(ctx context.Context) ([]Entry, error) {
 		WHERE rn = 1) ORDER BY id`)
 }
 
+// HeadsOf returns the heads of one session (see Heads): at most one per
+// direction.
+func (s *Store) HeadsOf(ctx context.Context, sessionID string) ([]Entry, error) {
+	var out []Entry
+	for _, q := range []string{
+		`WHERE direction = 'discord' AND session_id = ? AND state = 'pending' ORDER BY id LIMIT 1`,
+		`WHERE direction = 'qq' AND session_id = ? AND state = 'pending'
+			ORDER BY length(discord_msg_id), discord_msg_id, part, id LIMIT 1`,
+	} {
+		es, err := s.entries(ctx, q, sessionID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, es...)
+	}
+	return out, nil
+}
+
 // OutboxDepth is the number of pending deliveries in each direction.
 func (s *Store) OutboxDepth(ctx context.Context) (toDiscord, toQQ int, err error) {
 	rows, err := s.db.QueryContext(ctx, "SELECT direction, count(*) FROM outbox WHERE state = 'pending' GROUP BY direction")
