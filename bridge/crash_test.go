@@ -275,7 +275,7 @@ func TestRandomCrashesLoseAndDuplicateNothing(t *testing.T) {
 					h.fired.Store(false)
 					h.restart()
 				} else {
-					h.e.hook = nil
+					h.hook.Store(nil)
 				}
 				h.clock.Advance(time.Duration(rng.IntN(30)) * time.Second)
 			}

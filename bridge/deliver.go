@@ -92,7 +92,7 @@ func (e *Engine) deliverToDiscord(ctx context.Context, h store.Entry) error {
 		}
 	}
 	ids, err := e.attemptPost(ctx, h, ref, m)
-	if errors.Is(err, errStore) || errors.Is(err, errCrash) {
+	if errors.Is(err, errStore) {
 		return err
 	}
 	if err != nil {
@@ -113,20 +113,11 @@ var errStore = errors.New("store failure")
 // attempt, posts, and records the delivery. An error wrapping errStore is
 // the store's; any other is the post's, with its outcome class.
 func (e *Engine) attemptPost(ctx context.Context, h store.Entry, ref ChannelRef, m Message) ([]string, error) {
-	if err := e.at("before-attempt"); err != nil {
-		return nil, err
-	}
 	if err := e.st.MarkAttempt(ctx, h.ID); err != nil {
 		e.fault("store", err)
 		return nil, fmt.Errorf("%w: %w", errStore, err)
 	}
-	if err := e.at("before-delivery"); err != nil {
-		return nil, err
-	}
 	ids, err := e.dc.Post(ctx, ref, m)
-	if err := e.at("after-delivery"); err != nil {
-		return nil, err
-	}
 	if err != nil {
 		return nil, err
 	}
@@ -208,14 +199,8 @@ func (e *Engine) deliverToQQ(ctx context.Context, h store.Entry) error {
 			return errSettling
 		}
 	}
-	if err := e.at("before-attempt"); err != nil {
-		return err
-	}
 	if err := e.st.MarkAttempt(ctx, h.ID); err != nil {
 		e.fault("store", err)
-		return err
-	}
-	if err := e.at("before-delivery"); err != nil {
 		return err
 	}
 	// No read of this session runs between the send and its record: the
@@ -224,10 +209,6 @@ func (e *Engine) deliverToQQ(ctx context.Context, h store.Entry) error {
 	mu := e.sessionLock(h.SessionID)
 	mu.Lock()
 	id, err := e.qq.SendText(ctx, OutgoingText{SessionID: h.SessionID, PeerUIN: p.PeerUIN, Text: p.Text, ClientKey: h.ClientKey})
-	if err := e.at("after-delivery"); err != nil {
-		mu.Unlock()
-		return err
-	}
 	if err != nil {
 		mu.Unlock()
 		return e.retryQQ(ctx, h, err)

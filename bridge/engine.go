@@ -118,16 +118,12 @@ const liveMargin = time.Minute
 // ErrUnknownSession means no session with that id is known to the bridge.
 var ErrUnknownSession = errors.New("unknown session")
 
-// errCrash is returned by test hooks to simulate the process dying at a
-// step boundary: the engine abandons the operation without another write.
-var errCrash = errors.New("simulated crash")
-
 // Engine relays messages between QQ Music and Discord, exactly once in
 // each direction, surviving restarts through its store. It implements
 // DiscordHandler.
 type Engine struct {
 	cfg EngineConfig
-	st  *store.Store
+	st  Store
 	qq  QQ
 	dc  Discord
 	log *slog.Logger
@@ -142,10 +138,6 @@ type Engine struct {
 	portals   *portals
 
 	kickPoll, kickDeliver chan struct{}
-
-	// hook, in tests, is called at named step boundaries; an error
-	// aborts the step as if the process died there.
-	hook func(point string) error
 
 	// liveSince: messages written after it are live, never skipped as
 	// history.
@@ -191,7 +183,7 @@ var _ DiscordHandler = (*Engine)(nil)
 
 // NewEngine returns an engine relaying between qq and dc, remembering in st.
 // logger may be nil.
-func NewEngine(cfg EngineConfig, st *store.Store, qq QQ, dc Discord, logger *slog.Logger) *Engine {
+func NewEngine(cfg EngineConfig, st Store, qq QQ, dc Discord, logger *slog.Logger) *Engine {
 	cfg.defaults()
 	// The store's time stamps (next attempts, creation times) must be on
 	// the engine's clock, or back-offs compare times of two clocks.
@@ -233,13 +225,6 @@ func (e *Engine) sessionLock(id string) *sync.Mutex {
 		e.sessMu[id] = mu
 	}
 	return mu
-}
-
-func (e *Engine) at(point string) error {
-	if e.hook == nil {
-		return nil
-	}
-	return e.hook(point)
 }
 
 func kick(c chan struct{}) {

@@ -29,8 +29,10 @@ type harness struct {
 	cfg    EngineConfig
 	events *eventLog
 	logs   *logCounter
-	// fired is set when the armed crash happened.
+	// fired is set when the armed crash happened; hook is the step hook
+	// of the current engine (see crashAt).
 	fired atomic.Bool
+	hook  atomic.Pointer[func(string) error]
 	obs   *countingObserver
 }
 
@@ -116,23 +118,37 @@ func (h *harness) start() {
 		h.t.Fatalf("store.Open: %v", err)
 	}
 	h.st = st
-	h.e = NewEngine(h.cfg, st, h.qq, h.dc, slog.New(h.logs))
+	h.hook.Store(nil)
+	wst, wqq, wdc := WithStepHook(st, h.qq, h.dc, func(point string) error {
+		if f := h.hook.Load(); f != nil {
+			return (*f)(point)
+		}
+		return nil
+	})
+	h.e = NewEngine(h.cfg, wst, wqq, wdc, slog.New(h.logs))
 }
 
-// crashAt arms the engine to die at a step boundary (once).
+// crashAt arms the engine to die at a step boundary (once): from there on
+// the process is dead, its database closed, so nothing more is written and
+// every step boundary it reaches fails.
 func (h *harness) crashAt(point string) {
-	var once sync.Once
-	h.e.hook = func(p string) error {
-		crashed := false
-		if p == point {
-			once.Do(func() { crashed = true })
-		}
-		if crashed {
+	var mu sync.Mutex
+	dead := false
+	st := h.st
+	f := func(p string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if !dead && p == point {
+			dead = true
 			h.fired.Store(true)
-			return errCrash
+			st.Close()
+		}
+		if dead {
+			return ErrSimulatedCrash
 		}
 		return nil
 	}
+	h.hook.Store(&f)
 }
 
 // restart abandons the engine (whatever it was doing) and starts a new

@@ -2,7 +2,6 @@ package bridge
 
 import (
 	"context"
-	"errors"
 	"sync"
 	"time"
 
@@ -148,11 +147,7 @@ func (e *Engine) runPortal(ctx, dctx context.Context, sessionID string) {
 			if ok, _ := e.mayDeliver(h); !ok || ctx.Err() != nil {
 				continue
 			}
-			err := e.deliver(dctx, h)
-			if errors.Is(err, errCrash) {
-				return
-			}
-			if err == nil {
+			if err := e.deliver(dctx, h); err == nil {
 				progress = true
 			}
 		}

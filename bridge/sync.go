@@ -88,8 +88,6 @@ func (e *Engine) syncDirty(ctx context.Context) error {
 		err := e.syncSessionLocked(ctx, s.ID)
 		mu.Unlock()
 		switch {
-		case errors.Is(err, errCrash):
-			return err
 		case errors.Is(err, ErrLoginRequired):
 			e.loginRequired(err)
 			return err
@@ -199,9 +197,6 @@ func (e *Engine) ensureChannel(ctx context.Context, s store.Session, force bool)
 	if got.ChannelID == "" {
 		return ref, fmt.Errorf("ensure Discord channel of session %s: the adapter returned no channel id", s.ID)
 	}
-	if err := e.at("after-ensure-channel"); err != nil {
-		return ref, err
-	}
 	if err := e.st.SetChannel(ctx, s.ID, toStoreChannel(got), s.Peer.Nick, s.Peer.AvatarURL); err != nil {
 		return ref, err
 	}
@@ -254,9 +249,6 @@ func (e *Engine) record(ctx context.Context, sessionID string, msgs []Message, c
 			cur = store.Cursor{MsgID: m.ID, Seq: m.Sequence}
 		}
 	}
-	if err := e.at("before-observe-commit"); err != nil {
-		return 0, err
-	}
 	res, err := e.st.RecordObserved(ctx, sessionID, obs, cur, clearDirty)
 	if err != nil {
 		return 0, err
@@ -267,9 +259,6 @@ func (e *Engine) record(ctx context.Context, sessionID string, msgs []Message, c
 	if len(res.Queued) > 0 {
 		e.activity()
 		kick(e.kickDeliver)
-	}
-	if err := e.at("after-observe-commit"); err != nil {
-		return 0, err
 	}
 	return len(res.Queued), nil
 }
