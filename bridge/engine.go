@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/store"
@@ -167,6 +167,16 @@ type Engine struct {
 	// catchUpSince is when the oldest unfinished catch-up was asked for.
 	catchUpSince time.Time
 	catchUpAt    time.Time
+	// listing: a catch-up of every channel is finding the channels that
+	// may have missed something; catchingUp are those it is reading.
+	listing    bool
+	catchingUp map[string]bool
+	// chanRetryAt is when catchUpChans fall due (zero: now).
+	chanRetryAt time.Time
+	// catchUpRunning: a catch-up runs in the background.
+	catchUpRunning atomic.Bool
+	// bg counts the background catch-ups (Run waits for them).
+	bg sync.WaitGroup
 	// catchUpChans are channels due for a catch-up of their own now: a
 	// session just got them (see requestChannelCatchUp).
 	catchUpChans map[string]bool
@@ -204,6 +214,7 @@ func NewEngine(cfg EngineConfig, st Store, qq QQ, dc Discord, logger *slog.Logge
 		sessRetry:    map[string]retryState{},
 		ackRetry:     map[int64]time.Time{},
 		catchUpChans: map[string]bool{},
+		catchingUp:   map[string]bool{},
 		sessMu:       map[string]*sync.Mutex{},
 		portals:      newPortals(cfg.Workers),
 		lastActivity: cfg.Clock.Now(),
@@ -212,20 +223,6 @@ func NewEngine(cfg EngineConfig, st Store, qq QQ, dc Discord, logger *slog.Logge
 }
 
 func (e *Engine) now() time.Time { return e.cfg.Clock.Now() }
-
-// sessionLock is the lock of one session: no read of its messages runs
-// between the sending of a reply and its record, so the reply's id is
-// known before its echo can be read. Other sessions are not held up.
-func (e *Engine) sessionLock(id string) *sync.Mutex {
-	e.locksMu.Lock()
-	defer e.locksMu.Unlock()
-	mu := e.sessMu[id]
-	if mu == nil {
-		mu = &sync.Mutex{}
-		e.sessMu[id] = mu
-	}
-	return mu
-}
 
 func kick(c chan struct{}) {
 	select {
@@ -268,8 +265,10 @@ func (e *Engine) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); e.pollLoop(ctx) }()
 	go func() { defer wg.Done(); e.deliverLoop(ctx, dctx) }()
 	wg.Wait()
-	// Portals still delivering finish, within ShutdownGrace (dctx).
+	// Portals still delivering, and a catch-up, finish within
+	// ShutdownGrace (dctx).
 	e.portals.wg.Wait()
+	e.bg.Wait()
 	if err := context.Cause(ctx); errors.Is(err, store.ErrCorrupt) {
 		return fmt.Errorf("bridge stopped: %w", err)
 	}
@@ -323,7 +322,7 @@ func (e *Engine) deliverLoop(ctx, dctx context.Context) {
 		case <-e.kickDeliver:
 		case <-timer.C:
 		}
-		e.catchUpIfDue(ctx, dctx)
+		e.startCatchUp(ctx, dctx)
 		next := e.deliverPass(ctx, dctx)
 		wait := e.cfg.PollInterval
 		for _, t := range []time.Time{next, e.nextCatchUp()} {
@@ -478,103 +477,4 @@ func (e *Engine) state() (paused, loginNeeded bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.paused, e.loginNeeded
-}
-
-// Status is a snapshot of the engine for health checks and the admin
-// channel.
-type Status struct {
-	// SessionsBridged is the number of sessions with a Discord channel.
-	SessionsBridged int
-	// OutboxToDiscord and OutboxToQQ are the pending deliveries.
-	OutboxToDiscord int
-	OutboxToQQ      int
-	// OldestPendingToDiscord and OldestPendingToQQ are the ages of the
-	// oldest delivery not yet settled in each direction (0: none).
-	OldestPendingToDiscord time.Duration
-	OldestPendingToQQ      time.Duration
-	// Parked counts the deliveries refused for good that wait for an
-	// admin's /retry or /skip.
-	Parked int
-	// LastPoll is the last successful session-list poll (zero if none).
-	LastPoll time.Time
-	// LastError and LastErrorAt describe the latest failure; Errors counts
-	// them since start.
-	LastError   string
-	LastErrorAt time.Time
-	Errors      int64
-	Paused      bool
-	LoginNeeded bool
-}
-
-// Status returns a snapshot of the engine.
-func (e *Engine) Status(ctx context.Context) (Status, error) {
-	e.mu.Lock()
-	s := Status{
-		LastPoll:    e.lastPoll,
-		LastError:   e.lastErr,
-		LastErrorAt: e.lastErrAt,
-		Errors:      e.errCount,
-		Paused:      e.paused,
-		LoginNeeded: e.loginNeeded,
-	}
-	e.mu.Unlock()
-	var err error
-	if s.SessionsBridged, err = e.st.CountBridged(ctx); err != nil {
-		return s, err
-	}
-	if s.OutboxToDiscord, s.OutboxToQQ, err = e.st.OutboxDepth(ctx); err != nil {
-		return s, err
-	}
-	ages, err := e.OldestPending(ctx)
-	if err != nil {
-		return s, err
-	}
-	s.OldestPendingToDiscord, s.OldestPendingToQQ = ages[ToDiscord], ages[ToQQ]
-	s.Parked, err = e.st.CountParked(ctx)
-	return s, err
-}
-
-// BridgedSession is a session that has a Discord channel, for the admin
-// channel's listings.
-type BridgedSession struct {
-	ID   string
-	Peer Peer
-	// SortTime is the session's last activity (QQ's sort_time, unix
-	// seconds or milliseconds as QQ gives it).
-	SortTime int64
-	// ChannelID is the session's channel or forum post.
-	ChannelID string
-}
-
-func bridgedSession(s store.Session) BridgedSession {
-	return BridgedSession{ID: s.ID, Peer: fromStorePeer(s.Peer), SortTime: s.SortTime, ChannelID: s.Channel.ChannelID}
-}
-
-// Sessions returns the bridged sessions, most recently active first.
-func (e *Engine) Sessions(ctx context.Context) ([]BridgedSession, error) {
-	ss, err := e.st.BridgedSessions(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]BridgedSession, 0, len(ss))
-	for _, s := range ss {
-		out = append(out, bridgedSession(s))
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].SortTime != out[j].SortTime {
-			return out[i].SortTime > out[j].SortTime
-		}
-		return out[i].ID < out[j].ID
-	})
-	return out, nil
-}
-
-// SessionByChannel returns the session bridged into a Discord channel (or
-// forum post).
-func (e *Engine) SessionByChannel(ctx context.Context, channelID string) (BridgedSession, bool, error) {
-	s, ok, err := e.st.SessionByChannel(ctx, channelID)
-	if err != nil || !ok {
-		return BridgedSession{}, ok, err
-	}
-	return bridgedSession(s), true, nil
 }

@@ -346,6 +346,10 @@ type fakeDiscord struct {
 	// refuse refuses, with its error, every post of a message whose text
 	// is the key (a poison message), until removed.
 	refuse map[string]error
+	// failLastIDs makes the next LastMessageIDs calls fail; reads counts
+	// RepliesAfter calls by channel.
+	failLastIDs []error
+	reads       map[string]int
 	// postCalls counts Post calls by text, whatever their outcome.
 	postCalls map[string]int
 	// notices counts PostNotice calls by nonce.
@@ -370,7 +374,7 @@ type fakeDiscordMsg struct {
 }
 
 func newFakeDiscord() *fakeDiscord {
-	return &fakeDiscord{nextID: 1_000_000, channels: map[string]*fakeChannel{}, refuse: map[string]error{}, notices: map[string]int{}, postCalls: map[string]int{}}
+	return &fakeDiscord{nextID: 1_000_000, channels: map[string]*fakeChannel{}, refuse: map[string]error{}, notices: map[string]int{}, postCalls: map[string]int{}, reads: map[string]int{}}
 }
 
 func (d *fakeDiscord) id() string {
@@ -478,6 +482,7 @@ func snowAfter(a, b string) bool {
 func (d *fakeDiscord) RepliesAfter(ctx context.Context, channelID, afterID string) ([]Reply, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.reads[channelID]++
 	if len(d.failRead) > 0 {
 		err := d.failRead[0]
 		d.failRead = d.failRead[1:]
@@ -510,6 +515,35 @@ func (d *fakeDiscord) PostNotice(ctx context.Context, ref ChannelRef, nonce, tex
 		ch.notes = append(ch.notes, text)
 	}
 	return d.id(), nil
+}
+
+// LastMessageIDs gives the newest message of each live channel, as the
+// guild's channel list does.
+func (d *fakeDiscord) LastMessageIDs(ctx context.Context) (map[string]string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.failLastIDs) > 0 {
+		err := d.failLastIDs[0]
+		d.failLastIDs = d.failLastIDs[1:]
+		return nil, err
+	}
+	out := map[string]string{}
+	for id, ch := range d.channels {
+		if ch.deleted {
+			continue
+		}
+		out[id] = ""
+		if n := len(ch.log); n > 0 {
+			out[id] = ch.log[n-1].id
+		}
+	}
+	return out, nil
+}
+
+func (d *fakeDiscord) readsOf(channelID string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.reads[channelID]
 }
 
 // notesIn is the notices posted in a channel.

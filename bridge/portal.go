@@ -113,7 +113,7 @@ func (e *Engine) mayDeliver(h store.Entry) (bool, time.Time) {
 		return false, at
 	}
 	if h.Direction == store.ToQQ {
-		if _, login := e.state(); login || e.holdReplies() {
+		if _, login := e.state(); login || e.holdReplies(h.ChannelID) {
 			return false, time.Time{}
 		}
 	}
@@ -159,4 +159,18 @@ func (e *Engine) runPortal(ctx, dctx context.Context, sessionID string) {
 			return
 		}
 	}
+}
+
+// sessionLock is the lock of one session: no read of its messages runs
+// between the sending of a reply and its record, so the reply's id is
+// known before its echo can be read. Other sessions are not held up.
+func (e *Engine) sessionLock(id string) *sync.Mutex {
+	e.locksMu.Lock()
+	defer e.locksMu.Unlock()
+	mu := e.sessMu[id]
+	if mu == nil {
+		mu = &sync.Mutex{}
+		e.sessMu[id] = mu
+	}
+	return mu
 }

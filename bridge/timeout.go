@@ -111,3 +111,10 @@ func (t timeoutDiscord) PostNotice(ctx context.Context, ch ChannelRef, nonce, te
 	defer recoverPort("Discord", "PostNotice", &err)
 	return t.Discord.PostNotice(ctx, ch, nonce, text)
 }
+
+func (t timeoutDiscord) LastMessageIDs(ctx context.Context) (r0 map[string]string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	defer recoverPort("Discord", "LastMessageIDs", &err)
+	return t.Discord.LastMessageIDs(ctx)
+}
