@@ -36,6 +36,11 @@ func TestOpenCreatesPrivateWALDatabase(t *testing.T) {
 	if err := s.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
 	}
+	// Every commit is synced: it survives a power loss (see Open).
+	var sync int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil || sync != 2 {
+		t.Errorf("synchronous = %d, %v; want 2 (FULL)", sync, err)
+	}
 	// Write something so that the WAL exists, then check its mode too.
 	if err := s.MarkChanged(ctx, []SessionChange{{ID: "s1", SortTime: 5}}, 5); err != nil {
 		t.Fatal(err)
