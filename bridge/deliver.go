@@ -114,7 +114,9 @@ var errStore = errors.New("store failure")
 // the store's; any other is the post's, with its outcome class.
 func (e *Engine) attemptPost(ctx context.Context, h store.Entry, ref ChannelRef, m Message) ([]string, error) {
 	if err := e.st.MarkAttempt(ctx, h.ID); err != nil {
-		e.fault("store", err)
+		if !errors.Is(err, store.ErrEntryState) { // else skipped meanwhile
+			e.fault("store", err)
+		}
 		return nil, fmt.Errorf("%w: %w", errStore, err)
 	}
 	ids, err := e.dc.Post(ctx, ref, m)
@@ -200,7 +202,9 @@ func (e *Engine) deliverToQQ(ctx context.Context, h store.Entry) error {
 		}
 	}
 	if err := e.st.MarkAttempt(ctx, h.ID); err != nil {
-		e.fault("store", err)
+		if !errors.Is(err, store.ErrEntryState) { // else skipped meanwhile
+			e.fault("store", err)
+		}
 		return err
 	}
 	// No read of this session runs between the send and its record: the

@@ -142,24 +142,6 @@ func (s *Store) Heads(ctx context.Context) ([]Entry, error) {
 		WHERE rn = 1) ORDER BY id`)
 }
 
-// HeadsOf returns the heads of one session (see Heads): at most one per
-// direction.
-func (s *Store) HeadsOf(ctx context.Context, sessionID string) ([]Entry, error) {
-	var out []Entry
-	for _, q := range []string{
-		`WHERE direction = 'discord' AND session_id = ? AND state = 'pending' ORDER BY id LIMIT 1`,
-		`WHERE direction = 'qq' AND session_id = ? AND state = 'pending'
-			ORDER BY length(discord_msg_id), discord_msg_id, part, id LIMIT 1`,
-	} {
-		es, err := s.entries(ctx, q, sessionID)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, es...)
-	}
-	return out, nil
-}
-
 // OutboxDepth is the number of pending deliveries in each direction.
 func (s *Store) OutboxDepth(ctx context.Context) (toDiscord, toQQ int, err error) {
 	rows, err := s.db.QueryContext(ctx, "SELECT direction, count(*) FROM outbox WHERE state = 'pending' GROUP BY direction")
@@ -390,11 +372,19 @@ func (s *Store) QueueReply(ctx context.Context, sessionID, channelID, discordMsg
 
 // MarkAttempt counts a delivery attempt that is about to start and sets
 // the entry attempting. It must be committed before the attempt so that a
-// crash during it leads to reconciliation, not a blind retry.
+// crash during it leads to reconciliation, not a blind retry. An entry
+// settled meanwhile (an admin's /skip) is not attempted: the error wraps
+// ErrEntryState.
 func (s *Store) MarkAttempt(ctx context.Context, id int64) error {
-	_, err := s.db.ExecContext(ctx, "UPDATE outbox SET attempts = attempts + 1, status = 'attempting', attempted_at = ? WHERE id = ? AND state = 'pending'",
+	r, err := s.db.ExecContext(ctx, "UPDATE outbox SET attempts = attempts + 1, status = 'attempting', attempted_at = ? WHERE id = ? AND state = 'pending'",
 		s.ms(), id)
-	return s.wrap(err)
+	if err != nil {
+		return s.wrap(err)
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: entry %d is settled or gone; not attempted: %w", id, ErrEntryState)
+	}
+	return nil
 }
 
 // RecordRetry schedules another attempt of a pending entry at next after a

@@ -8,6 +8,24 @@ import (
 	"time"
 )
 
+// HeadsOf returns the heads of one session (see Heads): at most one per
+// direction.
+func (s *Store) HeadsOf(ctx context.Context, sessionID string) ([]Entry, error) {
+	var out []Entry
+	for _, q := range []string{
+		`WHERE direction = 'discord' AND session_id = ? AND state = 'pending' ORDER BY id LIMIT 1`,
+		`WHERE direction = 'qq' AND session_id = ? AND state = 'pending'
+			ORDER BY length(discord_msg_id), discord_msg_id, part, id LIMIT 1`,
+	} {
+		es, err := s.entries(ctx, q, sessionID)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, es...)
+	}
+	return out, nil
+}
+
 // ErrNoEntry (wrapped) means no outbox entry has the id given.
 var ErrNoEntry = errors.New("no such outbox entry")
 

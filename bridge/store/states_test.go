@@ -151,6 +151,10 @@ func TestSkipSessionLeavesAnAttemptInFlight(t *testing.T) {
 	if _, err := s.Skip(ctx, es[0].ID, "x"); !errors.Is(err, ErrEntryState) {
 		t.Errorf("Skip of an attempt in flight = %v, want ErrEntryState", err)
 	}
+	// A delivery skipped just before its attempt is not attempted.
+	if err := s.MarkAttempt(ctx, es[2].ID); !errors.Is(err, ErrEntryState) {
+		t.Errorf("MarkAttempt of a skipped entry = %v, want ErrEntryState", err)
+	}
 	if n, err := s.RetrySession(ctx, "s1"); err != nil || n != 0 {
 		t.Errorf("RetrySession with nothing parked = %d, %v", n, err)
 	}
