@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"sort"
 	"sync"
 	"time"
 
@@ -18,6 +19,10 @@ import (
 type portals struct {
 	mu   sync.Mutex
 	busy map[string]bool
+	// served says when each session's portal last started (a counter):
+	// the sessions served least recently go first.
+	served map[string]uint64
+	tick   uint64
 	// slots bounds the portals delivering at once.
 	slots chan struct{}
 	// wg counts the portals delivering.
@@ -25,7 +30,7 @@ type portals struct {
 }
 
 func newPortals(workers int) *portals {
-	return &portals{busy: map[string]bool{}, slots: make(chan struct{}, workers)}
+	return &portals{busy: map[string]bool{}, served: map[string]uint64{}, slots: make(chan struct{}, workers)}
 }
 
 // start claims a worker for session id; false when the session's portal is
@@ -42,8 +47,17 @@ func (p *portals) start(id string) bool {
 		return false
 	}
 	p.busy[id] = true
+	p.tick++
+	p.served[id] = p.tick
 	p.wg.Add(1)
 	return true
+}
+
+// fair orders sessions least recently served first (stable otherwise).
+func (p *portals) fair(ids []string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	sort.SliceStable(ids, func(i, j int) bool { return p.served[ids[i]] < p.served[ids[j]] })
 }
 
 func (p *portals) done(id string) {
@@ -93,6 +107,7 @@ func (e *Engine) deliverPass(ctx, dctx context.Context) time.Time {
 			order = append(order, a.SessionID)
 		}
 	}
+	e.portals.fair(order)
 	for _, id := range order {
 		if ctx.Err() != nil {
 			break
@@ -126,14 +141,20 @@ func (e *Engine) ackDue(entryID int64) bool {
 	return !e.now().Before(e.ackRetry[entryID])
 }
 
+// portalRounds bounds the rounds a portal delivers before it gives its
+// worker back: a session with a steady stream then waits its turn behind
+// sessions with older heads instead of keeping the worker.
+const portalRounds = 16
+
 // runPortal delivers the due heads of one session, in order, until none is
-// due, then makes the session's marks and placeholders.
+// due (or for portalRounds rounds), making the session's marks and
+// placeholders as it goes.
 func (e *Engine) runPortal(ctx, dctx context.Context, sessionID string) {
 	defer func() {
 		e.portals.done(sessionID)
 		kick(e.kickDeliver)
 	}()
-	for ctx.Err() == nil {
+	for round := 0; round < portalRounds && ctx.Err() == nil; round++ {
 		if paused, _ := e.state(); paused {
 			return
 		}

@@ -2,7 +2,9 @@ package bridge
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -172,5 +174,49 @@ func TestSendingAReplyDoesNotStopPolling(t *testing.T) {
 	}
 	if m := h.dc.markOf(h.dc.sessionChannel("a"), r.MessageID); m != "delivered" {
 		t.Errorf("mark = %q", m)
+	}
+}
+
+// With every worker busy, a session with a steady stream gives its worker
+// back after a while: another session's message goes before the stream
+// is through.
+func TestBusySessionTakesTurnsWithOthers(t *testing.T) {
+	h := newHarness(t, func(c *EngineConfig) { c.Workers = 1 })
+	h.qq.addSession("a", Peer{UIN: "1", Nick: "A"})
+	h.qq.addSession("b", Peer{UIN: "2", Nick: "B"})
+	h.qq.peerSays("a", "a0")
+	h.qq.peerSays("b", "b0")
+	h.settle()
+	for i := 1; i <= 3*portalRounds; i++ {
+		h.qq.peerSays("a", fmt.Sprintf("a%d", i))
+	}
+	h.qq.peerSays("b", "b1")
+	if err := h.e.pollOnce(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.pass()
+	// The position of b1 among every post since a0 and b0.
+	h.dc.mu.Lock()
+	var all []fakeDiscordMsg
+	for _, ch := range h.dc.channels {
+		for _, m := range ch.log {
+			if m.post != nil && m.post.Text != "a0" && m.post.Text != "b0" {
+				all = append(all, m)
+			}
+		}
+	}
+	h.dc.mu.Unlock()
+	sort.Slice(all, func(i, j int) bool { return snowAfter(all[j].id, all[i].id) })
+	pos := -1
+	for i, m := range all {
+		if m.post.Text == "b1" {
+			pos = i
+		}
+	}
+	if len(all) != 3*portalRounds+1 || pos < 0 || pos > portalRounds {
+		t.Errorf("b1 posted at %d of %d posts, want within the first %d", pos, len(all), portalRounds+1)
+	}
+	if got := texts(h.dc.posted(h.dc.sessionChannel("a"))); got != "a0,"+seqTexts("a", 1, 3*portalRounds) {
+		t.Errorf("a shows %s", got)
 	}
 }
