@@ -56,6 +56,14 @@ func TestStatusCommand(t *testing.T) {
 	}
 }
 
+func TestStatusShowsParked(t *testing.T) {
+	h := newHarness(t, true, nil)
+	h.eng.status = bridge.Status{OutboxToDiscord: 1, Parked: 2}
+	if got := h.ch.invoke(t, cmd("status", nil)).answer(); !strings.Contains(got, "Outbox: 1 to Discord, 0 to QQ Music; ⛔ 2 parked (`/outbox`)") {
+		t.Errorf("/status:\n%s", got)
+	}
+}
+
 func TestStatusShowsPendingAndPaused(t *testing.T) {
 	h := newHarness(t, false, nil)
 	h.qq.nextLogin(t)
