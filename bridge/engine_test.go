@@ -169,22 +169,23 @@ func (h *harness) step() error {
 }
 
 // pass is what deliverLoop does at one moment of the fake clock: delivery
-// passes, each waiting for the portals it started, until no portal asks
-// for another (a finished portal kicks the loop).
+// passes, each waiting for the portals it started, until one starts none.
 func (h *harness) pass() {
-	for range 20 {
-		select {
-		case <-h.e.kickDeliver:
-		default:
-		}
+	p := h.e.portals
+	for range 100 {
+		p.mu.Lock()
+		before := p.tick
+		p.mu.Unlock()
 		h.e.deliverPass(h.ctx, h.ctx)
-		h.e.portals.wg.Wait()
-		select {
-		case <-h.e.kickDeliver:
-		default:
+		p.wg.Wait()
+		p.mu.Lock()
+		started := p.tick != before
+		p.mu.Unlock()
+		if !started {
 			return
 		}
 	}
+	h.t.Fatal("delivery passes keep starting portals")
 }
 
 // settle steps, moving the clock past back-offs, until nothing is pending.
