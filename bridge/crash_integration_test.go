@@ -120,11 +120,11 @@ func (w *crashWorld) start() {
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	wst, wqq, wdc := bridge.WithStepHook(st, qqport.New(client), ad, p.hook)
 	e := bridge.NewEngine(bridge.EngineConfig{
 		PollInterval: 50 * time.Millisecond, IdlePollInterval: 50 * time.Millisecond, Backfill: 20,
 		RetryBase: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-	}, st, qqport.New(client), ad, quiet)
-	bridge.SetStepHook(e, p.hook)
+	}, wst, wqq, wdc, quiet)
 	if err := ad.Start(ctx, e); err != nil {
 		w.t.Fatal(err)
 	}
@@ -142,6 +142,9 @@ func (w *crashWorld) kill() {
 	w.p = nil
 	p.stop()
 	p.die()
+	// The database goes with the process: the frozen steps, released,
+	// write nothing more.
+	p.st.Close()
 	close(p.release)
 	select {
 	case <-p.done:

@@ -86,7 +86,7 @@ func TestCrashAtEveryStepLosesAndDuplicatesNothing(t *testing.T) {
 			h.restart()
 			// Deliver before polling: reconciliation, not the echo, must
 			// settle what was in flight.
-			h.e.deliverPass(h.ctx, h.ctx)
+			h.pass()
 			h.settle()
 			ch := h.dc.sessionChannel("s1")
 			// Life goes on after the restart.
@@ -171,9 +171,9 @@ func TestLostAnswerReconciledWithoutRestart(t *testing.T) {
 	}
 	// Deliver before the next poll, so that the reply's echo is not what
 	// settles it: FindSent must.
-	h.e.deliverPass(h.ctx, h.ctx)
+	h.pass()
 	h.clock.Advance(10 * h.e.cfg.MaxBackoff)
-	h.e.deliverPass(h.ctx, h.ctx)
+	h.pass()
 	h.settle()
 	if got := texts(h.dc.posted(ch)); got != "m1,m2" {
 		t.Errorf("channel shows %s", got)
@@ -275,7 +275,7 @@ func TestRandomCrashesLoseAndDuplicateNothing(t *testing.T) {
 					h.fired.Store(false)
 					h.restart()
 				} else {
-					h.e.hook = nil
+					h.hook.Store(nil)
 				}
 				h.clock.Advance(time.Duration(rng.IntN(30)) * time.Second)
 			}
@@ -412,8 +412,8 @@ func TestEchoSettlingReplyIsCounted(t *testing.T) {
 	if err := h.e.HandleReply(h.ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	h.e.deliverPass(h.ctx, h.ctx) // sent; the answer is lost
-	h.qq.peerSays("s1", "m2")     // the session changes: the poll reads the echo
+	h.pass()                  // sent; the answer is lost
+	h.qq.peerSays("s1", "m2") // the session changes: the poll reads the echo
 	if err := h.e.pollOnce(h.ctx); err != nil {
 		t.Fatal(err)
 	}

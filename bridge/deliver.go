@@ -21,68 +21,6 @@ type replyPayload struct {
 	Time    time.Time `json:"time"`
 }
 
-// deliverPass delivers every due head of the outbox, session by session in
-// order, until nothing more is due, making the pending marks after each
-// round. It returns when the next entry falls due (zero if none is
-// waiting), or at once when a catch-up fell due meanwhile. ctx says when
-// to stop starting deliveries; dctx bounds those in flight.
-func (e *Engine) deliverPass(ctx, dctx context.Context) time.Time {
-	e.deliverMu.Lock()
-	defer e.deliverMu.Unlock()
-	if paused, _ := e.state(); paused {
-		return time.Time{}
-	}
-	var next time.Time
-	for ctx.Err() == nil {
-		heads, err := e.st.Heads(dctx)
-		if err != nil {
-			e.fault("store", err)
-			return e.now().Add(e.backoff(1))
-		}
-		next = time.Time{}
-		progress := false
-		for _, h := range heads {
-			if ctx.Err() != nil {
-				return next
-			}
-			if due := e.dueAt(h); e.now().Before(due) {
-				if next.IsZero() || due.Before(next) {
-					next = due
-				}
-				continue
-			}
-			if h.Direction == store.ToQQ {
-				if _, login := e.state(); login || e.holdReplies() {
-					continue
-				}
-			}
-			err := e.deliver(dctx, h)
-			if errors.Is(err, errCrash) {
-				return time.Time{}
-			}
-			if err == nil {
-				progress = true
-			}
-		}
-		if !progress {
-			break
-		}
-		// Under a steady stream the outbox may never run dry: the marks of
-		// what was delivered, and a catch-up that fell due (replies to QQ
-		// wait for it), must not wait until it does.
-		if ctx.Err() == nil {
-			e.acks(dctx)
-		}
-		if e.catchUpDue() {
-			return e.now()
-		}
-	}
-	if ctx.Err() == nil {
-		e.acks(dctx)
-	}
-	return next
-}
-
 // dueAt is when an entry may be tried: its own schedule, and for QQ the
 // global back-off after a rate limit.
 func (e *Engine) dueAt(h store.Entry) time.Time {
@@ -107,7 +45,7 @@ func (e *Engine) deliver(ctx context.Context, h store.Entry) error {
 	case store.ToQQ:
 		return e.deliverToQQ(ctx, h)
 	}
-	return e.giveUp(ctx, h, dirOf(h.Direction), fmt.Sprintf("unknown direction %q", h.Direction))
+	return e.park(ctx, h, dirOf(h.Direction), fmt.Sprintf("unknown direction %q", h.Direction))
 }
 
 // dirOf maps a store direction to the engine's.
@@ -121,7 +59,7 @@ func dirOf(d store.Direction) Direction {
 func (e *Engine) deliverToDiscord(ctx context.Context, h store.Entry) error {
 	var m Message
 	if err := json.Unmarshal(h.Payload, &m); err != nil {
-		return e.giveUp(ctx, h, ToDiscord, "stored message cannot be decoded: "+err.Error())
+		return e.park(ctx, h, ToDiscord, "stored message cannot be decoded: "+err.Error())
 	}
 	s, ok, err := e.st.Session(ctx, h.SessionID)
 	if err != nil {
@@ -129,7 +67,7 @@ func (e *Engine) deliverToDiscord(ctx context.Context, h store.Entry) error {
 		return err
 	}
 	if !ok {
-		return e.giveUp(ctx, h, ToDiscord, "session no longer known")
+		return e.park(ctx, h, ToDiscord, "session no longer known")
 	}
 	ref := fromStoreChannel(s.Channel)
 	if ref.ChannelID == "" {
@@ -153,32 +91,43 @@ func (e *Engine) deliverToDiscord(ctx context.Context, h store.Entry) error {
 			return nil
 		}
 	}
-	if err := e.at("before-attempt"); err != nil {
-		return err
-	}
-	if err := e.st.MarkAttempt(ctx, h.ID); err != nil {
-		e.fault("store", err)
-		return err
-	}
-	if err := e.at("before-delivery"); err != nil {
-		return err
-	}
-	ids, err := e.dc.Post(ctx, ref, m)
-	if err := e.at("after-delivery"); err != nil {
+	ids, err := e.attemptPost(ctx, h, ref, m)
+	if errors.Is(err, errStore) {
 		return err
 	}
 	if err != nil {
 		return e.retryDiscord(ctx, h, s, err)
-	}
-	if err := e.st.RecordDelivered(ctx, h.ID, ids); err != nil {
-		e.fault("store", err)
-		return err
 	}
 	e.recovered(source)
 	e.log.Debug("bridge: relayed to Discord", "session", h.SessionID, "qq_msg", h.Key, "channel", ref.ChannelID, "discord_msgs", ids)
 	e.obs.Relayed(ToDiscord, OutcomeDelivered)
 	e.obs.RelayLatency(ToDiscord, e.latency(m.Time, h.CreatedAt))
 	return nil
+}
+
+// errStore marks a store failure inside an attempt (already counted): the
+// entry stays as the store has it and is looked at again later.
+var errStore = errors.New("store failure")
+
+// attemptPost is one attempt at posting a QQ message: it records the
+// attempt, posts, and records the delivery. An error wrapping errStore is
+// the store's; any other is the post's, with its outcome class.
+func (e *Engine) attemptPost(ctx context.Context, h store.Entry, ref ChannelRef, m Message) ([]string, error) {
+	if err := e.st.MarkAttempt(ctx, h.ID); err != nil {
+		if !errors.Is(err, store.ErrEntryState) { // else skipped meanwhile
+			e.fault("store", err)
+		}
+		return nil, fmt.Errorf("%w: %w", errStore, err)
+	}
+	ids, err := e.dc.Post(ctx, ref, m)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.st.RecordDelivered(ctx, h.ID, ids); err != nil {
+		e.fault("store", err)
+		return nil, fmt.Errorf("%w: %w", errStore, err)
+	}
+	return ids, nil
 }
 
 // checkChannelEvery is how many failed posts in a row make the engine ask
@@ -200,7 +149,7 @@ func (e *Engine) retryDiscord(ctx context.Context, h store.Entry, s store.Sessio
 func (e *Engine) deliverToQQ(ctx context.Context, h store.Entry) error {
 	var p replyPayload
 	if err := json.Unmarshal(h.Payload, &p); err != nil {
-		return e.giveUp(ctx, h, ToQQ, "stored reply cannot be decoded: "+err.Error())
+		return e.park(ctx, h, ToQQ, "stored reply cannot be decoded: "+err.Error())
 	}
 	s, ok, err := e.st.Session(ctx, h.SessionID)
 	if err != nil {
@@ -211,7 +160,7 @@ func (e *Engine) deliverToQQ(ctx context.Context, h store.Entry) error {
 		p.PeerUIN = s.Peer.UIN
 	}
 	if p.PeerUIN == "" {
-		return e.giveUp(ctx, h, ToQQ, "the QQ user of this session is not known (no uin)")
+		return e.park(ctx, h, ToQQ, "the QQ user of this session is not known (no uin)")
 	}
 	source := "qq send " + h.SessionID
 	if h.Attempts > 0 {
@@ -242,32 +191,34 @@ func (e *Engine) deliverToQQ(ctx context.Context, h store.Entry) error {
 			e.obs.Relayed(ToQQ, OutcomeReconciled)
 			return nil
 		}
-	}
-	if err := e.at("before-attempt"); err != nil {
-		return err
+		if wait := e.settling(h); !wait.IsZero() {
+			// QQ sends asynchronously: a send that may have happened can
+			// show only some time later. Look again then.
+			if err := e.st.RecordAmbiguous(ctx, h.ID, wait, "not found yet; QQ may still be applying the send, looking again before sending again"); err != nil {
+				e.fault("store", err)
+				return err
+			}
+			return errSettling
+		}
 	}
 	if err := e.st.MarkAttempt(ctx, h.ID); err != nil {
-		e.fault("store", err)
+		if !errors.Is(err, store.ErrEntryState) { // else skipped meanwhile
+			e.fault("store", err)
+		}
 		return err
 	}
-	if err := e.at("before-delivery"); err != nil {
-		return err
-	}
-	// No session read runs between the send and its record: the message
-	// id is known before its echo can be read, even if QQ were to echo it
-	// without the client_key.
-	e.syncMu.Lock()
+	// No read of this session runs between the send and its record: the
+	// message id is known before its echo can be read, even if QQ were to
+	// echo it without the client_key. Other sessions are read meanwhile.
+	mu := e.sessionLock(h.SessionID)
+	mu.Lock()
 	id, err := e.qq.SendText(ctx, OutgoingText{SessionID: h.SessionID, PeerUIN: p.PeerUIN, Text: p.Text, ClientKey: h.ClientKey})
-	if err := e.at("after-delivery"); err != nil {
-		e.syncMu.Unlock()
-		return err
-	}
 	if err != nil {
-		e.syncMu.Unlock()
+		mu.Unlock()
 		return e.retryQQ(ctx, h, err)
 	}
 	err = e.st.RecordDelivered(ctx, h.ID, nonEmpty(id))
-	e.syncMu.Unlock()
+	mu.Unlock()
 	if err != nil {
 		e.fault("store", err)
 		return err
@@ -281,6 +232,21 @@ func (e *Engine) deliverToQQ(ctx context.Context, h store.Entry) error {
 	e.obs.Relayed(ToQQ, OutcomeDelivered)
 	e.obs.RelayLatency(ToQQ, e.latency(p.Time, h.CreatedAt))
 	return nil
+}
+
+// errSettling: an entry waits to be looked for again (see settling).
+var errSettling = errors.New("waiting for an asynchronous send to show")
+
+// settling is when an entry whose last attempt may have happened may be
+// concluded not sent, if that is still to come (zero otherwise).
+func (e *Engine) settling(h store.Entry) time.Time {
+	if h.Status != store.StatusAttempting && h.Status != store.StatusAmbiguous || h.AttemptedAt.IsZero() {
+		return time.Time{}
+	}
+	if at := h.AttemptedAt.Add(e.cfg.SendSettle); e.now().Before(at) {
+		return at
+	}
+	return time.Time{}
 }
 
 func (e *Engine) retryQQ(ctx context.Context, h store.Entry, err error) error {
@@ -317,8 +283,12 @@ func nonEmpty(id string) []string {
 	return []string{id}
 }
 
-// retry schedules the next attempt of an entry with back-off, or gives up
-// after MaxAttempts.
+// retry records a failed attempt by what became of it. Refused for good
+// (ErrPermanent): the entry is parked at once and nil is returned, so the
+// session's next entry goes. May have happened (ErrAmbiguous): it is
+// recorded ambiguous and reconciled before any second attempt. Otherwise
+// (transient) it is tried again with back-off. After MaxAttempts it is
+// parked, never dropped.
 func (e *Engine) retry(ctx context.Context, h store.Entry, dir Direction, cause error) error {
 	source := "discord post " + h.SessionID
 	if dir == ToQQ {
@@ -327,35 +297,61 @@ func (e *Engine) retry(ctx context.Context, h store.Entry, dir Direction, cause 
 	if ctx.Err() != nil {
 		return cause
 	}
+	outcome := OutcomeOf(cause)
+	if outcome == CallPermanent && errors.Is(cause, ErrChannelNotFound) {
+		// The channel is made again (see retryDiscord): not the message's
+		// fault.
+		outcome = CallTransient
+	}
+	if outcome == CallPermanent {
+		return e.park(ctx, h, dir, cause.Error())
+	}
 	e.fault(source, cause)
 	if h.Attempts+1 >= e.cfg.MaxAttempts {
-		if err := e.giveUp(ctx, h, dir, fmt.Sprintf("gave up after %d attempts: %v", h.Attempts+1, cause)); err != nil {
-			return err
-		}
-		return cause
+		return e.giveUp(ctx, h, dir, fmt.Sprintf("gave up after %d attempts: %v", h.Attempts+1, cause))
 	}
-	if err := e.st.RecordRetry(ctx, h.ID, e.now().Add(e.backoff(h.Attempts+1)), cause.Error()); err != nil {
+	next := e.now().Add(e.backoff(h.Attempts + 1))
+	record, res := e.st.RecordRetry, OutcomeRetry
+	if outcome == CallAmbiguous {
+		record, res = e.st.RecordAmbiguous, OutcomeAmbiguous
+	}
+	if err := record(ctx, h.ID, next, cause.Error()); err != nil {
 		e.fault("store", err)
 	}
-	e.obs.Relayed(dir, OutcomeRetry)
+	e.obs.Relayed(dir, res)
 	return cause
 }
 
-// giveUp settles an entry as failed. It returns nil: the entry is settled
-// and the session's next entry may go.
-func (e *Engine) giveUp(ctx context.Context, h store.Entry, dir Direction, why string) error {
-	if err := e.st.RecordFailed(ctx, h.ID, why); err != nil {
+// park settles an entry as parked (refused for good) with why: it waits
+// for an admin's /retry or /skip, and people see it (a placeholder in the
+// session channel, or ❌ on the member's message). It returns nil: the
+// session's next entry may go.
+func (e *Engine) park(ctx context.Context, h store.Entry, dir Direction, why string) error {
+	if err := e.st.RecordParked(ctx, h.ID, why); err != nil {
 		e.fault("store", err)
 		return err
 	}
-	e.log.Error("bridge: delivery given up", "direction", dir, "session", h.SessionID, "key", h.Key, "reason", why)
+	e.log.Warn("bridge: delivery parked: refused for good; /retry or /skip it in the admin channel", "direction", dir, "session", h.SessionID, "key", h.Key, "entry", h.ID, "reason", why)
+	e.obs.Relayed(dir, OutcomeParked)
+	e.emit(Event{Kind: EventDeliveryFailed, SessionID: h.SessionID, Detail: why})
+	return nil
+}
+
+// giveUp parks an entry that failed MaxAttempts times.
+func (e *Engine) giveUp(ctx context.Context, h store.Entry, dir Direction, why string) error {
+	if err := e.st.RecordParked(ctx, h.ID, why); err != nil {
+		e.fault("store", err)
+		return err
+	}
+	e.log.Error("bridge: delivery parked after too many attempts; /retry or /skip it in the admin channel", "direction", dir, "session", h.SessionID, "key", h.Key, "entry", h.ID, "reason", why)
 	e.obs.Relayed(dir, OutcomeFailed)
 	e.emit(Event{Kind: EventDeliveryFailed, SessionID: h.SessionID, Detail: why})
 	return nil
 }
 
-// acks marks members' messages delivered or failed in Discord.
-func (e *Engine) acks(ctx context.Context) {
+// acks marks members' messages of a session delivered or failed in
+// Discord, and posts the placeholders of its parked QQ messages.
+func (e *Engine) acks(ctx context.Context, sessionID string) {
 	acks, err := e.st.PendingAcks(ctx)
 	if err != nil {
 		e.fault("store", err)
@@ -365,6 +361,9 @@ func (e *Engine) acks(ctx context.Context) {
 		if ctx.Err() != nil {
 			return
 		}
+		if a.SessionID != sessionID {
+			continue
+		}
 		e.mu.Lock()
 		wait := e.now().Before(e.ackRetry[a.EntryID])
 		e.mu.Unlock()
@@ -372,9 +371,12 @@ func (e *Engine) acks(ctx context.Context) {
 			continue
 		}
 		var err error
-		if a.Delivered {
+		switch {
+		case a.Direction == store.ToDiscord:
+			err = e.placeholder(ctx, a)
+		case a.Delivered:
 			err = e.dc.MarkDelivered(ctx, a.ChannelID, a.DiscordMsgID)
-		} else {
+		default:
 			err = e.dc.MarkFailed(ctx, a.ChannelID, a.DiscordMsgID, a.Reason)
 		}
 		if err != nil && a.Attempts+1 < maxAckAttempts {

@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/store"
@@ -30,13 +30,22 @@ type EngineConfig struct {
 	// downtime (default 1000); ResyncMax those re-read by Resync (default 500).
 	CatchUpMax int
 	ResyncMax  int
-	// MaxAttempts is how many times a delivery is tried before the engine
-	// gives up on it (default 50; with MaxBackoff that is hours).
+	// MaxAttempts is how many times a delivery that keeps failing
+	// transiently is tried before the engine parks it (default 50; with
+	// MaxBackoff that is hours). A refusal for good parks it at once.
 	MaxAttempts int
+	// SendSettle is how long after a QQ send that may have happened the
+	// engine keeps looking for it before concluding it did not happen and
+	// sending again (default 10s): QQ applies sends asynchronously.
+	SendSettle time.Duration
 	// RetryBase and MaxBackoff bound the exponential back-off, with
 	// jitter, of failed polls and deliveries (defaults 1s and 5m).
 	RetryBase  time.Duration
 	MaxBackoff time.Duration
+	// Workers is how many sessions deliver at once (default 8): each
+	// session delivers in order through its own queue, so a slow or failing
+	// session holds one worker and delays no other.
+	Workers int
 	// ShutdownGrace bounds how long in-flight deliveries may take once
 	// Run's context is cancelled (default 10s).
 	ShutdownGrace time.Duration
@@ -73,6 +82,7 @@ func (c *EngineConfig) defaults() {
 	setD(&c.PollInterval, 2*time.Second)
 	setD(&c.IdlePollInterval, 10*time.Second)
 	setD(&c.IdleAfter, 5*time.Minute)
+	setD(&c.SendSettle, 10*time.Second)
 	setD(&c.RetryBase, time.Second)
 	setD(&c.MaxBackoff, 5*time.Minute)
 	setD(&c.ShutdownGrace, 10*time.Second)
@@ -84,6 +94,7 @@ func (c *EngineConfig) defaults() {
 	setI(&c.CatchUpMax, 1000)
 	setI(&c.ResyncMax, 500)
 	setI(&c.MaxAttempts, 50)
+	setI(&c.Workers, 8)
 	setI(&c.MaxReplyParts, 10)
 	if c.Clock == nil {
 		c.Clock = realClock{}
@@ -107,31 +118,26 @@ const liveMargin = time.Minute
 // ErrUnknownSession means no session with that id is known to the bridge.
 var ErrUnknownSession = errors.New("unknown session")
 
-// errCrash is returned by test hooks to simulate the process dying at a
-// step boundary: the engine abandons the operation without another write.
-var errCrash = errors.New("simulated crash")
-
 // Engine relays messages between QQ Music and Discord, exactly once in
 // each direction, surviving restarts through its store. It implements
 // DiscordHandler.
 type Engine struct {
 	cfg EngineConfig
-	st  *store.Store
+	st  Store
 	qq  QQ
 	dc  Discord
 	log *slog.Logger
 	obs Observer
 
-	// syncMu serialises the reading of sessions (poller and Resync).
-	syncMu sync.Mutex
-	// deliverMu serialises delivery passes.
+	// sessMu serialises, per session, the reading of its messages and the
+	// sending of its replies (see sessionLock).
+	locksMu sync.Mutex
+	sessMu  map[string]*sync.Mutex
+	// deliverMu serialises delivery passes; portals deliver.
 	deliverMu sync.Mutex
+	portals   *portals
 
 	kickPoll, kickDeliver chan struct{}
-
-	// hook, in tests, is called at named step boundaries; an error
-	// aborts the step as if the process died there.
-	hook func(point string) error
 
 	// liveSince: messages written after it are live, never skipped as
 	// history.
@@ -161,6 +167,16 @@ type Engine struct {
 	// catchUpSince is when the oldest unfinished catch-up was asked for.
 	catchUpSince time.Time
 	catchUpAt    time.Time
+	// listing: a catch-up of every channel is finding the channels that
+	// may have missed something; catchingUp are those it is reading.
+	listing    bool
+	catchingUp map[string]bool
+	// chanRetryAt is when catchUpChans fall due (zero: now).
+	chanRetryAt time.Time
+	// catchUpRunning: a catch-up runs in the background.
+	catchUpRunning atomic.Bool
+	// bg counts the background catch-ups (Run waits for them).
+	bg sync.WaitGroup
 	// catchUpChans are channels due for a catch-up of their own now: a
 	// session just got them (see requestChannelCatchUp).
 	catchUpChans map[string]bool
@@ -179,7 +195,7 @@ var _ DiscordHandler = (*Engine)(nil)
 
 // NewEngine returns an engine relaying between qq and dc, remembering in st.
 // logger may be nil.
-func NewEngine(cfg EngineConfig, st *store.Store, qq QQ, dc Discord, logger *slog.Logger) *Engine {
+func NewEngine(cfg EngineConfig, st Store, qq QQ, dc Discord, logger *slog.Logger) *Engine {
 	cfg.defaults()
 	// The store's time stamps (next attempts, creation times) must be on
 	// the engine's clock, or back-offs compare times of two clocks.
@@ -200,19 +216,15 @@ func NewEngine(cfg EngineConfig, st *store.Store, qq QQ, dc Discord, logger *slo
 		sessRetry:    map[string]retryState{},
 		ackRetry:     map[int64]time.Time{},
 		catchUpChans: map[string]bool{},
+		catchingUp:   map[string]bool{},
+		sessMu:       map[string]*sync.Mutex{},
+		portals:      newPortals(cfg.Workers),
 		lastActivity: cfg.Clock.Now(),
 		liveSince:    cfg.Clock.Now().Add(-liveMargin),
 	}
 }
 
 func (e *Engine) now() time.Time { return e.cfg.Clock.Now() }
-
-func (e *Engine) at(point string) error {
-	if e.hook == nil {
-		return nil
-	}
-	return e.hook(point)
-}
 
 func kick(c chan struct{}) {
 	select {
@@ -255,6 +267,10 @@ func (e *Engine) Run(ctx context.Context) error {
 	go func() { defer wg.Done(); e.pollLoop(ctx) }()
 	go func() { defer wg.Done(); e.deliverLoop(ctx, dctx) }()
 	wg.Wait()
+	// Portals still delivering, and a catch-up, finish within
+	// ShutdownGrace (dctx).
+	e.portals.wg.Wait()
+	e.bg.Wait()
 	if err := context.Cause(ctx); errors.Is(err, store.ErrCorrupt) {
 		return fmt.Errorf("bridge stopped: %w", err)
 	}
@@ -308,7 +324,7 @@ func (e *Engine) deliverLoop(ctx, dctx context.Context) {
 		case <-e.kickDeliver:
 		case <-timer.C:
 		}
-		e.catchUpIfDue(ctx, dctx)
+		e.startCatchUp(ctx, dctx)
 		next := e.deliverPass(ctx, dctx)
 		wait := e.cfg.PollInterval
 		for _, t := range []time.Time{next, e.nextCatchUp()} {
@@ -463,88 +479,4 @@ func (e *Engine) state() (paused, loginNeeded bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	return e.paused, e.loginNeeded
-}
-
-// Status is a snapshot of the engine for health checks and the admin
-// channel.
-type Status struct {
-	// SessionsBridged is the number of sessions with a Discord channel.
-	SessionsBridged int
-	// OutboxToDiscord and OutboxToQQ are the pending deliveries.
-	OutboxToDiscord int
-	OutboxToQQ      int
-	// LastPoll is the last successful session-list poll (zero if none).
-	LastPoll time.Time
-	// LastError and LastErrorAt describe the latest failure; Errors counts
-	// them since start.
-	LastError   string
-	LastErrorAt time.Time
-	Errors      int64
-	Paused      bool
-	LoginNeeded bool
-}
-
-// Status returns a snapshot of the engine.
-func (e *Engine) Status(ctx context.Context) (Status, error) {
-	e.mu.Lock()
-	s := Status{
-		LastPoll:    e.lastPoll,
-		LastError:   e.lastErr,
-		LastErrorAt: e.lastErrAt,
-		Errors:      e.errCount,
-		Paused:      e.paused,
-		LoginNeeded: e.loginNeeded,
-	}
-	e.mu.Unlock()
-	var err error
-	if s.SessionsBridged, err = e.st.CountBridged(ctx); err != nil {
-		return s, err
-	}
-	s.OutboxToDiscord, s.OutboxToQQ, err = e.st.OutboxDepth(ctx)
-	return s, err
-}
-
-// BridgedSession is a session that has a Discord channel, for the admin
-// channel's listings.
-type BridgedSession struct {
-	ID   string
-	Peer Peer
-	// SortTime is the session's last activity (QQ's sort_time, unix
-	// seconds or milliseconds as QQ gives it).
-	SortTime int64
-	// ChannelID is the session's channel or forum post.
-	ChannelID string
-}
-
-func bridgedSession(s store.Session) BridgedSession {
-	return BridgedSession{ID: s.ID, Peer: fromStorePeer(s.Peer), SortTime: s.SortTime, ChannelID: s.Channel.ChannelID}
-}
-
-// Sessions returns the bridged sessions, most recently active first.
-func (e *Engine) Sessions(ctx context.Context) ([]BridgedSession, error) {
-	ss, err := e.st.BridgedSessions(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]BridgedSession, 0, len(ss))
-	for _, s := range ss {
-		out = append(out, bridgedSession(s))
-	}
-	sort.SliceStable(out, func(i, j int) bool {
-		if out[i].SortTime != out[j].SortTime {
-			return out[i].SortTime > out[j].SortTime
-		}
-		return out[i].ID < out[j].ID
-	})
-	return out, nil
-}
-
-// SessionByChannel returns the session bridged into a Discord channel (or
-// forum post).
-func (e *Engine) SessionByChannel(ctx context.Context, channelID string) (BridgedSession, bool, error) {
-	s, ok, err := e.st.SessionByChannel(ctx, channelID)
-	if err != nil || !ok {
-		return BridgedSession{}, ok, err
-	}
-	return bridgedSession(s), true, nil
 }

@@ -29,8 +29,10 @@ type harness struct {
 	cfg    EngineConfig
 	events *eventLog
 	logs   *logCounter
-	// fired is set when the armed crash happened.
+	// fired is set when the armed crash happened; hook is the step hook
+	// of the current engine (see crashAt).
 	fired atomic.Bool
+	hook  atomic.Pointer[func(string) error]
 	obs   *countingObserver
 }
 
@@ -116,23 +118,37 @@ func (h *harness) start() {
 		h.t.Fatalf("store.Open: %v", err)
 	}
 	h.st = st
-	h.e = NewEngine(h.cfg, st, h.qq, h.dc, slog.New(h.logs))
+	h.hook.Store(nil)
+	wst, wqq, wdc := WithStepHook(st, h.qq, h.dc, func(point string) error {
+		if f := h.hook.Load(); f != nil {
+			return (*f)(point)
+		}
+		return nil
+	})
+	h.e = NewEngine(h.cfg, wst, wqq, wdc, slog.New(h.logs))
 }
 
-// crashAt arms the engine to die at a step boundary (once).
+// crashAt arms the engine to die at a step boundary (once): from there on
+// the process is dead, its database closed, so nothing more is written and
+// every step boundary it reaches fails.
 func (h *harness) crashAt(point string) {
-	var once sync.Once
-	h.e.hook = func(p string) error {
-		crashed := false
-		if p == point {
-			once.Do(func() { crashed = true })
-		}
-		if crashed {
+	var mu sync.Mutex
+	dead := false
+	st := h.st
+	f := func(p string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		if !dead && p == point {
+			dead = true
 			h.fired.Store(true)
-			return errCrash
+			st.Close()
+		}
+		if dead {
+			return ErrSimulatedCrash
 		}
 		return nil
 	}
+	h.hook.Store(&f)
 }
 
 // restart abandons the engine (whatever it was doing) and starts a new
@@ -144,12 +160,32 @@ func (h *harness) restart() {
 	h.e.requestCatchUp() // as Run does at start
 }
 
-// step is one poll and one delivery pass.
+// step is one poll and one round of delivery (see pass).
 func (h *harness) step() error {
 	err := h.e.pollOnce(h.ctx)
 	h.e.catchUpIfDue(h.ctx, h.ctx)
-	h.e.deliverPass(h.ctx, h.ctx)
+	h.pass()
 	return err
+}
+
+// pass is what deliverLoop does at one moment of the fake clock: delivery
+// passes, each waiting for the portals it started, until one starts none.
+func (h *harness) pass() {
+	p := h.e.portals
+	for range 100 {
+		p.mu.Lock()
+		before := p.tick
+		p.mu.Unlock()
+		h.e.deliverPass(h.ctx, h.ctx)
+		p.wg.Wait()
+		p.mu.Lock()
+		started := p.tick != before
+		p.mu.Unlock()
+		if !started {
+			return
+		}
+	}
+	h.t.Fatal("delivery passes keep starting portals")
 }
 
 // settle steps, moving the clock past back-offs, until nothing is pending.
@@ -164,7 +200,7 @@ func (h *harness) settle() {
 		dirty, _ := h.st.DirtySessions(h.ctx)
 		_, login := h.e.state()
 		if pollErr == nil && !login && td == 0 && tq == 0 && len(dirty) == 0 && h.e.nextCatchUp().IsZero() {
-			h.e.deliverPass(h.ctx, h.ctx) // marks
+			h.pass() // marks
 			return
 		}
 		h.clock.Advance(10 * time.Minute)
@@ -507,7 +543,7 @@ func TestLoginExpiryDuringSend(t *testing.T) {
 	if err := h.e.HandleReply(h.ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	h.e.deliverPass(h.ctx, h.ctx)
+	h.pass()
 	if st, _ := h.e.Status(h.ctx); !st.LoginNeeded || st.OutboxToQQ != 1 {
 		t.Fatalf("Status = %+v", st)
 	}
@@ -581,7 +617,10 @@ func TestGiveUpAfterMaxAttempts(t *testing.T) {
 	h.qq.peerSays("s1", "one")
 	h.settle()
 	ch := h.dc.sessionChannel("s1")
-	bad := errors.New("fake qq: code 20261 bad parameters")
+	// A failure that changed nothing (transient), again and again: after
+	// MaxAttempts the reply is parked, never dropped. (A refusal for good,
+	// such as QQ's 20261, parks at once: see states_test.go.)
+	bad := errors.New("fake qq: dial tcp: connection refused")
 	h.qq.fail("send", bad, bad, bad)
 	r := h.dc.memberWrites(ch, "doomed")
 	h.e.HandleReply(h.ctx, r)
@@ -596,6 +635,9 @@ func TestGiveUpAfterMaxAttempts(t *testing.T) {
 	}
 	if m := h.dc.markOf(ch, r2.MessageID); m != "delivered" {
 		t.Errorf("mark of the next reply = %q", m)
+	}
+	if es := h.outboxOf("s1"); len(es) != 1 || es[0].Status != StatusParked || es[0].Summary != "reply: doomed" {
+		t.Errorf("/outbox = %+v, want the reply parked", es)
 	}
 }
 
@@ -886,14 +928,14 @@ func TestMarkRetriedAfterDiscordFailure(t *testing.T) {
 	if err := h.e.HandleReply(h.ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	h.e.deliverPass(h.ctx, h.ctx)
-	h.e.deliverPass(h.ctx, h.ctx) // too early: backing off, no new try
+	h.pass()
+	h.pass() // too early: backing off, no new try
 	if h.dc.failMark != 2 {
 		t.Fatalf("%d mark attempts, want 1 before the back-off ends", 3-h.dc.failMark)
 	}
 	for i := 0; i < 5 && h.dc.markOf(ch, r.MessageID) == ""; i++ {
 		h.clock.Advance(time.Hour)
-		h.e.deliverPass(h.ctx, h.ctx)
+		h.pass()
 	}
 	if m := h.dc.markOf(ch, r.MessageID); m != "delivered" {
 		t.Errorf("mark = %q after Discord recovered", m)
@@ -940,7 +982,7 @@ func TestRepliesReachQQInWrittenOrderAfterCatchUp(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A delivery pass before the catch-up must not send the newer reply.
-	h.e.deliverPass(h.ctx, h.ctx)
+	h.pass()
 	if n := len(h.qq.sent()); n != 0 {
 		t.Fatalf("sent %d replies before the catch-up", n)
 	}
@@ -973,7 +1015,7 @@ func TestRateLimitPauseFollowsTheStreakNotTheAttempts(t *testing.T) {
 		return h.e.qqSendUntil.Sub(h.e.now())
 	}
 	for range 5 {
-		h.e.deliverPass(h.ctx, h.ctx)
+		h.pass()
 		h.clock.Advance(10 * time.Minute)
 	}
 	// One refusal in a row: at most backoff(3), whatever the 4 earlier 5xx.

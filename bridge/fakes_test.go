@@ -39,6 +39,13 @@ type fakeQQ struct {
 	// stripClientKeys makes Messages return every message without its
 	// client_key, as a server might.
 	stripClientKeys bool
+	// asyncSends makes a send show in Messages and FindSent only once
+	// revealed (QQ's SendMessageAsync applies later); hidden holds the
+	// ids not shown yet.
+	asyncSends bool
+	hidden     map[string]bool
+	// sendCalls counts SendText calls by text, whatever their outcome.
+	sendCalls map[string]int
 }
 
 type fakeQQSession struct {
@@ -56,6 +63,8 @@ func newFakeQQ() *fakeQQ {
 		pageOrder: "sorted",
 		maxLen:    500,
 		failNext:  map[string][]error{},
+		hidden:    map[string]bool{},
+		sendCalls: map[string]int{},
 	}
 }
 
@@ -224,6 +233,9 @@ func (q *fakeQQ) Messages(ctx context.Context, sessionID string, afterSeq int64,
 	}
 	filtered := out[:0:0]
 	for _, m := range out {
+		if q.hidden[m.ID] {
+			continue
+		}
 		if q.stripClientKeys {
 			m.ClientKey = ""
 		}
@@ -260,6 +272,7 @@ func (q *fakeQQ) SendText(ctx context.Context, s OutgoingText) (string, error) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.requests++
+	q.sendCalls[s.Text]++
 	if err := q.fault("send"); err != nil {
 		return "", err
 	}
@@ -272,9 +285,12 @@ func (q *fakeQQ) SendText(ctx context.Context, s OutgoingText) (string, error) {
 	}
 	q.sends = append(q.sends, s)
 	m := q.addLocked(s.SessionID, Message{Sender: q.owner, FromOwner: true, ClientKey: s.ClientKey, Kind: KindText, Type: 1, Text: s.Text})
+	if q.asyncSends {
+		q.hidden[m.ID] = true
+	}
 	if q.sendLoseAnswer > 0 {
 		q.sendLoseAnswer--
-		return "", errors.New("fake qq: read tcp: i/o timeout")
+		return "", Ambiguous(errors.New("fake qq: read tcp: i/o timeout"))
 	}
 	return m.ID, nil
 }
@@ -291,7 +307,7 @@ func (q *fakeQQ) FindSent(ctx context.Context, sessionID, clientKey string) (str
 		return "", false, fmt.Errorf("fake qq: no session %s", sessionID)
 	}
 	for i := len(ss.msgs) - 1; i >= 0 && i >= len(ss.msgs)-q.msgPage; i-- {
-		if ss.msgs[i].ClientKey == clientKey {
+		if ss.msgs[i].ClientKey == clientKey && !q.hidden[ss.msgs[i].ID] {
 			return ss.msgs[i].ID, true, nil
 		}
 	}
@@ -299,6 +315,19 @@ func (q *fakeQQ) FindSent(ctx context.Context, sessionID, clientKey string) (str
 }
 
 func (q *fakeQQ) MaxTextLen() int { return q.maxLen }
+
+// reveal shows the sends applied asynchronously so far.
+func (q *fakeQQ) reveal() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	clear(q.hidden)
+}
+
+func (q *fakeQQ) sendCount(text string) int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.sendCalls[text]
+}
 
 // fakeDiscord is an in-memory guild: channels, the messages in them, and
 // the marks on members' messages.
@@ -314,6 +343,17 @@ type fakeDiscord struct {
 	postCrash int
 	failMark  int
 	failRead  []error
+	// refuse refuses, with its error, every post of a message whose text
+	// is the key (a poison message), until removed.
+	refuse map[string]error
+	// failLastIDs makes the next LastMessageIDs calls fail; reads counts
+	// RepliesAfter calls by channel.
+	failLastIDs []error
+	reads       map[string]int
+	// postCalls counts Post calls by text, whatever their outcome.
+	postCalls map[string]int
+	// notices counts PostNotice calls by nonce.
+	notices map[string]int
 }
 
 type fakeChannel struct {
@@ -321,7 +361,9 @@ type fakeChannel struct {
 	sessionID string
 	deleted   bool
 	// log is every message in the channel, in order.
-	log   []fakeDiscordMsg
+	log []fakeDiscordMsg
+	// notes are the bridge's notices (placeholders), in order.
+	notes []string
 	marks map[string]string // message id -> "delivered" or "failed: reason"
 }
 
@@ -332,7 +374,7 @@ type fakeDiscordMsg struct {
 }
 
 func newFakeDiscord() *fakeDiscord {
-	return &fakeDiscord{nextID: 1_000_000, channels: map[string]*fakeChannel{}}
+	return &fakeDiscord{nextID: 1_000_000, channels: map[string]*fakeChannel{}, refuse: map[string]error{}, notices: map[string]int{}, postCalls: map[string]int{}, reads: map[string]int{}}
 }
 
 func (d *fakeDiscord) id() string {
@@ -380,6 +422,10 @@ func (d *fakeDiscord) Post(ctx context.Context, ref ChannelRef, m Message) ([]st
 		d.postFail = d.postFail[1:]
 		return nil, err
 	}
+	d.postCalls[m.Text]++
+	if err := d.refuse[m.Text]; err != nil {
+		return nil, err
+	}
 	ch, err := d.channel(ref)
 	if err != nil {
 		return nil, err
@@ -398,7 +444,7 @@ func (d *fakeDiscord) Post(ctx context.Context, ref ChannelRef, m Message) ([]st
 	}
 	if d.postCrash > 0 {
 		d.postCrash--
-		return nil, errors.New("fake discord: context deadline exceeded (Client.Timeout exceeded while awaiting headers)")
+		return nil, Ambiguous(errors.New("fake discord: context deadline exceeded (Client.Timeout exceeded while awaiting headers)"))
 	}
 	return ids, nil
 }
@@ -436,6 +482,7 @@ func snowAfter(a, b string) bool {
 func (d *fakeDiscord) RepliesAfter(ctx context.Context, channelID, afterID string) ([]Reply, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.reads[channelID]++
 	if len(d.failRead) > 0 {
 		err := d.failRead[0]
 		d.failRead = d.failRead[1:]
@@ -452,6 +499,77 @@ func (d *fakeDiscord) RepliesAfter(ctx context.Context, channelID, afterID strin
 		}
 	}
 	return out, nil
+}
+
+// PostNotice posts a bridge notice; a nonce seen before posts nothing, as
+// Discord's enforce_nonce does.
+func (d *fakeDiscord) PostNotice(ctx context.Context, ref ChannelRef, nonce, text string) (string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ch, err := d.channel(ref)
+	if err != nil {
+		return "", err
+	}
+	d.notices[nonce]++
+	if d.notices[nonce] == 1 {
+		ch.notes = append(ch.notes, text)
+	}
+	return d.id(), nil
+}
+
+// LastMessageIDs gives the newest message of each live channel, as the
+// guild's channel list does.
+func (d *fakeDiscord) LastMessageIDs(ctx context.Context) (map[string]string, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if len(d.failLastIDs) > 0 {
+		err := d.failLastIDs[0]
+		d.failLastIDs = d.failLastIDs[1:]
+		return nil, err
+	}
+	out := map[string]string{}
+	for id, ch := range d.channels {
+		if ch.deleted {
+			continue
+		}
+		out[id] = ""
+		if n := len(ch.log); n > 0 {
+			out[id] = ch.log[n-1].id
+		}
+	}
+	return out, nil
+}
+
+func (d *fakeDiscord) readsOf(channelID string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.reads[channelID]
+}
+
+// notesIn is the notices posted in a channel.
+func (d *fakeDiscord) notesIn(channelID string) []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if ch, ok := d.channels[channelID]; ok {
+		return append([]string(nil), ch.notes...)
+	}
+	return nil
+}
+
+func (d *fakeDiscord) postCount(text string) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.postCalls[text]
+}
+
+func (d *fakeDiscord) setRefuse(text string, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if err == nil {
+		delete(d.refuse, text)
+	} else {
+		d.refuse[text] = err
+	}
 }
 
 func (d *fakeDiscord) mark(channelID, messageID, v string) error {

@@ -23,8 +23,15 @@ const (
 	OutcomeReconciled Outcome = "reconciled"
 	// OutcomeRetry: the attempt failed and will be retried.
 	OutcomeRetry Outcome = "retry"
-	// OutcomeFailed: the bridge gave up after too many attempts.
+	// OutcomeFailed: the bridge gave up after too many attempts (the
+	// entry is parked).
 	OutcomeFailed Outcome = "failed"
+	// OutcomeParked: the other side refused it for good; the entry is
+	// parked until an admin retries or skips it.
+	OutcomeParked Outcome = "parked"
+	// OutcomeAmbiguous: the attempt may have happened; it is reconciled
+	// before any second attempt.
+	OutcomeAmbiguous Outcome = "ambiguous"
 	// OutcomeRefused: the message cannot be relayed (too long, empty).
 	OutcomeRefused Outcome = "refused"
 )

@@ -75,6 +75,20 @@ type Discord interface {
 	// a reconnect or a restart.
 	RepliesAfter(ctx context.Context, channelID, afterID string) ([]Reply, error)
 
+	// PostNotice posts a notice of the bridge (as the bot, not as a QQ
+	// user) into a session channel and returns its message id: the
+	// placeholder of a QQ message that could not be shown. Posting twice
+	// with the same nonce (at most 25 characters) within a few minutes
+	// posts once.
+	PostNotice(ctx context.Context, ch ChannelRef, nonce, text string) (string, error)
+
+	// LastMessageIDs returns the id of the newest message of each channel
+	// (and active forum post) of the guild, in one or two requests whatever
+	// their number: after a reconnect, the engine reads only the session
+	// channels with a message newer than it caught up to. A session
+	// channel absent from the map (an archived post) is read to be safe.
+	LastMessageIDs(ctx context.Context) (map[string]string, error)
+
 	// MarkDelivered marks a member's message as sent to QQ; MarkFailed
 	// marks it as failed and says why.
 	MarkDelivered(ctx context.Context, channelID, messageID string) error

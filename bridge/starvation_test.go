@@ -4,9 +4,9 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"testing"
+	"time"
 )
 
 // callOrder records the order of Discord calls; onPost runs after the
@@ -17,6 +17,10 @@ type callOrder struct {
 	calls  []string
 	posts  int
 	onPost func(n int)
+	// onMark and onCatchUp run at each MarkDelivered and RepliesAfter;
+	// posted gets a value after each Post.
+	onMark, onCatchUp func()
+	posted            chan struct{}
 }
 
 func (c *callOrder) note(call string) {
@@ -37,25 +41,40 @@ func (c *callOrder) Post(ctx context.Context, ref ChannelRef, m Message) ([]stri
 			c.onPost(n)
 		}
 	}
+	if c.posted != nil {
+		select {
+		case c.posted <- struct{}{}:
+		default:
+		}
+	}
 	return ids, err
 }
 
 func (c *callOrder) MarkDelivered(ctx context.Context, channelID, messageID string) error {
 	c.note("mark")
-	return c.fakeDiscord.MarkDelivered(ctx, channelID, messageID)
+	err := c.fakeDiscord.MarkDelivered(ctx, channelID, messageID)
+	if c.onMark != nil {
+		c.onMark()
+	}
+	return err
 }
 
 func (c *callOrder) RepliesAfter(ctx context.Context, channelID, afterID string) ([]Reply, error) {
 	c.note("catch-up")
+	if c.onCatchUp != nil {
+		c.onCatchUp()
+	}
 	return c.fakeDiscord.RepliesAfter(ctx, channelID, afterID)
 }
 
-// While the outbox stays busy (a long queue of QQ messages), a delivered
-// reply is marked right away and a catch-up asked for meanwhile runs
-// before the queue is through: neither waits for the outbox to run dry.
+// While one session's queue stays busy (a long queue of QQ messages), a
+// reply in another session is delivered and marked, and a catch-up asked
+// for meanwhile runs: neither waits for the busy queue. The busy portal
+// is held at its 5th post until both happened (it would wait forever if
+// they waited for it).
 func TestBusyOutboxDoesNotStarveMarksAndCatchUps(t *testing.T) {
 	h := newHarness(t, nil)
-	rec := &callOrder{fakeDiscord: h.dc}
+	rec := &callOrder{fakeDiscord: h.dc, posted: make(chan struct{}, 1)}
 	h.e = NewEngine(h.cfg, h.st, h.qq, rec, slog.New(h.logs))
 	h.qq.addSession("busy", Peer{UIN: "1", Nick: "Busy"})
 	h.qq.addSession("quiet", Peer{UIN: "2", Nick: "Quiet"})
@@ -76,33 +95,40 @@ func TestBusyOutboxDoesNotStarveMarksAndCatchUps(t *testing.T) {
 	rec.mu.Lock()
 	rec.calls = nil
 	rec.mu.Unlock()
+	marked, caughtUp := make(chan struct{}), make(chan struct{})
+	rec.onMark = sync.OnceFunc(func() { close(marked) })
+	rec.onCatchUp = sync.OnceFunc(func() { close(caughtUp) })
+	released := make(chan bool, 1)
 	rec.onPost = func(n int) {
-		if n == 5 {
-			h.e.Resumed(h.ctx) // the gateway reconnected
+		if n != 5 {
+			return
 		}
+		h.e.Resumed(h.ctx) // the gateway reconnected
+		ok := true
+		for _, c := range []chan struct{}{marked, caughtUp} {
+			select {
+			case <-c:
+			case <-time.After(10 * time.Second): // a failure, not a synchronisation
+				ok = false
+			}
+		}
+		released <- ok
 	}
-	// As deliverLoop does.
-	for range 100 {
-		h.e.catchUpIfDue(h.ctx, h.ctx)
-		h.e.deliverPass(h.ctx, h.ctx)
+	ctx, cancel := context.WithCancel(h.ctx)
+	done := make(chan struct{})
+	go func() { defer close(done); h.e.deliverLoop(ctx, ctx) }()
+	if !<-released {
+		t.Error("the mark of the quiet session's reply, or the catch-up, waited for the busy queue")
 	}
-
-	rec.mu.Lock()
-	calls := slices.Clone(rec.calls)
-	rec.mu.Unlock()
-	last := slices.Index(calls, "post m30")
-	if last < 0 {
-		t.Fatalf("the queue was not delivered: %q", calls)
+	for {
+		if got := texts(h.dc.posted(h.dc.sessionChannel("busy"))); got == "first,"+seqTexts("m", 1, 30) {
+			break
+		}
+		<-rec.posted
 	}
-	if i := slices.Index(calls, "mark"); i < 0 || i > last {
-		t.Errorf("the reply was marked at call %d, after the queue (call %d): %q", i, last, calls)
-	}
-	if i := slices.Index(calls, "catch-up"); i < 0 || i > last {
-		t.Errorf("the catch-up ran at call %d, after the queue (call %d): %q", i, last, calls)
-	}
-	if got := texts(h.dc.posted(h.dc.sessionChannel("busy"))); got != "first,"+seqTexts("m", 1, 30) {
-		t.Errorf("posted %s", got)
-	}
+	cancel()
+	<-done
+	h.e.portals.wg.Wait()
 	if sent := h.qq.sent(); len(sent) != 1 || sent[0].Text != "hi" {
 		t.Errorf("sent %+v", sent)
 	}

@@ -81,10 +81,15 @@ func (e *Engine) syncDirty(ctx context.Context) error {
 		if now.Before(r.until) {
 			continue
 		}
-		err := e.syncSession(ctx, s.ID)
+		// A session busy sending a reply stays dirty and is read at the
+		// next poll: the others are not held up.
+		mu := e.sessionLock(s.ID)
+		if !mu.TryLock() {
+			continue
+		}
+		err := e.syncSessionLocked(ctx, s.ID)
+		mu.Unlock()
 		switch {
-		case errors.Is(err, errCrash):
-			return err
 		case errors.Is(err, ErrLoginRequired):
 			e.loginRequired(err)
 			return err
@@ -112,8 +117,14 @@ func (e *Engine) syncDirty(ctx context.Context) error {
 // messages (the backfill, for a new one) and records them with the cursor
 // and their outbox entries in one transaction.
 func (e *Engine) syncSession(ctx context.Context, id string) error {
-	e.syncMu.Lock()
-	defer e.syncMu.Unlock()
+	mu := e.sessionLock(id)
+	mu.Lock()
+	defer mu.Unlock()
+	return e.syncSessionLocked(ctx, id)
+}
+
+// syncSessionLocked is syncSession with the session's lock held.
+func (e *Engine) syncSessionLocked(ctx context.Context, id string) error {
 	s, ok, err := e.st.Session(ctx, id)
 	if err != nil {
 		return err
@@ -188,9 +199,6 @@ func (e *Engine) ensureChannel(ctx context.Context, s store.Session, force bool)
 	if got.ChannelID == "" {
 		return ref, fmt.Errorf("ensure Discord channel of session %s: the adapter returned no channel id", s.ID)
 	}
-	if err := e.at("after-ensure-channel"); err != nil {
-		return ref, err
-	}
 	if err := e.st.SetChannel(ctx, s.ID, toStoreChannel(got), s.Peer.Nick, s.Peer.AvatarURL); err != nil {
 		return ref, err
 	}
@@ -243,9 +251,6 @@ func (e *Engine) record(ctx context.Context, sessionID string, msgs []Message, c
 			cur = store.Cursor{MsgID: m.ID, Seq: m.Sequence}
 		}
 	}
-	if err := e.at("before-observe-commit"); err != nil {
-		return 0, err
-	}
 	res, err := e.st.RecordObserved(ctx, sessionID, obs, cur, clearDirty)
 	if err != nil {
 		return 0, err
@@ -256,9 +261,6 @@ func (e *Engine) record(ctx context.Context, sessionID string, msgs []Message, c
 	if len(res.Queued) > 0 {
 		e.activity()
 		kick(e.kickDeliver)
-	}
-	if err := e.at("after-observe-commit"); err != nil {
-		return 0, err
 	}
 	return len(res.Queued), nil
 }
@@ -278,8 +280,9 @@ func (e *Engine) Resync(ctx context.Context, sessionID string) (int, error) {
 		// Never read: an ordinary sync is the resync.
 		return 0, e.syncSession(ctx, sessionID)
 	}
-	e.syncMu.Lock()
-	defer e.syncMu.Unlock()
+	mu := e.sessionLock(sessionID)
+	mu.Lock()
+	defer mu.Unlock()
 	after := int64(0)
 	if min, ok, err := e.st.MinRelayedSeq(ctx, sessionID); err != nil {
 		return 0, err

@@ -104,3 +104,17 @@ func (t timeoutDiscord) MarkFailed(ctx context.Context, channelID, messageID, re
 	defer recoverPort("Discord", "MarkFailed", &err)
 	return t.Discord.MarkFailed(ctx, channelID, messageID, reason)
 }
+
+func (t timeoutDiscord) PostNotice(ctx context.Context, ch ChannelRef, nonce, text string) (r0 string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	defer recoverPort("Discord", "PostNotice", &err)
+	return t.Discord.PostNotice(ctx, ch, nonce, text)
+}
+
+func (t timeoutDiscord) LastMessageIDs(ctx context.Context) (r0 map[string]string, err error) {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	defer recoverPort("Discord", "LastMessageIDs", &err)
+	return t.Discord.LastMessageIDs(ctx)
+}

@@ -13,7 +13,7 @@ import (
 
 // Commands are the admin slash commands.
 func Commands() []Command {
-	return []Command{
+	return append([]Command{
 		{Name: "login", Description: "Start a QQ Music QR-code login now", Options: []Option{
 			{Name: "method", Description: "what to scan the code with (default: qq.login_method)", Type: OptionString, Choices: []string{"mobile", "qq", "wx"}},
 		}},
@@ -32,7 +32,7 @@ func Commands() []Command {
 		{Name: "resync", Description: "Re-read a session's history and fill any gap, without duplicates", Options: []Option{
 			{Name: "session", Description: "the session's channel (or forum post)", Type: OptionChannel, Required: true},
 		}},
-	}
+	}, outboxCommands()...)
 }
 
 // phoneModal prefixes the modal id that asks for the SMS code; the area
@@ -74,6 +74,12 @@ func (c *Controller) handle(ctx context.Context, r Request) {
 		c.reply(ctx, r, text, false)
 	case "resync":
 		c.cmdResync(ctx, r)
+	case "outbox":
+		c.cmdOutbox(ctx, r)
+	case "retry":
+		c.cmdRetry(ctx, r)
+	case "skip":
+		c.cmdSkip(ctx, r)
 	default:
 		c.reply(ctx, r, "The bridge does not know this command; its commands may be out of date. Restarting the bridge registers them again.", true)
 	}
@@ -291,7 +297,11 @@ func (c *Controller) cmdStatus(ctx context.Context, r Request) {
 	if err != nil {
 		fmt.Fprintf(&b, "Database: ❌ %s\n", oneLine(err.Error(), 200))
 	} else {
-		fmt.Fprintf(&b, "Sessions bridged: %d\nOutbox: %d to Discord, %d to QQ Music\n", st.SessionsBridged, st.OutboxToDiscord, st.OutboxToQQ)
+		fmt.Fprintf(&b, "Sessions bridged: %d\nOutbox: %d to Discord, %d to QQ Music", st.SessionsBridged, st.OutboxToDiscord, st.OutboxToQQ)
+		if st.Parked > 0 {
+			fmt.Fprintf(&b, "; ⛔ %d parked (`/outbox`)", st.Parked)
+		}
+		b.WriteString("\n")
 	}
 	if st.LastPoll.IsZero() {
 		b.WriteString("Last successful poll: never\n")

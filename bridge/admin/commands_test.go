@@ -22,7 +22,7 @@ func TestCommandsAreDeclared(t *testing.T) {
 			t.Errorf("/%s has no description", c.Name)
 		}
 	}
-	want := "login login-phone logout status sessions pause resume resync"
+	want := "login login-phone logout status sessions pause resume resync outbox retry skip"
 	if got := strings.Join(names, " "); got != want {
 		t.Errorf("commands %q, want %q", got, want)
 	}
@@ -53,6 +53,14 @@ func TestStatusCommand(t *testing.T) {
 	}
 	if !r.ephemeral[0] {
 		t.Error("/status is not ephemeral")
+	}
+}
+
+func TestStatusShowsParked(t *testing.T) {
+	h := newHarness(t, true, nil)
+	h.eng.status = bridge.Status{OutboxToDiscord: 1, Parked: 2}
+	if got := h.ch.invoke(t, cmd("status", nil)).answer(); !strings.Contains(got, "Outbox: 1 to Discord, 0 to QQ Music; ⛔ 2 parked (`/outbox`)") {
+		t.Errorf("/status:\n%s", got)
 	}
 }
 

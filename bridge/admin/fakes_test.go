@@ -323,6 +323,51 @@ type fakeEngine struct {
 	resynced []string
 	resyncN  int
 	resyncE  error
+	// outbox is what Outbox lists; acted records Retry and Skip calls as
+	// "retry 7", "skip-session s1"; actErr is their error.
+	outbox []bridge.OutboxEntry
+	acted  []string
+	actN   int
+	actErr error
+}
+
+func (e *fakeEngine) Outbox(ctx context.Context, sessionID string, limit int) ([]bridge.OutboxEntry, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []bridge.OutboxEntry
+	for _, x := range e.outbox {
+		if sessionID == "" || x.SessionID == sessionID {
+			out = append(out, x)
+		}
+	}
+	return out, nil
+}
+
+func (e *fakeEngine) act(what string) (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.acted = append(e.acted, what)
+	return e.actN, e.actErr
+}
+
+func (e *fakeEngine) Retry(ctx context.Context, id int64) (int, error) {
+	return e.act(fmt.Sprint("retry ", id))
+}
+func (e *fakeEngine) RetrySession(ctx context.Context, sid string) (int, error) {
+	return e.act("retry-session " + sid)
+}
+func (e *fakeEngine) Skip(ctx context.Context, id int64) (int, error) {
+	return e.act(fmt.Sprint("skip ", id))
+}
+func (e *fakeEngine) SkipSession(ctx context.Context, sid string) (int, int, error) {
+	n, err := e.act("skip-session " + sid)
+	return n, 1, err
+}
+
+func (e *fakeEngine) actions() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]string(nil), e.acted...)
 }
 
 func (e *fakeEngine) Status(ctx context.Context) (bridge.Status, error) {

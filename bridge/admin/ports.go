@@ -4,7 +4,7 @@
 // the credential alive (refreshing it well before it expires, and noticing
 // a credential that appears some other way), and answers the admin slash
 // commands (/login, /login-phone, /logout, /status, /sessions, /pause,
-// /resume, /resync).
+// /resume, /resync, /outbox, /retry, /skip).
 //
 // It knows QQ Music, Discord and the engine only through the small ports
 // below; bridge/qqport and package discord implement them, cmd/bridge wires
@@ -271,6 +271,17 @@ type Engine interface {
 	Resync(ctx context.Context, sessionID string) (int, error)
 	Sessions(ctx context.Context) ([]bridge.BridgedSession, error)
 	SessionByChannel(ctx context.Context, channelID string) (bridge.BridgedSession, bool, error)
+	// Outbox lists the deliveries that need a look (parked, or tried and
+	// not yet delivered), of one session or of all (""), oldest first.
+	Outbox(ctx context.Context, sessionID string, limit int) ([]bridge.OutboxEntry, error)
+	// Retry and RetrySession put parked deliveries back in their queue;
+	// Skip and SkipSession settle deliveries as skipped. Errors wrap
+	// bridge.ErrNoEntry or bridge.ErrEntryState when the entry is unknown
+	// or not in a state the command applies to.
+	Retry(ctx context.Context, id int64) (int, error)
+	RetrySession(ctx context.Context, sessionID string) (int, error)
+	Skip(ctx context.Context, id int64) (int, error)
+	SkipSession(ctx context.Context, sessionID string) (skipped, busy int, err error)
 }
 
 var _ Engine = (*bridge.Engine)(nil)

@@ -42,9 +42,19 @@ type Sources struct {
 	// PollInterval is the longest interval between two polls (the idle
 	// interval): a poll older than three of them is unhealthy.
 	PollInterval time.Duration
+	// OutboxStaleAfter is how old the oldest delivery not yet settled, in
+	// either direction, may grow before the bridge counts as unhealthy
+	// (default DefaultOutboxStaleAfter).
+	OutboxStaleAfter time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
+
+// DefaultOutboxStaleAfter is the usual Sources.OutboxStaleAfter: longer
+// than the longest back-off between two attempts (5 minutes) and QQ's
+// rate-limit pauses, so that only a delivery that is really stuck trips
+// it.
+const DefaultOutboxStaleAfter = 15 * time.Minute
 
 // Component is one part of the health report.
 type Component struct {
@@ -60,8 +70,8 @@ type Health struct {
 }
 
 // Check evaluates the bridge's health: the Discord gateway is connected,
-// the last QQ poll succeeded within three poll intervals, and no login is
-// pending.
+// the last QQ poll succeeded within three poll intervals, no login is
+// pending, and no delivery has waited longer than OutboxStaleAfter.
 func (s Sources) Check(ctx context.Context) Health {
 	now := time.Now
 	if s.Now != nil {
@@ -122,8 +132,32 @@ func (s Sources) Check(ctx context.Context) Health {
 		default:
 			set("qq", Component{OK: true, State: "polling"})
 		}
+		set("outbox", s.outbox(st))
 	}
 	return h
+}
+
+// outbox is the health of the deliveries: the oldest one not yet settled,
+// in each direction, is younger than OutboxStaleAfter.
+func (s Sources) outbox(st bridge.Status) Component {
+	limit := s.OutboxStaleAfter
+	if limit <= 0 {
+		limit = DefaultOutboxStaleAfter
+	}
+	parked := ""
+	if st.Parked > 0 {
+		parked = fmt.Sprintf("; %d parked (refused for good: /outbox, /retry, /skip)", st.Parked)
+	}
+	for _, d := range []struct {
+		name string
+		age  time.Duration
+	}{{"to Discord", st.OldestPendingToDiscord}, {"to QQ Music", st.OldestPendingToQQ}} {
+		if d.age > limit {
+			return Component{State: "stuck", Reason: fmt.Sprintf("the oldest delivery %s has waited %s (more than %s): see /outbox in the admin channel%s",
+				d.name, d.age.Round(time.Second), limit, parked)}
+		}
+	}
+	return Component{OK: true, State: "flowing" + parked}
 }
 
 func lastErr(st bridge.Status) string {
@@ -202,7 +236,7 @@ func NewMetrics(src Sources) *Metrics {
 		reg: reg,
 		relayed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "bridge_messages_relayed_total",
-			Help: "Messages relayed, by direction (to_discord, to_qq) and outcome (delivered, reconciled, retry, failed, refused).",
+			Help: "Messages relayed, by direction (to_discord, to_qq) and outcome (delivered, reconciled, retry, ambiguous, parked, failed, refused).",
 		}, []string{"direction", "outcome"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "bridge_relay_latency_seconds",
@@ -246,6 +280,21 @@ func NewMetrics(src Sources) *Metrics {
 		ch <- prometheus.MustNewConstMetric(outbox, prometheus.GaugeValue, float64(st.OutboxToDiscord), string(bridge.ToDiscord))
 		ch <- prometheus.MustNewConstMetric(outbox, prometheus.GaugeValue, float64(st.OutboxToQQ), string(bridge.ToQQ))
 	}})
+	oldest := prometheus.NewDesc("bridge_outbox_oldest_pending_seconds",
+		"Age of the oldest delivery not yet settled, by direction (0: none). /healthz fails above its threshold (15 minutes by default).",
+		[]string{"direction"}, nil)
+	reg.MustRegister(collectorFunc{desc: oldest, collect: func(ch chan<- prometheus.Metric) {
+		st, ok := status()
+		if !ok {
+			return
+		}
+		ch <- prometheus.MustNewConstMetric(oldest, prometheus.GaugeValue, st.OldestPendingToDiscord.Seconds(), string(bridge.ToDiscord))
+		ch <- prometheus.MustNewConstMetric(oldest, prometheus.GaugeValue, st.OldestPendingToQQ.Seconds(), string(bridge.ToQQ))
+	}})
+	gauge("bridge_parked_deliveries", "Deliveries refused for good, waiting for an admin's /retry or /skip.", func() float64 {
+		st, _ := status()
+		return float64(st.Parked)
+	})
 	gauge("bridge_sessions_bridged", "QQ Music sessions that have a Discord channel.", func() float64 {
 		st, _ := status()
 		return float64(st.SessionsBridged)

@@ -44,6 +44,10 @@ func TestHealthStates(t *testing.T) {
 		{"stale poll", sources(bridge.Status{LastPoll: now.Add(-31 * time.Second)}, nil, true, false), false, "qq", "three poll intervals"},
 		{"paused", sources(bridge.Status{LastPoll: fresh.LastPoll, Paused: true}, nil, true, false), false, "engine", "paused"},
 		{"status error", sources(bridge.Status{}, errors.New("database is locked"), true, false), false, "engine", "database is locked"},
+		{"delivery to Discord stuck", sources(bridge.Status{LastPoll: fresh.LastPoll, OldestPendingToDiscord: 16 * time.Minute}, nil, true, false), false, "outbox", "to Discord has waited 16m0s (more than 15m0s)"},
+		{"reply to QQ stuck, with parked ones", sources(bridge.Status{LastPoll: fresh.LastPoll, OldestPendingToQQ: time.Hour, Parked: 2}, nil, true, false), false, "outbox", "to QQ Music has waited 1h0m0s (more than 15m0s): see /outbox in the admin channel; 2 parked"},
+		{"deliveries under the threshold", sources(bridge.Status{LastPoll: fresh.LastPoll, OldestPendingToDiscord: 15 * time.Minute, OldestPendingToQQ: time.Minute}, nil, true, false), true, "", ""},
+		{"parked deliveries alone stay healthy", sources(bridge.Status{LastPoll: fresh.LastPoll, Parked: 3}, nil, true, false), true, "", ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -63,7 +67,10 @@ func TestHealthStates(t *testing.T) {
 			if h.OK != tc.ok {
 				t.Errorf("ok = %v, want %v", h.OK, tc.ok)
 			}
-			for _, name := range []string{"discord", "login", "engine"} {
+			for _, name := range []string{"discord", "login", "engine", "outbox"} {
+				if name == "outbox" && tc.name == "status error" {
+					continue
+				}
 				if _, ok := h.Components[name]; !ok {
 					t.Errorf("component %s missing: %+v", name, h.Components)
 				}
@@ -79,7 +86,8 @@ func TestHealthStates(t *testing.T) {
 }
 
 func TestMetricsAfterRelay(t *testing.T) {
-	st := bridge.Status{SessionsBridged: 3, OutboxToDiscord: 2, OutboxToQQ: 1, LastPoll: now}
+	st := bridge.Status{SessionsBridged: 3, OutboxToDiscord: 2, OutboxToQQ: 1, LastPoll: now,
+		OldestPendingToDiscord: 90 * time.Second, Parked: 1}
 	src := sources(st, nil, true, false)
 	src.CredentialExpiry = func() time.Time { return now.Add(72 * time.Hour) }
 	src.DiscordRateLimits = func() int64 { return 4 }
@@ -110,6 +118,9 @@ func TestMetricsAfterRelay(t *testing.T) {
 		`bridge_qq_requests_total{method="GetSessionList",result="ok"} 1`,
 		`bridge_outbox_depth{direction="to_discord"} 2`,
 		`bridge_outbox_depth{direction="to_qq"} 1`,
+		`bridge_outbox_oldest_pending_seconds{direction="to_discord"} 90`,
+		`bridge_outbox_oldest_pending_seconds{direction="to_qq"} 0`,
+		`bridge_parked_deliveries 1`,
 		`bridge_sessions_bridged 3`,
 		`bridge_login_pending 0`,
 		`bridge_discord_gateway_connected 1`,

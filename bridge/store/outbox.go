@@ -19,11 +19,26 @@ const (
 	ToQQ Direction = "qq"
 )
 
-// Delivery states.
+// Delivery states (Entry.State): open or settled.
 const (
+	// StatePending: not settled yet (Status says where it stands).
 	StatePending   = "pending"
 	StateDelivered = "delivered"
-	StateFailed    = "failed"
+	// StateFailed: settled without a delivery (Status parked, skipped or
+	// refused).
+	StateFailed = "failed"
+)
+
+// Delivery statuses (Entry.Status): exactly where an entry stands. See
+// migrations/0004_delivery_states.sql.
+const (
+	StatusPending    = "pending"
+	StatusAttempting = "attempting"
+	StatusAmbiguous  = "ambiguous"
+	StatusDelivered  = "delivered"
+	StatusParked     = "parked"
+	StatusSkipped    = "skipped"
+	StatusRefused    = "refused"
 )
 
 // Entry is one delivery in the outbox.
@@ -43,6 +58,8 @@ type Entry struct {
 	// Payload is what to deliver, encoded by the caller.
 	Payload []byte
 	State   string
+	// Status is the detailed state (StatusPending and the others).
+	Status string
 	// Attempts counts the delivery attempts started. An entry that is still
 	// pending with Attempts > 0 may have been delivered already: reconcile
 	// it with the remote side before trying again.
@@ -51,19 +68,24 @@ type Entry struct {
 	LastError     string
 	RemoteIDs     []string
 	CreatedAt     time.Time
+	// AttemptedAt is when the last attempt started (zero if none).
+	AttemptedAt time.Time
 }
 
 const entryCols = `id, direction, session_id, key, client_key, channel_id, discord_msg_id, part, parts,
-	payload, state, attempts, next_attempt_at, last_error, remote_ids, created_at`
+	payload, state, attempts, next_attempt_at, last_error, remote_ids, created_at, status, attempted_at`
 
 func scanEntry(r scanner) (Entry, error) {
 	var e Entry
-	var next, created int64
+	var next, created, attempted int64
 	var remote string
 	err := r.Scan(&e.ID, &e.Direction, &e.SessionID, &e.Key, &e.ClientKey, &e.ChannelID, &e.DiscordMsgID,
-		&e.Part, &e.Parts, &e.Payload, &e.State, &e.Attempts, &next, &e.LastError, &remote, &created)
+		&e.Part, &e.Parts, &e.Payload, &e.State, &e.Attempts, &next, &e.LastError, &remote, &created, &e.Status, &attempted)
 	e.NextAttemptAt = time.UnixMilli(next)
 	e.CreatedAt = time.UnixMilli(created)
+	if attempted > 0 {
+		e.AttemptedAt = time.UnixMilli(attempted)
+	}
 	e.RemoteIDs = strings.Fields(remote)
 	return e, err
 }
@@ -325,7 +347,7 @@ func (s *Store) QueueReply(ctx context.Context, sessionID, channelID, discordMsg
 		if n == 0 {
 			if refusal != "" {
 				if _, err := tx.ExecContext(ctx, `INSERT INTO outbox (direction, session_id, key, channel_id, discord_msg_id, part, parts,
-					payload, state, last_error, ack, created_at, done_at) VALUES ('qq', ?, ?, ?, ?, 0, 1, x'', 'failed', ?, 1, ?, ?)`,
+					payload, state, status, last_error, ack, created_at, done_at) VALUES ('qq', ?, ?, ?, ?, 0, 1, x'', 'failed', 'refused', ?, 1, ?, ?)`,
 					sessionID, discordMsgID+"#0", channelID, discordMsgID, refusal, now, now); err != nil {
 					return err
 				}
@@ -348,18 +370,36 @@ func (s *Store) QueueReply(ctx context.Context, sessionID, channelID, discordMsg
 	return queued, err
 }
 
-// MarkAttempt counts a delivery attempt that is about to start. It must be
-// committed before the attempt so that a crash during it leads to
-// reconciliation, not a blind retry.
+// MarkAttempt counts a delivery attempt that is about to start and sets
+// the entry attempting. It must be committed before the attempt so that a
+// crash during it leads to reconciliation, not a blind retry. An entry
+// settled meanwhile (an admin's /skip) is not attempted: the error wraps
+// ErrEntryState.
 func (s *Store) MarkAttempt(ctx context.Context, id int64) error {
-	_, err := s.db.ExecContext(ctx, "UPDATE outbox SET attempts = attempts + 1 WHERE id = ? AND state = 'pending'", id)
+	r, err := s.db.ExecContext(ctx, "UPDATE outbox SET attempts = attempts + 1, status = 'attempting', attempted_at = ? WHERE id = ? AND state = 'pending'",
+		s.ms(), id)
+	if err != nil {
+		return s.wrap(err)
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: entry %d is settled or gone; not attempted: %w", id, ErrEntryState)
+	}
+	return nil
+}
+
+// RecordRetry schedules another attempt of a pending entry at next after a
+// transient failure (nothing happened) and keeps why it failed.
+func (s *Store) RecordRetry(ctx context.Context, id int64, next time.Time, why string) error {
+	_, err := s.db.ExecContext(ctx, "UPDATE outbox SET next_attempt_at = ?, last_error = ?, status = 'pending' WHERE id = ? AND state = 'pending'",
+		next.UnixMilli(), why, id)
 	return s.wrap(err)
 }
 
-// RecordRetry schedules another attempt of a pending entry at next and
-// keeps why the last one failed.
-func (s *Store) RecordRetry(ctx context.Context, id int64, next time.Time, why string) error {
-	_, err := s.db.ExecContext(ctx, "UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ? AND state = 'pending'",
+// RecordAmbiguous records that the last attempt may have happened: the
+// entry is reconciled with the remote side, at next, before any second
+// attempt.
+func (s *Store) RecordAmbiguous(ctx context.Context, id int64, next time.Time, why string) error {
+	_, err := s.db.ExecContext(ctx, "UPDATE outbox SET next_attempt_at = ?, last_error = ?, status = 'ambiguous' WHERE id = ? AND state = 'pending'",
 		next.UnixMilli(), why, id)
 	return s.wrap(err)
 }
@@ -386,7 +426,7 @@ func (s *Store) RecordDelivered(ctx context.Context, id int64, remoteIDs []strin
 
 func delivered(ctx context.Context, tx *sql.Tx, e Entry, remoteIDs []string, now int64) error {
 	ids := strings.Join(remoteIDs, " ")
-	if _, err := tx.ExecContext(ctx, "UPDATE outbox SET state = 'delivered', remote_ids = ?, done_at = ?, last_error = '' WHERE id = ?",
+	if _, err := tx.ExecContext(ctx, "UPDATE outbox SET state = 'delivered', status = 'delivered', remote_ids = ?, done_at = ?, last_error = '' WHERE id = ?",
 		ids, now, e.ID); err != nil {
 		return err
 	}
@@ -436,10 +476,13 @@ func settleReply(ctx context.Context, tx *sql.Tx, e Entry) error {
 	return err
 }
 
-// RecordFailed gives up on an entry. For ToQQ the later parts of the same
-// member's message are given up too (sending them alone would garble it)
-// and the message waits for its failed mark.
-func (s *Store) RecordFailed(ctx context.Context, id int64, why string) error {
+// RecordParked settles an entry as parked: failed for good, with why, until
+// an admin retries or skips it; the session's next entry may go. For
+// ToDiscord the entry waits for its placeholder in the session channel
+// (see PendingAcks). For ToQQ the later parts of the same member's message
+// are parked too (sending them alone would garble it) and the message
+// waits for its failed mark.
+func (s *Store) RecordParked(ctx context.Context, id int64, why string) error {
 	now := s.ms()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		e, err := scanEntry(tx.QueryRowContext(ctx, "SELECT "+entryCols+" FROM outbox WHERE id = ?", id))
@@ -449,88 +492,18 @@ func (s *Store) RecordFailed(ctx context.Context, id int64, why string) error {
 		if e.State != StatePending {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE outbox SET state = 'failed', last_error = ?, done_at = ? WHERE id = ?", why, now, id); err != nil {
+		if _, err := tx.ExecContext(ctx, "UPDATE outbox SET state = 'failed', status = 'parked', last_error = ?, done_at = ? WHERE id = ?", why, now, id); err != nil {
 			return err
 		}
 		if e.Direction != ToQQ {
-			return nil
+			_, err := tx.ExecContext(ctx, "UPDATE outbox SET ack = 1, ack_attempts = 0 WHERE id = ?", id)
+			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'failed', last_error = ?, done_at = ?
+		if _, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'failed', status = 'parked', last_error = ?, done_at = ?
 			WHERE direction = 'qq' AND channel_id = ? AND discord_msg_id = ? AND state = 'pending'`,
 			"an earlier part failed: "+why, now, e.ChannelID, e.DiscordMsgID); err != nil {
 			return err
 		}
 		return settleReply(ctx, tx, e)
 	})
-}
-
-// Ack is a member's message that still needs its delivered or failed mark
-// in Discord.
-type Ack struct {
-	EntryID      int64
-	SessionID    string
-	ChannelID    string
-	DiscordMsgID string
-	// Delivered is true when every part reached QQ; otherwise Reason says
-	// why it did not.
-	Delivered bool
-	Reason    string
-	Attempts  int
-}
-
-// PendingAcks returns the member messages waiting for their mark.
-func (s *Store) PendingAcks(ctx context.Context) ([]Ack, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT o.id, o.session_id, o.channel_id, o.discord_msg_id, o.ack_attempts,
-		(SELECT count(*) FROM outbox f WHERE f.direction = 'qq' AND f.channel_id = o.channel_id AND f.discord_msg_id = o.discord_msg_id AND f.state = 'failed'),
-		coalesce((SELECT f.last_error FROM outbox f WHERE f.direction = 'qq' AND f.channel_id = o.channel_id AND f.discord_msg_id = o.discord_msg_id AND f.state = 'failed' ORDER BY f.id LIMIT 1), '')
-		FROM outbox o WHERE o.ack = 1 ORDER BY o.id`)
-	if err != nil {
-		return nil, s.wrap(err)
-	}
-	defer rows.Close()
-	var out []Ack
-	for rows.Next() {
-		var a Ack
-		var failed int
-		if err := rows.Scan(&a.EntryID, &a.SessionID, &a.ChannelID, &a.DiscordMsgID, &a.Attempts, &failed, &a.Reason); err != nil {
-			return nil, s.wrap(err)
-		}
-		a.Delivered = failed == 0
-		out = append(out, a)
-	}
-	return out, s.wrap(rows.Err())
-}
-
-// AckDone records that the mark was made (or given up on).
-func (s *Store) AckDone(ctx context.Context, entryID int64) error {
-	_, err := s.db.ExecContext(ctx, "UPDATE outbox SET ack = 0 WHERE id = ?", entryID)
-	return s.wrap(err)
-}
-
-// AckFailed counts a failed attempt to make the mark.
-func (s *Store) AckFailed(ctx context.Context, entryID int64) error {
-	_, err := s.db.ExecContext(ctx, "UPDATE outbox SET ack_attempts = ack_attempts + 1 WHERE id = ?", entryID)
-	return s.wrap(err)
-}
-
-// IsOwnClientKey reports whether clientKey is one the bridge sent with a
-// reply.
-func (s *Store) IsOwnClientKey(ctx context.Context, clientKey string) (bool, error) {
-	if clientKey == "" {
-		return false, nil
-	}
-	var n int
-	err := s.db.QueryRowContext(ctx, "SELECT count(*) FROM outbox WHERE direction = 'qq' AND client_key = ?", clientKey).Scan(&n)
-	return n > 0, s.wrap(err)
-}
-
-// Prune deletes settled deliveries (and nothing else) finished before
-// before. The message map is kept: it is what prevents duplicates.
-func (s *Store) Prune(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.db.ExecContext(ctx, "DELETE FROM outbox WHERE state <> 'pending' AND ack = 0 AND done_at < ?", before.UnixMilli())
-	if err != nil {
-		return 0, s.wrap(err)
-	}
-	n, _ := res.RowsAffected()
-	return n, nil
 }

@@ -36,6 +36,11 @@ func TestOpenCreatesPrivateWALDatabase(t *testing.T) {
 	if err := s.db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
 		t.Errorf("journal_mode = %q, %v; want wal", mode, err)
 	}
+	// Every commit is synced: it survives a power loss (see Open).
+	var sync int
+	if err := s.db.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&sync); err != nil || sync != 2 {
+		t.Errorf("synchronous = %d, %v; want 2 (FULL)", sync, err)
+	}
 	// Write something so that the WAL exists, then check its mode too.
 	if err := s.MarkChanged(ctx, []SessionChange{{ID: "s1", SortTime: 5}}, 5); err != nil {
 		t.Fatal(err)
@@ -259,15 +264,23 @@ func TestOutboxToDiscordLifecycle(t *testing.T) {
 	if len(heads) != 1 || heads[0].Key != "b" {
 		t.Fatalf("next head = %+v", heads)
 	}
-	if err := s.RecordFailed(ctx, heads[0].ID, "400 bad request"); err != nil {
+	if err := s.RecordParked(ctx, heads[0].ID, "400 bad request"); err != nil {
 		t.Fatal(err)
 	}
 	if heads, _ = s.Heads(ctx); len(heads) != 0 {
 		t.Errorf("heads after all settled: %+v", heads)
 	}
-	// Pruning removes settled entries but the message map stays.
+	// The parked entry waits for its placeholder and stays listed.
+	if acks, _ := s.PendingAcks(ctx); len(acks) != 1 || acks[0].Direction != ToDiscord || acks[0].Reason != "400 bad request" {
+		t.Errorf("PendingAcks after parking = %+v", acks)
+	}
+	if stuck, _ := s.Stuck(ctx, "", 0); len(stuck) != 1 || stuck[0].Key != "b" || stuck[0].Status != StatusParked {
+		t.Errorf("Stuck = %+v", stuck)
+	}
+	// Pruning removes delivered entries, never parked ones, and the message
+	// map stays.
 	n, err := s.Prune(ctx, time.Now().Add(time.Hour))
-	if err != nil || n != 2 {
+	if err != nil || n != 1 {
 		t.Errorf("Prune = %d, %v", n, err)
 	}
 	if _, known, _ := s.KnownMessage(ctx, "s1", "b"); !known {
@@ -342,7 +355,7 @@ func TestOutboxToQQLifecycleAndEcho(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The second message fails: its ack says why.
-	if err := s.RecordFailed(ctx, es[2].ID, "QQ refused: too frequent"); err != nil {
+	if err := s.RecordParked(ctx, es[2].ID, "QQ refused: too frequent"); err != nil {
 		t.Fatal(err)
 	}
 	acks, _ = s.PendingAcks(ctx)

@@ -1,0 +1,59 @@
+package store
+
+import "context"
+
+// Ack is a member's message that still needs its delivered or failed mark
+// in Discord (Direction ToQQ), or a parked QQ message that still needs its
+// placeholder in the session channel (Direction ToDiscord; Reason says
+// why it was parked).
+type Ack struct {
+	EntryID      int64
+	Direction    Direction
+	SessionID    string
+	ChannelID    string
+	DiscordMsgID string
+	// Delivered is true when every part reached QQ; otherwise Reason says
+	// why it did not.
+	Delivered bool
+	Reason    string
+	Attempts  int
+}
+
+// PendingAcks returns the member messages waiting for their mark.
+func (s *Store) PendingAcks(ctx context.Context) ([]Ack, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT o.id, o.direction, o.last_error, o.session_id, o.channel_id, o.discord_msg_id, o.ack_attempts,
+		(SELECT count(*) FROM outbox f WHERE f.direction = 'qq' AND f.channel_id = o.channel_id AND f.discord_msg_id = o.discord_msg_id AND f.state = 'failed'),
+		coalesce((SELECT f.last_error FROM outbox f WHERE f.direction = 'qq' AND f.channel_id = o.channel_id AND f.discord_msg_id = o.discord_msg_id AND f.state = 'failed' ORDER BY f.id LIMIT 1), '')
+		FROM outbox o WHERE o.ack = 1 ORDER BY o.id`)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	defer rows.Close()
+	var out []Ack
+	for rows.Next() {
+		var a Ack
+		var failed int
+		var own string
+		if err := rows.Scan(&a.EntryID, &a.Direction, &own, &a.SessionID, &a.ChannelID, &a.DiscordMsgID, &a.Attempts, &failed, &a.Reason); err != nil {
+			return nil, s.wrap(err)
+		}
+		a.Delivered = failed == 0
+		if a.Direction == ToDiscord {
+			a.Delivered, a.Reason = false, own
+		}
+		out = append(out, a)
+	}
+	return out, s.wrap(rows.Err())
+}
+
+// AckDone records that the mark was made (or given up on).
+func (s *Store) AckDone(ctx context.Context, entryID int64) error {
+	_, err := s.db.ExecContext(ctx, "UPDATE outbox SET ack = 0 WHERE id = ?", entryID)
+	return s.wrap(err)
+}
+
+// AckFailed counts a failed attempt to make the mark.
+func (s *Store) AckFailed(ctx context.Context, entryID int64) error {
+	_, err := s.db.ExecContext(ctx, "UPDATE outbox SET ack_attempts = ack_attempts + 1 WHERE id = ?", entryID)
+	return s.wrap(err)
+}
