@@ -138,8 +138,20 @@ func (e *Engine) deliverToDiscord(ctx context.Context, h store.Entry) error {
 		}
 	}
 	source := "discord post " + h.SessionID
+	// What the first attempt sent is recorded with it: later attempts and
+	// reconciliations use those bytes, never a new rendering.
+	sent, err := e.st.Sent(ctx, h.ID)
+	if err != nil {
+		e.fault("store", err)
+		return err
+	}
+	if sent == nil {
+		if sent, err = e.dc.Render(m); err != nil {
+			return e.giveUp(ctx, h, ToDiscord, "the message cannot be shown in Discord: "+err.Error())
+		}
+	}
 	if h.Attempts > 0 {
-		ids, found, err := e.dc.FindPosted(ctx, ref, s.LastPostedDiscordID, m)
+		ids, found, err := e.dc.FindPosted(ctx, ref, s.LastPostedDiscordID, sent)
 		if err != nil {
 			return e.retryDiscord(ctx, h, s, err)
 		}
@@ -156,14 +168,14 @@ func (e *Engine) deliverToDiscord(ctx context.Context, h store.Entry) error {
 	if err := e.at("before-attempt"); err != nil {
 		return err
 	}
-	if err := e.st.MarkAttempt(ctx, h.ID); err != nil {
+	if err := e.st.MarkAttemptSent(ctx, h.ID, sent); err != nil {
 		e.fault("store", err)
 		return err
 	}
 	if err := e.at("before-delivery"); err != nil {
 		return err
 	}
-	ids, err := e.dc.Post(ctx, ref, m)
+	ids, err := e.dc.Post(ctx, ref, sent)
 	if err := e.at("after-delivery"); err != nil {
 		return err
 	}

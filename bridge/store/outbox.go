@@ -356,6 +356,26 @@ func (s *Store) MarkAttempt(ctx context.Context, id int64) error {
 	return s.wrap(err)
 }
 
+// MarkAttemptSent is MarkAttempt for a delivery that records what it
+// sends: in the same write, it keeps sent as the entry's recorded
+// rendering unless one is already kept (the first attempt's stays). Later
+// attempts and reconciliations read it back with Sent.
+func (s *Store) MarkAttemptSent(ctx context.Context, id int64, sent []byte) error {
+	_, err := s.db.ExecContext(ctx, "UPDATE outbox SET attempts = attempts + 1, sent = COALESCE(sent, ?) WHERE id = ? AND state = 'pending'", sent, id)
+	return s.wrap(err)
+}
+
+// Sent returns the recorded rendering of an entry (see MarkAttemptSent),
+// or nil when none is kept.
+func (s *Store) Sent(ctx context.Context, id int64) ([]byte, error) {
+	var b []byte
+	err := s.db.QueryRowContext(ctx, "SELECT sent FROM outbox WHERE id = ?", id).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return b, s.wrap(err)
+}
+
 // RecordRetry schedules another attempt of a pending entry at next and
 // keeps why the last one failed.
 func (s *Store) RecordRetry(ctx context.Context, id int64, next time.Time, why string) error {
