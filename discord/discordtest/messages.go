@@ -31,6 +31,8 @@ type msgPayload struct {
 	Flags            *int              `json:"flags"`
 	StickerIDs       []string          `json:"sticker_ids"`
 	Poll             json.RawMessage   `json:"poll"`
+	Nonce            json.RawMessage   `json:"nonce"`
+	EnforceNonce     bool              `json:"enforce_nonce"`
 	// webhook execute only
 	Username    string   `json:"username"`
 	AvatarURL   string   `json:"avatar_url"`
@@ -670,7 +672,21 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) *apiError {
 	if e != nil {
 		return e
 	}
+	nonce, e := parseNonce(p.Nonce)
+	if e != nil {
+		return e
+	}
 	s.mu.Lock()
+	if p.EnforceNonce && nonce != "" {
+		// Discord returns the message made with this nonce instead of a
+		// second one.
+		if m := s.nonceHitLocked(s.BotUserID, nonce); m != nil {
+			out := copyMessage(m)
+			s.mu.Unlock()
+			writeJSON(w, 200, out)
+			return nil
+		}
+	}
 	ch := s.state.channels[r.PathValue("channel")]
 	if ch == nil {
 		s.mu.Unlock()
@@ -700,6 +716,12 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) *apiError {
 	m, e := s.buildMessageLocked(newMessage{
 		channel: ch, author: *s.state.users[s.BotUserID], payload: &p, allowed: am, uploads: ups, flags: flags,
 	})
+	if e == nil && nonce != "" {
+		m.Nonce = nonce
+		if p.EnforceNonce {
+			s.rememberNonceLocked(s.BotUserID, nonce, m)
+		}
+	}
 	var thread Channel
 	if unarchived {
 		thread = copyChannel(ch)

@@ -281,6 +281,7 @@ type Message struct {
 	Components        json.RawMessage     `json:"components,omitempty"`
 	Interaction       *MessageInteraction `json:"interaction,omitempty"`
 	Thread            *Channel            `json:"thread,omitempty"`
+	Nonce             string              `json:"nonce,omitempty"`
 
 	AllowedMentions *AllowedMentions `json:"-"`
 	Pinged          Pings            `json:"-"`
