@@ -396,13 +396,19 @@ func (a *Adapter) createChannel(ctx context.Context, s bridge.Session, all []*di
 		}
 		n := top + 1
 		var cat *discordgo.Channel
+		catName := CategoryName(a.opts.CategoryName, n)
 		err := a.do(ctx, "create a category", false, func(o ...discordgo.RequestOption) (err error) {
 			cat, err = a.rest.GuildChannelCreateComplex(a.opts.GuildID, discordgo.GuildChannelCreateData{
-				Name: CategoryName(a.opts.CategoryName, n),
+				Name: catName,
 				Type: discordgo.ChannelTypeGuildCategory,
 			}, o...)
 			return err
 		})
+		if c := a.findMade(ctx, err, "category", func(c *discordgo.Channel) bool {
+			return c.Type == discordgo.ChannelTypeGuildCategory && c.Name == catName
+		}); c != nil {
+			cat, err = c, nil
+		}
 		if err != nil {
 			return nil, a.limitErr(ctx, err)
 		}
@@ -424,6 +430,11 @@ func (a *Adapter) createChannel(ctx context.Context, s bridge.Session, all []*di
 		}, o...)
 		return err
 	})
+	if c := a.findMade(ctx, err, "session channel", func(c *discordgo.Channel) bool {
+		return c.Type == discordgo.ChannelTypeGuildText && c.ParentID == parent && topicSessionID(c.Topic) == s.ID
+	}); c != nil {
+		ch, err = c, nil
+	}
 	if err != nil {
 		return nil, a.limitErr(ctx, err)
 	}
@@ -491,8 +502,9 @@ func (a *Adapter) ensurePost(ctx context.Context, s bridge.Session, have *bridge
 			return bridge.ChannelRef{}, err
 		}
 	}
-	if th == nil && have == nil {
-		// The caller may have lost the post: look among the active ones.
+	if th == nil {
+		// The caller may have lost the post, or an earlier create whose
+		// answer was lost made it: look among the active ones.
 		if found, err := a.findPost(ctx, forumID, s.Peer); err != nil {
 			a.log.Warn("could not list active forum posts", "err", err)
 		} else {
@@ -506,6 +518,13 @@ func (a *Adapter) ensurePost(ctx context.Context, s bridge.Session, have *bridge
 				&discordgo.MessageSend{Content: Topic(s), AllowedMentions: noMentions()}, o...)
 			return err
 		})
+		if bridge.OutcomeOf(err) == bridge.CallAmbiguous {
+			// It may have been made: look before anything else is tried.
+			if found, ferr := a.findPost(ctx, forumID, s.Peer); ferr == nil && found != nil {
+				a.log.Info("found the forum post made by a create whose answer was lost", "session", s.ID, "thread", found.ID)
+				th, err = found, nil
+			}
+		}
 		if err != nil {
 			if notFound(err) {
 				// The forum itself was deleted: make it again next time.
@@ -604,6 +623,11 @@ func (a *Adapter) ensureForum(ctx context.Context) (string, error) {
 		}, o...)
 		return err
 	})
+	if c := a.findMade(ctx, err, "forum", func(c *discordgo.Channel) bool {
+		return c.Type == discordgo.ChannelTypeGuildForum && c.Name == ChannelName(a.opts.CategoryName, "qq-music")
+	}); c != nil {
+		f, err = c, nil
+	}
 	if restStatus(err) == http.StatusBadRequest {
 		return "", fmt.Errorf("discord: could not create the forum (forum channels need a Community server; enable Community in the server settings or use discord.mode = \"channels\"): %w", err)
 	}
@@ -635,13 +659,7 @@ func (a *Adapter) webhook(ctx context.Context, channelID string) (*discordgo.Web
 	if err != nil {
 		return nil, err
 	}
-	for _, h := range hooks {
-		ours := (h.ApplicationID != "" && h.ApplicationID == appID) || (h.User != nil && h.User.ID == botID)
-		if ours && h.Name == a.opts.WebhookName && h.Token != "" {
-			wh = h
-			break
-		}
-	}
+	wh = a.ourHook(hooks, botID, appID)
 	if wh == nil {
 		if len(hooks) >= 15 {
 			return nil, fmt.Errorf("channel %s: %w", channelID, ErrWebhookLimit)
@@ -650,6 +668,17 @@ func (a *Adapter) webhook(ctx context.Context, channelID string) (*discordgo.Web
 			wh, err = a.rest.WebhookCreate(channelID, a.opts.WebhookName, "", o...)
 			return err
 		})
+		if bridge.OutcomeOf(err) == bridge.CallAmbiguous {
+			// It may have been made: look before anything else is tried.
+			lerr := a.do(ctx, "list a channel's webhooks", true, func(o ...discordgo.RequestOption) (err error) {
+				hooks, err = a.rest.ChannelWebhooks(channelID, o...)
+				return err
+			})
+			if found := a.ourHook(hooks, botID, appID); lerr == nil && found != nil {
+				a.log.Info("found the webhook made by a create whose answer was lost", "channel", channelID)
+				wh, err = found, nil
+			}
+		}
 		if err != nil {
 			switch restCode(err) {
 			case 30007:
