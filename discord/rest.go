@@ -212,7 +212,7 @@ func (a *Adapter) do(ctx context.Context, what string, idempotent bool, call res
 		var wrote atomic.Bool
 		cctx, cancel := context.WithTimeout(ctx, a.opts.CallTimeout)
 		cctx = httptrace.WithClientTrace(cctx, &httptrace.ClientTrace{
-			WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) },
+			WroteRequest: func(info httptrace.WroteRequestInfo) { wrote.Store(info.Err == nil) },
 		})
 		a.metricsRequests.Add(1)
 		err := call(discordgo.WithContext(cctx), discordgo.WithRetryOnRatelimit(false), discordgo.WithRestRetries(0))
