@@ -20,7 +20,7 @@ import (
 // FindPosted with the recorded rendering then finds the one message.
 func TestPostAppliedThenFailedIsAmbiguous(t *testing.T) {
 	srv := newServer(t)
-	a, _ := start(t, srv, func(o *Options) { o.CallTimeout = 300 * time.Millisecond })
+	a, _ := start(t, srv, func(o *Options) { o.CallTimeout = time.Second })
 	ctx := t.Context()
 	s := session("s1", "1", "Alice")
 	ref, err := a.EnsureChannel(ctx, s, nil)

@@ -300,8 +300,12 @@ func refused(what string, err error, re *discordgo.RESTError) error {
 	if code == 10003 || code == 10015 {
 		return fmt.Errorf("discord: %s: %w", what, err)
 	}
+	status := 0
+	if re.Response != nil {
+		status = re.Response.StatusCode
+	}
 	var advice string
-	switch status := re.Response.StatusCode; {
+	switch {
 	case code == 50013 || status == http.StatusForbidden:
 		advice = "Discord forbade it (HTTP 403): give the bot's role the missing permission in this channel, then retry"
 	case code == 10008:
