@@ -97,6 +97,16 @@ func TestApplyThenFailOnEveryCreatingRoute(t *testing.T) {
 	}
 }
 
+// get sends a raw REST GET.
+func get(t *testing.T, s *Server, path string) (int, []byte, error) {
+	t.Helper()
+	resp := rawDo(t, s, "GET", path, "", "Bot "+s.Token)
+	defer resp.Body.Close()
+	var b json.RawMessage
+	_ = json.NewDecoder(resp.Body).Decode(&b)
+	return resp.StatusCode, b, nil
+}
+
 func isTimeout(err error) bool {
 	var ne interface{ Timeout() bool }
 	return errors.As(err, &ne) && ne.Timeout()
@@ -176,6 +186,10 @@ func TestEnforceNonce(t *testing.T) {
 	again := create(`{"content":"a","nonce":"n-1","enforce_nonce":true}`)
 	if again.ID != first.ID || len(s.Messages(text)) != 1 {
 		t.Fatalf("same nonce: got message %s (first %s), %d messages", again.ID, first.ID, len(s.Messages(text)))
+	}
+	// As on Discord, reads of the message do not carry the nonce.
+	if status, b, err := get(t, s, "/api/v9/channels/"+text+"/messages"); err != nil || status != 200 || strings.Contains(string(b), "n-1") {
+		t.Errorf("history: %d, %v, %s; want no nonce", status, err, b)
 	}
 	create(`{"content":"a","nonce":"n-2","enforce_nonce":true}`)
 	create(`{"content":"a","nonce":"n-1"}`) // not enforced

@@ -635,7 +635,9 @@ func (s *Server) getMessages(w http.ResponseWriter, r *http.Request) *apiError {
 	}
 	out := make([]Message, 0, len(sel))
 	for i := len(sel) - 1; i >= 0; i-- { // Discord answers newest first
-		out = append(out, copyMessage(sel[i]))
+		m := copyMessage(sel[i])
+		m.Nonce = "" // only the create answer and MESSAGE_CREATE carry it
+		out = append(out, m)
 	}
 	writeJSON(w, 200, out)
 	return nil
@@ -652,7 +654,9 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) *apiError {
 	if m == nil {
 		return errUnknownMessage()
 	}
-	writeJSON(w, 200, copyMessage(m))
+	out := copyMessage(m)
+	out.Nonce = "" // only the create answer and MESSAGE_CREATE carry it
+	writeJSON(w, 200, out)
 	return nil
 }
 
