@@ -69,6 +69,13 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			req.Host = nu.Host
 		}
 	}
+	if req.Context().Value(pacedKey{}) == nil {
+		// A request discordgo makes by itself (the gateway URL on every
+		// new session): it counts against the global limit too.
+		if err := t.a.waitGlobal(req.Context()); err != nil {
+			return nil, err
+		}
+	}
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
 		return nil, err
@@ -133,10 +140,12 @@ func (t *transport) clampReset(h http.Header) {
 
 // Once Discord's global limit (50 requests/s) has answered 429, the
 // adapter paces every REST request at globalPace for paceFor: a sustained
-// stream then stays just under the limit instead of meeting it once a
-// second. Bursts of a bridge that never reaches the limit are not paced.
+// stream then stays under the limit instead of meeting it once a second.
+// The margin of 4 requests a second absorbs requests that a stalled
+// process sends closer together than they were paced. Bursts of a bridge
+// that never reaches the limit are not paced.
 const (
-	globalPace rate.Limit = 47
+	globalPace rate.Limit = 46
 	paceFor               = time.Minute
 )
 
@@ -210,7 +219,7 @@ func (a *Adapter) do(ctx context.Context, what string, idempotent bool, call res
 			return fmt.Errorf("discord: %s: %w", what, err)
 		}
 		var wrote atomic.Bool
-		cctx, cancel := context.WithTimeout(ctx, a.opts.CallTimeout)
+		cctx, cancel := context.WithTimeout(context.WithValue(ctx, pacedKey{}, true), a.opts.CallTimeout)
 		cctx = httptrace.WithClientTrace(cctx, &httptrace.ClientTrace{
 			WroteRequest: func(info httptrace.WroteRequestInfo) { wrote.Store(info.Err == nil) },
 		})
@@ -280,6 +289,10 @@ func (a *Adapter) do(ctx context.Context, what string, idempotent bool, call res
 		}
 	}
 }
+
+// pacedKey marks the context of a request do has already paced (see
+// waitGlobal), so that the transport does not pace it twice.
+type pacedKey struct{}
 
 // rateLimitMargin is added to every rate-limit wait Discord asks for
 // (retry_after, X-RateLimit-Reset-After, a global limit): Discord's values
