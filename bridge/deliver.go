@@ -76,8 +76,20 @@ func (e *Engine) deliverToDiscord(ctx context.Context, h store.Entry) error {
 		}
 	}
 	source := "discord post " + h.SessionID
+	// What the first attempt sent is recorded with it: later attempts and
+	// reconciliations use those bytes, never a new rendering.
+	sent, err := e.st.Sent(ctx, h.ID)
+	if err != nil {
+		e.fault("store", err)
+		return err
+	}
+	if sent == nil {
+		if sent, err = e.dc.Render(m); err != nil {
+			return e.park(ctx, h, ToDiscord, "the message cannot be shown in Discord: "+err.Error())
+		}
+	}
 	if h.Attempts > 0 {
-		ids, found, err := e.dc.FindPosted(ctx, ref, s.LastPostedDiscordID, m)
+		ids, found, err := e.dc.FindPosted(ctx, ref, s.LastPostedDiscordID, sent)
 		if err != nil {
 			return e.retryDiscord(ctx, h, s, err)
 		}
@@ -91,7 +103,7 @@ func (e *Engine) deliverToDiscord(ctx context.Context, h store.Entry) error {
 			return nil
 		}
 	}
-	ids, err := e.attemptPost(ctx, h, ref, m)
+	ids, err := e.attemptPost(ctx, h, ref, sent)
 	if errors.Is(err, errStore) {
 		return err
 	}
@@ -112,14 +124,14 @@ var errStore = errors.New("store failure")
 // attemptPost is one attempt at posting a QQ message: it records the
 // attempt, posts, and records the delivery. An error wrapping errStore is
 // the store's; any other is the post's, with its outcome class.
-func (e *Engine) attemptPost(ctx context.Context, h store.Entry, ref ChannelRef, m Message) ([]string, error) {
-	if err := e.st.MarkAttempt(ctx, h.ID); err != nil {
+func (e *Engine) attemptPost(ctx context.Context, h store.Entry, ref ChannelRef, sent Rendered) ([]string, error) {
+	if err := e.st.MarkAttemptSent(ctx, h.ID, sent); err != nil {
 		if !errors.Is(err, store.ErrEntryState) { // else skipped meanwhile
 			e.fault("store", err)
 		}
 		return nil, fmt.Errorf("%w: %w", errStore, err)
 	}
-	ids, err := e.dc.Post(ctx, ref, m)
+	ids, err := e.dc.Post(ctx, ref, sent)
 	if err != nil {
 		return nil, err
 	}

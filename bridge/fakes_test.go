@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
@@ -414,7 +415,16 @@ func (d *fakeDiscord) channel(ref ChannelRef) (*fakeChannel, error) {
 	return ch, nil
 }
 
-func (d *fakeDiscord) Post(ctx context.Context, ref ChannelRef, m Message) ([]string, error) {
+// Render records the whole message: the fake posts what it decodes.
+func (d *fakeDiscord) Render(m Message) (Rendered, error) {
+	return json.Marshal(m)
+}
+
+func (d *fakeDiscord) Post(ctx context.Context, ref ChannelRef, r Rendered) ([]string, error) {
+	var m Message
+	if err := json.Unmarshal(r, &m); err != nil {
+		return nil, Permanent(fmt.Errorf("fake discord: bad rendering: %w", err))
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if len(d.postFail) > 0 {
@@ -449,7 +459,11 @@ func (d *fakeDiscord) Post(ctx context.Context, ref ChannelRef, m Message) ([]st
 	return ids, nil
 }
 
-func (d *fakeDiscord) FindPosted(ctx context.Context, ref ChannelRef, afterID string, m Message) ([]string, bool, error) {
+func (d *fakeDiscord) FindPosted(ctx context.Context, ref ChannelRef, afterID string, r Rendered) ([]string, bool, error) {
+	var m Message
+	if err := json.Unmarshal(r, &m); err != nil {
+		return nil, false, Permanent(fmt.Errorf("fake discord: bad rendering: %w", err))
+	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if len(d.failRead) > 0 {

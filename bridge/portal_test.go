@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sort"
@@ -21,7 +22,11 @@ type gatedDiscord struct {
 	posted  chan string
 }
 
-func (d *gatedDiscord) Post(ctx context.Context, ref ChannelRef, m Message) ([]string, error) {
+func (d *gatedDiscord) Post(ctx context.Context, ref ChannelRef, r Rendered) ([]string, error) {
+	var m Message
+	if err := json.Unmarshal(r, &m); err != nil {
+		return nil, Permanent(err)
+	}
 	d.mu.Lock()
 	slow := ref.ChannelID == d.slowCh
 	d.mu.Unlock()
@@ -33,7 +38,7 @@ func (d *gatedDiscord) Post(ctx context.Context, ref ChannelRef, m Message) ([]s
 			return nil, ctx.Err()
 		}
 	}
-	ids, err := d.fakeDiscord.Post(ctx, ref, m)
+	ids, err := d.fakeDiscord.Post(ctx, ref, r)
 	d.posted <- m.Text
 	return ids, err
 }

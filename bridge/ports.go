@@ -61,14 +61,22 @@ type Discord interface {
 	// creation and recording it, and must not leave a duplicate behind.
 	EnsureChannel(ctx context.Context, s Session, have *ChannelRef) (ChannelRef, error)
 
-	// Post posts a QQ message into a session channel as its sender and
-	// returns the Discord message ids in order (a long message is split).
-	Post(ctx context.Context, ch ChannelRef, m Message) ([]string, error)
+	// Render turns a QQ message into what Post posts, exactly: the engine
+	// records it durably with the first attempt and uses the recorded
+	// bytes for every later attempt and reconciliation, never a new
+	// rendering. An error is permanent (the message cannot be shown).
+	Render(m Message) (Rendered, error)
 
-	// FindPosted reports whether m was already posted into ch after the
-	// Discord message afterID (a delivery attempted before a crash), and
-	// returns its ids if so.
-	FindPosted(ctx context.Context, ch ChannelRef, afterID string, m Message) (ids []string, found bool, err error)
+	// Post posts a recorded rendering into a session channel as its sender
+	// and returns the Discord message ids in order (a long message is
+	// split).
+	Post(ctx context.Context, ch ChannelRef, r Rendered) ([]string, error)
+
+	// FindPosted reports whether the recorded rendering r was already
+	// posted into ch after the Discord message afterID (an attempt whose
+	// outcome is unknown), and returns its ids if so. It compares what is
+	// in the channel with r, never with a re-rendering.
+	FindPosted(ctx context.Context, ch ChannelRef, afterID string, r Rendered) (ids []string, found bool, err error)
 
 	// RepliesAfter returns the replies allowed members wrote in a channel
 	// after the Discord message afterID, oldest first: the catch-up after
@@ -94,6 +102,11 @@ type Discord interface {
 	MarkDelivered(ctx context.Context, channelID, messageID string) error
 	MarkFailed(ctx context.Context, channelID, messageID, reason string) error
 }
+
+// Rendered is what the Discord port posts for one QQ message, exactly
+// (text, sender name and avatar, embeds of every part): opaque, versioned
+// bytes the adapter defines, kept in the outbox with the first attempt.
+type Rendered []byte
 
 // DiscordHandler receives what happens on the Discord side.
 type DiscordHandler interface {

@@ -15,7 +15,7 @@ type slowDiscord struct {
 	started chan struct{}
 }
 
-func (d *slowDiscord) Post(ctx context.Context, ref ChannelRef, m Message) ([]string, error) {
+func (d *slowDiscord) Post(ctx context.Context, ref ChannelRef, m Rendered) ([]string, error) {
 	select {
 	case d.started <- struct{}{}:
 	default:

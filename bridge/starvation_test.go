@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -29,8 +30,10 @@ func (c *callOrder) note(call string) {
 	c.mu.Unlock()
 }
 
-func (c *callOrder) Post(ctx context.Context, ref ChannelRef, m Message) ([]string, error) {
-	ids, err := c.fakeDiscord.Post(ctx, ref, m)
+func (c *callOrder) Post(ctx context.Context, ref ChannelRef, r Rendered) ([]string, error) {
+	ids, err := c.fakeDiscord.Post(ctx, ref, r)
+	var m Message
+	_ = json.Unmarshal(r, &m)
 	if err == nil {
 		c.mu.Lock()
 		c.posts++

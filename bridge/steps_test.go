@@ -40,6 +40,13 @@ func (s stepStore) MarkAttempt(ctx context.Context, id int64) error {
 	return s.Store.MarkAttempt(ctx, id)
 }
 
+func (s stepStore) MarkAttemptSent(ctx context.Context, id int64, sent []byte) error {
+	if err := s.hook("before-attempt"); err != nil {
+		return err
+	}
+	return s.Store.MarkAttemptSent(ctx, id, sent)
+}
+
 func (s stepStore) RecordObserved(ctx context.Context, sessionID string, msgs []store.Observed, cursor store.Cursor, clearDirty bool) (store.ObserveResult, error) {
 	if err := s.hook("before-observe-commit"); err != nil {
 		return store.ObserveResult{}, err
@@ -75,7 +82,7 @@ type stepDiscord struct {
 	hook func(string) error
 }
 
-func (d stepDiscord) Post(ctx context.Context, ch ChannelRef, m Message) ([]string, error) {
+func (d stepDiscord) Post(ctx context.Context, ch ChannelRef, m Rendered) ([]string, error) {
 	if err := d.hook("before-delivery"); err != nil {
 		return nil, err
 	}

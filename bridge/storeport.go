@@ -34,6 +34,8 @@ type Store interface {
 	HeadsOf(ctx context.Context, sessionID string) ([]store.Entry, error)
 	Entry(ctx context.Context, id int64) (store.Entry, bool, error)
 	MarkAttempt(ctx context.Context, id int64) error
+	MarkAttemptSent(ctx context.Context, id int64, sent []byte) error
+	Sent(ctx context.Context, id int64) ([]byte, error)
 	RecordRetry(ctx context.Context, id int64, next time.Time, why string) error
 	RecordAmbiguous(ctx context.Context, id int64, next time.Time, why string) error
 	RecordDelivered(ctx context.Context, id int64, remoteIDs []string) error

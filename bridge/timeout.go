@@ -70,18 +70,23 @@ func (t timeoutDiscord) EnsureChannel(ctx context.Context, s Session, have *Chan
 	return t.Discord.EnsureChannel(ctx, s, have)
 }
 
-func (t timeoutDiscord) Post(ctx context.Context, ch ChannelRef, m Message) (r0 []string, err error) {
+func (t timeoutDiscord) Render(m Message) (r0 Rendered, err error) {
+	defer recoverPort("Discord", "Render", &err)
+	return t.Discord.Render(m)
+}
+
+func (t timeoutDiscord) Post(ctx context.Context, ch ChannelRef, r Rendered) (r0 []string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, t.d)
 	defer cancel()
 	defer recoverPort("Discord", "Post", &err)
-	return t.Discord.Post(ctx, ch, m)
+	return t.Discord.Post(ctx, ch, r)
 }
 
-func (t timeoutDiscord) FindPosted(ctx context.Context, ch ChannelRef, afterID string, m Message) (r0 []string, r1 bool, err error) {
+func (t timeoutDiscord) FindPosted(ctx context.Context, ch ChannelRef, afterID string, r Rendered) (r0 []string, r1 bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, t.d)
 	defer cancel()
 	defer recoverPort("Discord", "FindPosted", &err)
-	return t.Discord.FindPosted(ctx, ch, afterID, m)
+	return t.Discord.FindPosted(ctx, ch, afterID, r)
 }
 
 func (t timeoutDiscord) RepliesAfter(ctx context.Context, channelID, afterID string) (r0 []Reply, err error) {

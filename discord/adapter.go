@@ -73,8 +73,9 @@ type Options struct {
 	NoticeInterval time.Duration
 	// CallTimeout bounds one REST request. Default 15s.
 	CallTimeout time.Duration
-	// MaxRetries is how often a REST call is retried after a 429 or a 5xx.
-	// Default 4.
+	// MaxRetries is how often a REST call is retried after a 429, or an
+	// idempotent one after a 5xx or a lost answer (a call that creates
+	// something is never retried once it may have been applied). Default 4.
 	MaxRetries int
 	// MaxRetryAfter is the longest 429 wait the adapter accepts; a longer
 	// one fails the call with ErrRateLimited. Default 60s.

@@ -120,6 +120,17 @@ func textMsg(id, text string, from bridge.Peer) bridge.Message {
 	return bridge.Message{ID: id, Kind: bridge.KindText, Text: text, Sender: from}
 }
 
+// mustRender records what a should post for m, as the engine does before
+// the first attempt.
+func mustRender(t *testing.T, a *Adapter, m bridge.Message) bridge.Rendered {
+	t.Helper()
+	r, err := a.Render(m)
+	if err != nil {
+		t.Fatalf("Render(%s): %v", m.ID, err)
+	}
+	return r
+}
+
 func TestStartRejectsBadToken(t *testing.T) {
 	srv := newServer(t)
 	opts := testOptions(srv)
@@ -291,7 +302,7 @@ func TestForumMode(t *testing.T) {
 	if len(srv.Webhooks(forum.ID)) != 1 || ref1.WebhookID != ref2.WebhookID {
 		t.Errorf("want one webhook on the forum, got %d", len(srv.Webhooks(forum.ID)))
 	}
-	ids, err := a.Post(ctx, ref1, textMsg("m1", "hello from QQ", alice.Peer))
+	ids, err := a.Post(ctx, ref1, mustRender(t, a, textMsg("m1", "hello from QQ", alice.Peer)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -339,7 +350,7 @@ func TestWebhookReuseAfterRestart(t *testing.T) {
 	if n := len(srv.Webhooks(ref.ChannelID)); n != 1 {
 		t.Errorf("%d webhooks in the channel, want 1", n)
 	}
-	if _, err := a2.Post(ctx, ref2, textMsg("m", "hi", s.Peer)); err != nil {
+	if _, err := a2.Post(ctx, ref2, mustRender(t, a2, textMsg("m", "hi", s.Peer))); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -378,7 +389,7 @@ func TestPostSplitsAndNeverPings(t *testing.T) {
 		t.Fatal(err)
 	}
 	long := strings.Repeat("一二三四五 six seven\n", 300) // 4800 characters
-	ids, err := a.Post(ctx, ref, textMsg("m1", long, s.Peer))
+	ids, err := a.Post(ctx, ref, mustRender(t, a, textMsg("m1", long, s.Peer)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -409,7 +420,7 @@ func TestPostSplitsAndNeverPings(t *testing.T) {
 	role := srv.ManagerRoleID
 	srv.SetRoleMentionable(role, true)
 	ping := fmt.Sprintf("@everyone @here <@&%s> <@%s> <@!%s> hi", role, srv.AdminUserID, srv.PlainUserID)
-	ids, err = a.Post(ctx, ref, textMsg("m2", ping, s.Peer))
+	ids, err = a.Post(ctx, ref, mustRender(t, a, textMsg("m2", ping, s.Peer)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -425,7 +436,7 @@ func TestPostSplitsAndNeverPings(t *testing.T) {
 	}
 
 	// The owner's own messages are marked.
-	ids, err = a.Post(ctx, ref, bridge.Message{ID: "m3", Kind: bridge.KindText, Text: "mine", FromOwner: true, Sender: bridge.Peer{UIN: "9", Nick: "Me"}})
+	ids, err = a.Post(ctx, ref, mustRender(t, a, bridge.Message{ID: "m3", Kind: bridge.KindText, Text: "mine", FromOwner: true, Sender: bridge.Peer{UIN: "9", Nick: "Me"}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -449,7 +460,7 @@ func TestPostRendersMediaAndCards(t *testing.T) {
 		{ID: "u", Kind: bridge.KindUnknown, Type: 77, Sender: s.Peer, Fields: []bridge.Field{{Name: "foo", Value: "bar"}}},
 	}
 	for _, m := range msgs {
-		ids, err := a.Post(ctx, ref, m)
+		ids, err := a.Post(ctx, ref, mustRender(t, a, m))
 		if err != nil {
 			t.Fatalf("post %s: %v", m.ID, err)
 		}
@@ -484,19 +495,19 @@ func TestFindPosted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	first, err := a.Post(ctx, ref, textMsg("m0", "before", s.Peer))
+	first, err := a.Post(ctx, ref, mustRender(t, a, textMsg("m0", "before", s.Peer)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	m := textMsg("m1", strings.Repeat("word ", 900), s.Peer) // 3 parts
-	if _, found, err := a.FindPosted(ctx, ref, first[0], m); err != nil || found {
+	if _, found, err := a.FindPosted(ctx, ref, first[0], mustRender(t, a, m)); err != nil || found {
 		t.Fatalf("before posting: found %v, %v", found, err)
 	}
-	ids, err := a.Post(ctx, ref, m)
+	ids, err := a.Post(ctx, ref, mustRender(t, a, m))
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, found, err := a.FindPosted(ctx, ref, first[0], m)
+	got, found, err := a.FindPosted(ctx, ref, first[0], mustRender(t, a, m))
 	if err != nil || !found || strings.Join(got, ",") != strings.Join(ids, ",") {
 		t.Fatalf("FindPosted = %v, %v, %v; want %v", got, found, err, ids)
 	}
@@ -509,7 +520,7 @@ func TestFindPosted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, found, err := a.FindPosted(ctx, ref, last, m2); err != nil || found {
+	if _, found, err := a.FindPosted(ctx, ref, last, mustRender(t, a, m2)); err != nil || found {
 		t.Fatalf("partial post: found %v, %v", found, err)
 	}
 	if _, ok := srv.Message(ref.ChannelID, partial.ID); ok {
@@ -527,7 +538,7 @@ func TestReadingRepliesAndPermissionGating(t *testing.T) {
 	}
 	waitFor(t, "gateway", a.Connected)
 
-	qq, err := a.Post(ctx, ref, textMsg("q1", "hi from QQ", bridge.Peer{UIN: "1", Nick: "Alice"}))
+	qq, err := a.Post(ctx, ref, mustRender(t, a, textMsg("q1", "hi from QQ", bridge.Peer{UIN: "1", Nick: "Alice"})))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -648,7 +659,7 @@ func TestRateLimitStormIsBounded(t *testing.T) {
 	// A short storm is ridden out.
 	before := srv.Count429()
 	srv.RateLimit(2, 20*time.Millisecond, false)
-	if _, err := a.Post(ctx, ref, textMsg("m1", "after a storm", s.Peer)); err != nil {
+	if _, err := a.Post(ctx, ref, mustRender(t, a, textMsg("m1", "after a storm", s.Peer))); err != nil {
 		t.Fatalf("post after 2 429s: %v", err)
 	}
 	if n := srv.Count429() - before; n != 2 {
@@ -659,7 +670,7 @@ func TestRateLimitStormIsBounded(t *testing.T) {
 	// A global limit makes the call wait retry_after, then succeeds.
 	srv.RateLimit(1, 150*time.Millisecond, true)
 	t0 = time.Now()
-	if _, err := a.Post(ctx, ref, textMsg("m3", "global", s.Peer)); err != nil {
+	if _, err := a.Post(ctx, ref, mustRender(t, a, textMsg("m3", "global", s.Peer))); err != nil {
 		t.Fatal(err)
 	}
 	if d := time.Since(t0); d < 150*time.Millisecond {
@@ -669,7 +680,7 @@ func TestRateLimitStormIsBounded(t *testing.T) {
 	// A retry_after longer than allowed fails at once.
 	srv.RateLimit(1, time.Hour, false)
 	t0 = time.Now()
-	_, err = a.Post(ctx, ref, textMsg("m4", "too long", s.Peer))
+	_, err = a.Post(ctx, ref, mustRender(t, a, textMsg("m4", "too long", s.Peer)))
 	if !errors.Is(err, ErrRateLimited) || time.Since(t0) > time.Second {
 		t.Errorf("hour-long retry_after: %v after %v", err, time.Since(t0))
 	}
@@ -838,7 +849,7 @@ func TestWebhookRecreatedWhenDeleted(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.DeleteWebhook(ref.WebhookID)
-	ids, err := a.Post(ctx, ref, textMsg("m1", "still here", s.Peer))
+	ids, err := a.Post(ctx, ref, mustRender(t, a, textMsg("m1", "still here", s.Peer)))
 	if err != nil {
 		t.Fatalf("post after the webhook was deleted: %v", err)
 	}
@@ -861,10 +872,10 @@ func TestDeletedChannelIsReportedAsNotFound(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv.DeleteChannel(ref.ChannelID)
-	if _, err := a.Post(ctx, ref, textMsg("m1", "into the void", s.Peer)); !errors.Is(err, bridge.ErrChannelNotFound) {
+	if _, err := a.Post(ctx, ref, mustRender(t, a, textMsg("m1", "into the void", s.Peer))); !errors.Is(err, bridge.ErrChannelNotFound) {
 		t.Errorf("Post into a deleted channel: %v, want ErrChannelNotFound", err)
 	}
-	if _, _, err := a.FindPosted(ctx, ref, "", textMsg("m1", "into the void", s.Peer)); !errors.Is(err, bridge.ErrChannelNotFound) {
+	if _, _, err := a.FindPosted(ctx, ref, "", mustRender(t, a, textMsg("m1", "into the void", s.Peer))); !errors.Is(err, bridge.ErrChannelNotFound) {
 		t.Errorf("FindPosted in a deleted channel: %v, want ErrChannelNotFound", err)
 	}
 	// The engine then asks for the channel again and gets a new one.
@@ -872,7 +883,7 @@ func TestDeletedChannelIsReportedAsNotFound(t *testing.T) {
 	if err != nil || ref2.ChannelID == ref.ChannelID {
 		t.Fatalf("EnsureChannel after the deletion: %+v, %v", ref2, err)
 	}
-	if _, err := a.Post(ctx, ref2, textMsg("m1", "into the new channel", s.Peer)); err != nil {
+	if _, err := a.Post(ctx, ref2, mustRender(t, a, textMsg("m1", "into the new channel", s.Peer))); err != nil {
 		t.Errorf("post into the new channel: %v", err)
 	}
 }
@@ -912,7 +923,7 @@ func TestRedactAndClamp(t *testing.T) {
 	h.Set("X-RateLimit-Reset-After", "3600")
 	h.Set("X-RateLimit-Reset", "99999999999")
 	tr.clampReset(h)
-	if h.Get("X-RateLimit-Reset-After") != "5.000" || h.Get("X-RateLimit-Reset") != "" {
+	if h.Get("X-RateLimit-Reset-After") != "5.050" || h.Get("X-RateLimit-Reset") != "" {
 		t.Errorf("clamped headers %v", h)
 	}
 }
@@ -1047,7 +1058,7 @@ func TestBurstPacedByBucketHeaders(t *testing.T) {
 	}
 	srv.SetRouteLimit("POST", "/webhooks/*/*", 5, 200*time.Millisecond)
 	for i := range 12 {
-		if _, err := a.Post(ctx, ref, textMsg(fmt.Sprint(i), fmt.Sprint("burst ", i), s.Peer)); err != nil {
+		if _, err := a.Post(ctx, ref, mustRender(t, a, textMsg(fmt.Sprint(i), fmt.Sprint("burst ", i), s.Peer))); err != nil {
 			t.Fatalf("post %d: %v", i, err)
 		}
 	}
@@ -1076,7 +1087,7 @@ func TestGlobalLimitPacedAfterFirst429(t *testing.T) {
 	const n = 150
 	t0 := time.Now()
 	for i := range n {
-		if _, err := a.Post(ctx, ref, textMsg(fmt.Sprint(i), fmt.Sprint("stream ", i), s.Peer)); err != nil {
+		if _, err := a.Post(ctx, ref, mustRender(t, a, textMsg(fmt.Sprint(i), fmt.Sprint("stream ", i), s.Peer))); err != nil {
 			t.Fatalf("post %d: %v", i, err)
 		}
 	}
@@ -1162,7 +1173,7 @@ func TestRenameRateLimitDoesNotBlockPosting(t *testing.T) {
 	if err != nil || got.ChannelID != ref.ChannelID || got.Name != "alice" {
 		t.Fatalf("EnsureChannel during a rename limit = %+v, %v; want the old channel as is", got, err)
 	}
-	if _, err := a.Post(ctx, got, textMsg("m1", "still delivered", s.Peer)); err != nil {
+	if _, err := a.Post(ctx, got, mustRender(t, a, textMsg("m1", "still delivered", s.Peer))); err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Now()
@@ -1195,10 +1206,10 @@ func TestPerCallDeadline(t *testing.T) {
 	srv.DelayRoute("POST", "/webhooks/*/*", 1, time.Second)
 	t0 := time.Now()
 	m := textMsg("m1", "slow", s.Peer)
-	if _, err := a.Post(ctx, ref, m); err == nil || time.Since(t0) > 700*time.Millisecond {
+	if _, err := a.Post(ctx, ref, mustRender(t, a, m)); err == nil || time.Since(t0) > 700*time.Millisecond {
 		t.Fatalf("held post: %v after %v", err, time.Since(t0))
 	}
-	if _, found, err := a.FindPosted(ctx, ref, "", m); err != nil || found {
+	if _, found, err := a.FindPosted(ctx, ref, "", mustRender(t, a, m)); err != nil || found {
 		t.Errorf("FindPosted after the timeout: %v, %v", found, err)
 	}
 }

@@ -45,15 +45,11 @@ func (a *Adapter) PostAdmin(ctx context.Context, m AdminMessage) (string, error)
 		send.Content = clip("<@&"+m.MentionRoleID+"> "+m.Content, MaxContent)
 		send.AllowedMentions = &discordgo.MessageAllowedMentions{Parse: []discordgo.AllowedMentionType{}, Roles: []string{m.MentionRoleID}}
 	}
-	var msg *discordgo.Message
-	err := a.do(ctx, "post to the admin channel", false, func(o ...discordgo.RequestOption) (err error) {
-		s := *send
-		if len(m.Image) > 0 {
-			s.Files = []*discordgo.File{pngFile(m.Image, m.ImageName)}
-		}
-		msg, err = a.rest.ChannelMessageSendComplex(a.opts.AdminChannelID, &s, o...)
-		return err
-	})
+	if len(m.Image) > 0 {
+		send.Files = []*discordgo.File{pngFile(m.Image, m.ImageName)}
+	}
+	// A nonce of its own makes the post safe to retry when an answer is lost.
+	msg, err := a.PostAsBot(ctx, "post to the admin channel", a.opts.AdminChannelID, randomNonce(), send)
 	if err != nil {
 		return "", err
 	}

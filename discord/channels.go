@@ -299,10 +299,16 @@ func (a *Adapter) createChannel(ctx context.Context, s bridge.Session, all []*di
 			return nil, ErrGuildFull
 		}
 		n := top + 1
+		catName := CategoryName(a.opts.CategoryName, n)
 		cat, err := a.createPrivate(ctx, "create a category", discordgo.GuildChannelCreateData{
-			Name: CategoryName(a.opts.CategoryName, n),
+			Name: catName,
 			Type: discordgo.ChannelTypeGuildCategory,
 		})
+		if c := a.findMade(ctx, err, "category", func(c *discordgo.Channel) bool {
+			return c.Type == discordgo.ChannelTypeGuildCategory && c.Name == catName
+		}); c != nil {
+			cat, err = c, nil
+		}
 		if err != nil {
 			return nil, a.limitErr(ctx, err)
 		}
@@ -325,6 +331,11 @@ func (a *Adapter) createChannel(ctx context.Context, s bridge.Session, all []*di
 		}, o...)
 		return err
 	})
+	if c := a.findMade(ctx, err, "session channel", func(c *discordgo.Channel) bool {
+		return c.Type == discordgo.ChannelTypeGuildText && c.ParentID == parent && a.topicNames(c.Topic, s.ID)
+	}); c != nil {
+		ch, err = c, nil
+	}
 	if err != nil {
 		return nil, a.limitErr(ctx, err)
 	}
@@ -398,13 +409,7 @@ func (a *Adapter) webhook(ctx context.Context, channelID string) (*discordgo.Web
 	if err != nil {
 		return nil, err
 	}
-	for _, h := range hooks {
-		ours := (h.ApplicationID != "" && h.ApplicationID == appID) || (h.User != nil && h.User.ID == botID)
-		if ours && h.Name == a.opts.WebhookName && h.Token != "" {
-			wh = h
-			break
-		}
-	}
+	wh = a.ourHook(hooks, botID, appID)
 	if wh == nil {
 		if len(hooks) >= 15 {
 			return nil, fmt.Errorf("channel %s: %w", channelID, ErrWebhookLimit)
@@ -413,6 +418,17 @@ func (a *Adapter) webhook(ctx context.Context, channelID string) (*discordgo.Web
 			wh, err = a.rest.WebhookCreate(channelID, a.opts.WebhookName, "", o...)
 			return err
 		})
+		if bridge.OutcomeOf(err) == bridge.CallAmbiguous {
+			// It may have been made: look before anything else is tried.
+			lerr := a.do(ctx, "list a channel's webhooks", true, func(o ...discordgo.RequestOption) (err error) {
+				hooks, err = a.rest.ChannelWebhooks(channelID, o...)
+				return err
+			})
+			if found := a.ourHook(hooks, botID, appID); lerr == nil && found != nil {
+				a.log.Info("found the webhook made by a create whose answer was lost", "channel", channelID)
+				wh, err = found, nil
+			}
+		}
 		if err != nil {
 			switch restCode(err) {
 			case 30007:

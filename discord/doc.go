@@ -9,6 +9,15 @@
 // alive with a watchdog that rebuilds stuck sessions, bounds every REST call
 // (no endless 429 retries) and never lets bridged content ping anyone.
 //
+// Every call that acts reports what became of it (see bridge.OutcomeOf):
+// done, transient, permanent (a 4xx, with the reason) or ambiguous (a
+// create whose answer was lost: never retried blind). A QQ message is
+// rendered once (Render) into versioned bytes the engine records; posts and
+// FindPosted use those bytes, never a new rendering. The bot's own posts
+// carry a nonce with enforce_nonce (PostAsBot), and a channel, forum post
+// or webhook whose create answer was lost is looked up before another is
+// made.
+//
 // It also offers the admin-channel primitives that the login and admin UI is
 // built on: posting and editing a message with an image, guild slash
 // commands and interaction replies, all restricted to the admin role.

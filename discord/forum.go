@@ -31,8 +31,9 @@ func (a *Adapter) ensurePost(ctx context.Context, s bridge.Session, have *bridge
 			return bridge.ChannelRef{}, err
 		}
 	}
-	if th == nil && have == nil {
-		// The caller may have lost the post: look among the active ones.
+	if th == nil {
+		// The caller may have lost the post, or an earlier create whose
+		// answer was lost made it: look among the active ones.
 		if found, err := a.findPost(ctx, forumID, s); err != nil {
 			a.log.Warn("could not list active forum posts", "err", err)
 		} else {
@@ -49,6 +50,13 @@ func (a *Adapter) ensurePost(ctx context.Context, s bridge.Session, have *bridge
 				&discordgo.MessageSend{Content: Topic(s, a.tag(s.ID)), AllowedMentions: noMentions()}, o...)
 			return err
 		})
+		if bridge.OutcomeOf(err) == bridge.CallAmbiguous {
+			// It may have been made: look before anything else is tried.
+			if found, ferr := a.findPost(ctx, forumID, s); ferr == nil && found != nil {
+				a.log.Info("found the forum post made by a create whose answer was lost", "session", s.ID, "thread", found.ID)
+				th, err = found, nil
+			}
+		}
 		if err != nil {
 			if notFound(err) {
 				// The forum itself was deleted: make it again next time.
@@ -140,16 +148,22 @@ func (a *Adapter) ensureForum(ctx context.Context) (string, error) {
 	if len(all) >= maxGuildChannels {
 		return "", ErrGuildFull
 	}
+	forumName := ChannelName(a.opts.CategoryName, "qq-music")
 	f, err := a.createPrivate(ctx, "create the forum", discordgo.GuildChannelCreateData{
-		Name:  ChannelName(a.opts.CategoryName, "qq-music"),
+		Name:  forumName,
 		Type:  discordgo.ChannelTypeGuildForum,
 		Topic: "One post per QQ Music private chat, kept by the QQ Music bridge.",
 	})
-	if errors.Is(err, bridge.ErrPermanent) {
-		return "", err
+	if c := a.findMade(ctx, err, "forum", func(c *discordgo.Channel) bool {
+		return c.Type == discordgo.ChannelTypeGuildForum && c.Name == forumName
+	}); c != nil {
+		f, err = c, nil
 	}
 	if restStatus(err) == http.StatusBadRequest {
 		return "", fmt.Errorf("discord: could not create the forum (forum channels need a Community server; enable Community in the server settings or use discord.mode = \"channels\"): %w", err)
+	}
+	if errors.Is(err, bridge.ErrPermanent) {
+		return "", err
 	}
 	if err != nil {
 		return "", permHint(err, "Manage Channels")

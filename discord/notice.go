@@ -2,8 +2,8 @@ package discord
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/bwmarrin/discordgo"
@@ -11,51 +11,25 @@ import (
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge"
 )
 
-// noticeBody is a bot message with a nonce Discord enforces: a second
-// create with the same nonce from the same author within a few minutes
-// returns the first message instead of posting again. discordgo's
-// MessageSend has no nonce, so the body is written here.
-type noticeBody struct {
-	Content         string                            `json:"content"`
-	Nonce           string                            `json:"nonce"`
-	EnforceNonce    bool                              `json:"enforce_nonce"`
-	AllowedMentions *discordgo.MessageAllowedMentions `json:"allowed_mentions"`
-}
-
 // PostNotice implements bridge.Discord: it posts text as the bot into a
-// session channel (or forum post), never pinging anybody. The nonce makes
-// the call idempotent, so a lost answer may be retried.
+// session channel (or forum post), never pinging anybody. The nonce (sent
+// with enforce_nonce, see PostAsBot) makes the call idempotent, so a lost
+// answer may be retried.
 func (a *Adapter) PostNotice(ctx context.Context, ref bridge.ChannelRef, nonce, text string) (string, error) {
 	if ref.ChannelID == "" {
 		return "", errors.New("discord: post a notice: no channel given")
 	}
-	if nonce == "" || len(nonce) > 25 {
-		return "", errors.New("discord: post a notice: the nonce must have 1 to 25 characters")
+	if nonce == "" || len(nonce) > nonceLen {
+		return "", fmt.Errorf("discord: post a notice: the nonce must have 1 to %d characters", nonceLen)
 	}
-	body := noticeBody{
+	m, err := a.PostAsBot(ctx, "post a notice", ref.ChannelID, nonce, &discordgo.MessageSend{
 		Content:         clip(NeutraliseMentions(stripControlKeepLines(text)), 2000),
-		Nonce:           nonce,
-		EnforceNonce:    true,
 		AllowedMentions: noMentions(),
-	}
-	var id string
-	err := a.do(ctx, "post a notice", true, func(o ...discordgo.RequestOption) error {
-		raw, err := a.rest.RequestWithBucketID("POST", discordgo.EndpointChannelMessages(ref.ChannelID), body,
-			discordgo.EndpointChannelMessages(ref.ChannelID), o...)
-		if err != nil {
-			return err
-		}
-		var m discordgo.Message
-		if err := json.Unmarshal(raw, &m); err != nil {
-			return err
-		}
-		id = m.ID
-		return nil
 	})
 	if err != nil {
 		return "", channelGone(err)
 	}
-	return id, nil
+	return m.ID, nil
 }
 
 // stripControlKeepLines is stripControl that keeps line breaks.

@@ -28,27 +28,29 @@ func (a *Adapter) hookOf(ref bridge.ChannelRef) (id, token, threadID string) {
 	return ref.WebhookID, ref.WebhookToken, threadID
 }
 
-// Post implements bridge.Discord. On an error it returns the ids of the
-// parts already posted with it (FindPosted then tells what is missing).
-func (a *Adapter) Post(ctx context.Context, ref bridge.ChannelRef, m bridge.Message) ([]string, error) {
+// Post implements bridge.Discord: it posts exactly the recorded parts of r
+// with the channel's webhook. On an error it returns the ids of the parts
+// already posted with it (FindPosted then tells what is missing).
+func (a *Adapter) Post(ctx context.Context, ref bridge.ChannelRef, r bridge.Rendered) ([]string, error) {
 	if ref.ChannelID == "" {
 		return nil, errors.New("discord: Post: no channel")
 	}
-	parts := render(m)
-	username := WebhookUsername(m.Sender.Nick, m.Sender.UIN, m.FromOwner)
-	avatar := httpURL(m.Sender.AvatarURL)
+	rec, err := decodeRendered(r)
+	if err != nil {
+		return nil, err
+	}
 	var ids []string
-	for _, p := range parts {
+	for _, p := range rec.Parts {
 		params := &discordgo.WebhookParams{
 			Content:         p.Content,
-			Username:        username,
-			AvatarURL:       avatar,
+			Username:        rec.Username,
+			AvatarURL:       rec.Avatar,
 			Embeds:          p.Embeds,
 			AllowedMentions: noMentions(),
 		}
 		msg, err := a.execute(ctx, ref, params)
 		if err != nil {
-			return ids, fmt.Errorf("discord: post QQ message %s (part %d of %d): %w", m.ID, len(ids)+1, len(parts), err)
+			return ids, fmt.Errorf("discord: post QQ message %s (part %d of %d): %w", rec.QQID, len(ids)+1, len(rec.Parts), err)
 		}
 		ids = append(ids, msg.ID)
 	}
@@ -149,17 +151,21 @@ func compareIDs(x, y string) int {
 }
 
 // FindPosted implements bridge.Discord: it looks, after afterID, for the
-// webhook messages m renders to. When only the first parts of a split
-// message are there (a crash mid-post), it deletes them and reports not
-// found, so that posting again does not duplicate them.
-func (a *Adapter) FindPosted(ctx context.Context, ref bridge.ChannelRef, afterID string, m bridge.Message) ([]string, bool, error) {
+// webhook messages recorded in r (never a new rendering). When only the
+// first parts of a split message are there (a crash mid-post), it deletes
+// them and reports not found, so that posting again does not duplicate
+// them.
+func (a *Adapter) FindPosted(ctx context.Context, ref bridge.ChannelRef, afterID string, r bridge.Rendered) ([]string, bool, error) {
+	rec, err := decodeRendered(r)
+	if err != nil {
+		return nil, false, err
+	}
 	msgs, err := a.history(ctx, ref.ChannelID, afterID, 10)
 	if err != nil {
 		return nil, false, err
 	}
 	hookID, token, thread := a.hookOf(ref)
-	parts := render(m)
-	username := WebhookUsername(m.Sender.Nick, m.Sender.UIN, m.FromOwner)
+	parts, username := rec.Parts, rec.Username
 	var ours []*discordgo.Message
 	for _, dm := range msgs {
 		if dm.WebhookID != "" && (dm.WebhookID == hookID || dm.WebhookID == ref.WebhookID) {
@@ -189,7 +195,7 @@ func (a *Adapter) FindPosted(ctx context.Context, ref bridge.ChannelRef, afterID
 				return a.rest.WebhookMessageDelete(hookID, token, id, o...)
 			})
 			if err != nil && !notFound(err) {
-				return nil, false, fmt.Errorf("discord: remove the first parts of QQ message %s before posting it again: %w", m.ID, err)
+				return nil, false, fmt.Errorf("discord: remove the first parts of QQ message %s before posting it again: %w", rec.QQID, err)
 			}
 		}
 		return nil, false, nil
@@ -197,8 +203,8 @@ func (a *Adapter) FindPosted(ctx context.Context, ref bridge.ChannelRef, afterID
 	return nil, false, nil
 }
 
-// samePart reports whether a posted message is the rendering p.
-func samePart(dm *discordgo.Message, p outMessage, username string) bool {
+// samePart reports whether a posted message is the recorded part p.
+func samePart(dm *discordgo.Message, p recordPart, username string) bool {
 	if strings.TrimSpace(dm.Content) != strings.TrimSpace(p.Content) || len(dm.Embeds) != len(p.Embeds) {
 		return false
 	}

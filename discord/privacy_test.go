@@ -44,7 +44,7 @@ func TestSessionChannelsArePrivate(t *testing.T) {
 				t.Fatal(err)
 			}
 			waitFor(t, "gateway", a.Connected)
-			if _, err := a.Post(ctx, ref, textMsg("q1", "a private word", bridge.Peer{UIN: "10001", Nick: "Bob"})); err != nil {
+			if _, err := a.Post(ctx, ref, mustRender(t, a, textMsg("q1", "a private word", bridge.Peer{UIN: "10001", Nick: "Bob"}))); err != nil {
 				t.Fatal(err)
 			}
 

@@ -170,13 +170,10 @@ func (a *Adapter) notice(ctx context.Context, m *discordgo.Message) {
 		who = "members with the bridge's admin role"
 	}
 	text := fmt.Sprintf("Your message was not sent to QQ: only %s can reply here.", who)
-	err := a.do(ctx, "send a notice", false, func(o ...discordgo.RequestOption) error {
-		_, err := a.rest.ChannelMessageSendComplex(m.ChannelID, &discordgo.MessageSend{
-			Content:         text,
-			Reference:       &discordgo.MessageReference{MessageID: m.ID, ChannelID: m.ChannelID, FailIfNotExists: new(false)},
-			AllowedMentions: noMentions(),
-		}, o...)
-		return err
+	_, err := a.PostAsBot(ctx, "send a notice", m.ChannelID, BotNonce("notice", m.ChannelID, m.ID), &discordgo.MessageSend{
+		Content:         text,
+		Reference:       &discordgo.MessageReference{MessageID: m.ID, ChannelID: m.ChannelID, FailIfNotExists: new(false)},
+		AllowedMentions: noMentions(),
 	})
 	if err != nil {
 		a.log.Warn("could not send a notice", "channel", m.ChannelID, "err", err)
@@ -230,12 +227,11 @@ func (a *Adapter) MarkFailed(ctx context.Context, channelID, messageID, reason s
 		reason = "unknown error"
 	}
 	text := clip("Not sent to QQ: "+NeutraliseMentions(stripControl(reason)), 1900)
-	return a.do(ctx, "explain a failed reply", false, func(o ...discordgo.RequestOption) error {
-		_, err := a.rest.ChannelMessageSendComplex(channelID, &discordgo.MessageSend{
-			Content:         text,
-			Reference:       &discordgo.MessageReference{MessageID: messageID, ChannelID: channelID, FailIfNotExists: new(false)},
-			AllowedMentions: noMentions(),
-		}, o...)
-		return err
+	// The nonce makes a repeated mark (its answer lost) show one reason.
+	_, err = a.PostAsBot(ctx, "explain a failed reply", channelID, BotNonce("failed", channelID, messageID), &discordgo.MessageSend{
+		Content:         text,
+		Reference:       &discordgo.MessageReference{MessageID: messageID, ChannelID: channelID, FailIfNotExists: new(false)},
+		AllowedMentions: noMentions(),
 	})
+	return err
 }

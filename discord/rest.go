@@ -10,15 +10,19 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/bwmarrin/discordgo"
 	"golang.org/x/time/rate"
+
+	"github.com/qmdbridge/qqmusic-discord-bridge/bridge"
 )
 
 var (
@@ -65,6 +69,13 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			req.Host = nu.Host
 		}
 	}
+	if req.Context().Value(pacedKey{}) == nil {
+		// A request discordgo makes by itself (the gateway URL on every
+		// new session): it counts against the global limit too.
+		if err := t.a.waitGlobal(req.Context()); err != nil {
+			return nil, err
+		}
+	}
 	resp, err := t.next.RoundTrip(req)
 	if err != nil {
 		return nil, err
@@ -94,7 +105,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		if wait <= 0 {
 			wait = time.Second
 		}
-		t.a.pauseAll(wait)
+		t.a.pauseAll(wait + rateLimitMargin)
 	}
 	// The adapter waits out a 429 itself, mindful of contexts. Left to
 	// discordgo, these headers would make it sleep before the next request
@@ -109,7 +120,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 
 // clampReset bounds the bucket reset discordgo will sleep for before its
 // next request on a bucket (that sleep ignores contexts): never longer than
-// MaxRetryAfter. A longer limit then shows as a 429 the adapter refuses to
+// MaxRetryAfter, plus rateLimitMargin. A longer limit then shows as a 429 the adapter refuses to
 // wait for, instead of a call stuck for an hour.
 func (t *transport) clampReset(h http.Header) {
 	after := h.Get("X-RateLimit-Reset-After")
@@ -119,16 +130,22 @@ func (t *transport) clampReset(h http.Header) {
 	h.Del("X-RateLimit-Reset") // discordgo prefers Reset-After; keep one source
 	secs, err := strconv.ParseFloat(after, 64)
 	if limit := t.a.opts.MaxRetryAfter.Seconds(); err != nil || secs > limit {
-		h.Set("X-RateLimit-Reset-After", strconv.FormatFloat(limit, 'f', 3, 64))
+		secs = limit
 	}
+	// discordgo cuts the value to the millisecond and waits exactly that
+	// long: keep a margin so that the next request lands in the new window.
+	secs += rateLimitMargin.Seconds()
+	h.Set("X-RateLimit-Reset-After", strconv.FormatFloat(secs, 'f', 3, 64))
 }
 
 // Once Discord's global limit (50 requests/s) has answered 429, the
 // adapter paces every REST request at globalPace for paceFor: a sustained
-// stream then stays just under the limit instead of meeting it once a
-// second. Bursts of a bridge that never reaches the limit are not paced.
+// stream then stays under the limit instead of meeting it once a second.
+// The margin of 4 requests a second absorbs requests that a stalled
+// process sends closer together than they were paced. Bursts of a bridge
+// that never reaches the limit are not paced.
 const (
-	globalPace rate.Limit = 47
+	globalPace rate.Limit = 46
 	paceFor               = time.Minute
 )
 
@@ -177,25 +194,40 @@ func sleep(ctx context.Context, d time.Duration) error {
 type restCall func(opts ...discordgo.RequestOption) error
 
 // do runs call with a per-attempt deadline, discordgo's own retries off,
-// and bounded retries of its own: a 429 waits retry_after (at most
-// MaxRetryAfter) and is retried up to MaxRetries times; 5xx answers, and
-// network errors of idempotent calls, are retried with exponential back-off
-// just as often. what names the call in errors.
+// and bounded retries of its own, and classifies what became of it (see
+// bridge.OutcomeOf):
+//
+//   - a 429 waits retry_after plus rateLimitMargin (at most MaxRetryAfter)
+//     and is retried up to MaxRetries times: Discord applied nothing;
+//   - a network error before the request was written (dial refused, DNS) is
+//     retried with exponential back-off: nothing reached Discord;
+//   - a 5xx, discordgo's "Exceeded Max retries HTTP 502", a time-out or a
+//     dropped connection after the request was written is retried only when
+//     idempotent; otherwise it is returned at once as bridge.ErrAmbiguous
+//     (and ErrUnavailable): Discord may have applied it, and the caller
+//     reconciles before any second attempt;
+//   - 401 is ErrTokenRejected; other 4xx answers are bridge.ErrPermanent
+//     with a reason a person can act on, except Discord's "unknown channel"
+//     and "unknown webhook" (10003, 10015), which callers map to
+//     bridge.ErrChannelNotFound or a new webhook.
+//
+// what names the call in errors.
 func (a *Adapter) do(ctx context.Context, what string, idempotent bool, call restCall) error {
 	var last error
 	for attempt := 0; ; attempt++ {
 		if err := a.waitGlobal(ctx); err != nil {
 			return fmt.Errorf("discord: %s: %w", what, err)
 		}
-		cctx, cancel := context.WithTimeout(ctx, a.opts.CallTimeout)
+		var wrote atomic.Bool
+		cctx, cancel := context.WithTimeout(context.WithValue(ctx, pacedKey{}, true), a.opts.CallTimeout)
+		cctx = httptrace.WithClientTrace(cctx, &httptrace.ClientTrace{
+			WroteRequest: func(info httptrace.WroteRequestInfo) { wrote.Store(info.Err == nil) },
+		})
 		a.metricsRequests.Add(1)
 		err := call(discordgo.WithContext(cctx), discordgo.WithRetryOnRatelimit(false), discordgo.WithRestRetries(0))
 		cancel()
 		if err == nil {
 			return nil
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("discord: %s: %w", what, ctx.Err())
 		}
 		var wait time.Duration
 		var rle *discordgo.RateLimitError
@@ -210,19 +242,39 @@ func (a *Adapter) do(ctx context.Context, what string, idempotent bool, call res
 			if wait > a.opts.MaxRetryAfter {
 				return fmt.Errorf("discord: %s: %w; Discord asked to wait longer than the %v the bridge allows", what, last, a.opts.MaxRetryAfter)
 			}
+			wait += rateLimitMargin
 			a.metricsRateLimited.Add(1)
 		case errors.As(err, &re) && re.Response != nil && re.Response.StatusCode == http.StatusUnauthorized:
 			return fmt.Errorf("discord: %s: %w", what, ErrTokenRejected)
 		case errors.As(err, &re) && re.Response != nil && re.Response.StatusCode >= 500:
 			last = fmt.Errorf("%w: HTTP %d", ErrUnavailable, re.Response.StatusCode)
+			if !idempotent {
+				return mayHaveHappened(what, last)
+			}
 			wait = a.backoff(attempt)
 		case errors.As(err, &re):
-			return fmt.Errorf("discord: %s: %w", what, err)
+			return refused(what, err, re)
 		case strings.HasPrefix(err.Error(), "Exceeded Max retries HTTP"):
 			// discordgo's own answer to a 502 once its retries (none,
 			// here) are used up: a plain error, not a RESTError.
 			last = fmt.Errorf("%w: HTTP 502", ErrUnavailable)
+			if !idempotent {
+				return mayHaveHappened(what, last)
+			}
 			wait = a.backoff(attempt)
+		case !wrote.Load() && ctx.Err() == nil && isTransient(err):
+			// Nothing was written: Discord cannot have seen it.
+			last = fmt.Errorf("%w: %v", ErrUnavailable, redact(err))
+			wait = a.backoff(attempt)
+		case !idempotent && wrote.Load():
+			// Sent, then no answer: a time-out, a dropped connection or
+			// our own context ending.
+			if ctx.Err() != nil {
+				return mayHaveHappened(what, fmt.Errorf("%w: %w", ctx.Err(), ErrUnavailable))
+			}
+			return mayHaveHappened(what, fmt.Errorf("%w: %v", ErrUnavailable, redact(err)))
+		case ctx.Err() != nil:
+			return fmt.Errorf("discord: %s: %w", what, ctx.Err())
 		case idempotent && isTransient(err):
 			last = fmt.Errorf("%w: %v", ErrUnavailable, redact(err))
 			wait = a.backoff(attempt)
@@ -236,6 +288,51 @@ func (a *Adapter) do(ctx context.Context, what string, idempotent bool, call res
 			return fmt.Errorf("discord: %s: %w", what, err)
 		}
 	}
+}
+
+// pacedKey marks the context of a request do has already paced (see
+// waitGlobal), so that the transport does not pace it twice.
+type pacedKey struct{}
+
+// rateLimitMargin is added to every rate-limit wait Discord asks for
+// (retry_after, X-RateLimit-Reset-After, a global limit): Discord's values
+// are cut to the millisecond, so waiting exactly that long can send the
+// next request just before the window ends, and meet another 429.
+const rateLimitMargin = 50 * time.Millisecond
+
+// mayHaveHappened reports a non-idempotent call that reached Discord but
+// whose answer was lost or a 5xx: it may have been applied.
+func mayHaveHappened(what string, err error) error {
+	return bridge.Ambiguous(fmt.Errorf("discord: %s: the request was sent but its outcome is unknown (Discord may have applied it; the bridge checks before trying again): %w", what, err))
+}
+
+// refused classifies a 4xx answer other than 401 and 429. Unknown channel
+// and unknown webhook stay unclassified: callers recreate those.
+func refused(what string, err error, re *discordgo.RESTError) error {
+	code := restCode(err)
+	if code == 10003 || code == 10015 {
+		return fmt.Errorf("discord: %s: %w", what, err)
+	}
+	status := 0
+	if re.Response != nil {
+		status = re.Response.StatusCode
+	}
+	var advice string
+	switch {
+	case code == 50013 || status == http.StatusForbidden:
+		advice = "Discord forbade it (HTTP 403): give the bot's role the missing permission in this channel, then retry"
+	case code == 10008:
+		advice = "Discord no longer has that message (HTTP 404): it was deleted"
+	case status == http.StatusNotFound:
+		advice = "Discord does not know what it refers to (HTTP 404): it was deleted"
+	case status == http.StatusRequestEntityTooLarge:
+		advice = "Discord refused it as too large (HTTP 413): it cannot be sent as is"
+	case status == http.StatusBadRequest:
+		advice = "Discord refused its content (HTTP 400): it cannot be sent as is; skip it, or retry once the cause is fixed"
+	default:
+		advice = fmt.Sprintf("Discord refused it (HTTP %d)", status)
+	}
+	return bridge.Permanent(fmt.Errorf("discord: %s: %s: %w", what, advice, err))
 }
 
 func (a *Adapter) backoff(attempt int) time.Duration {

@@ -150,7 +150,11 @@ func (n *naive) cycle(ctx context.Context) {
 				}
 				n.refs[sid] = ref
 			}
-			if _, err := n.ad.Post(ctx, ref, toBridge(sid, m)); err != nil {
+			r, err := n.ad.Render(toBridge(sid, m))
+			if err != nil {
+				break
+			}
+			if _, err := n.ad.Post(ctx, ref, r); err != nil {
 				break
 			}
 			n.seen[id] = true

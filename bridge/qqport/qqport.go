@@ -373,13 +373,14 @@ func unixTime(v int64) time.Time {
 }
 
 // SendText sends a text message and returns its QQ id when the reply names
-// it.
+// it. Its errors are classified (see sendOutcome): permanent for what QQ
+// refuses for good, ambiguous when the message may have been sent.
 func (p *Port) SendText(ctx context.Context, s bridge.OutgoingText) (string, error) {
 	if strings.TrimSpace(s.Text) == "" {
-		return "", errors.New("refusing to send an empty message to QQ Music")
+		return "", bridge.Permanent(errors.New("refusing to send an empty message to QQ Music"))
 	}
 	if n := len([]rune(s.Text)); n > MaxTextLen {
-		return "", fmt.Errorf("message of %d characters is longer than the %d QQ Music takes", n, MaxTextLen)
+		return "", bridge.Permanent(fmt.Errorf("message of %d characters is longer than the %d QQ Music takes", n, MaxTextLen))
 	}
 	var res *qq.SendResult
 	err := p.withRefresh(ctx, func() error {
@@ -394,7 +395,7 @@ func (p *Port) SendText(ctx context.Context, s bridge.OutgoingText) (string, err
 		return err
 	})
 	if err != nil {
-		return "", err
+		return "", sendOutcome(err)
 	}
 	if res != nil {
 		for _, m := range res.Messages {

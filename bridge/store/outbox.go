@@ -387,6 +387,33 @@ func (s *Store) MarkAttempt(ctx context.Context, id int64) error {
 	return nil
 }
 
+// MarkAttemptSent is MarkAttempt for a delivery that records what it
+// sends: in the same write, it keeps sent as the entry's recorded
+// rendering unless one is already kept (the first attempt's stays). Later
+// attempts and reconciliations read it back with Sent.
+func (s *Store) MarkAttemptSent(ctx context.Context, id int64, sent []byte) error {
+	r, err := s.db.ExecContext(ctx, "UPDATE outbox SET attempts = attempts + 1, status = 'attempting', attempted_at = ?, sent = COALESCE(sent, ?) WHERE id = ? AND state = 'pending'",
+		s.ms(), sent, id)
+	if err != nil {
+		return s.wrap(err)
+	}
+	if n, _ := r.RowsAffected(); n == 0 {
+		return fmt.Errorf("store: entry %d is settled or gone; not attempted: %w", id, ErrEntryState)
+	}
+	return nil
+}
+
+// Sent returns the recorded rendering of an entry (see MarkAttemptSent),
+// or nil when none is kept.
+func (s *Store) Sent(ctx context.Context, id int64) ([]byte, error) {
+	var b []byte
+	err := s.db.QueryRowContext(ctx, "SELECT sent FROM outbox WHERE id = ?", id).Scan(&b)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return b, s.wrap(err)
+}
+
 // RecordRetry schedules another attempt of a pending entry at next after a
 // transient failure (nothing happened) and keeps why it failed.
 func (s *Store) RecordRetry(ctx context.Context, id int64, next time.Time, why string) error {

@@ -13,7 +13,10 @@
 // [Server.SetHeartbeatAcks], [Server.HangGateway],
 // [Server.AnswerNextIdentify], [Server.RateLimit], [Server.FailNext],
 // [Server.SetRandomFaults],
-// [Server.SetRouteLimit], [Server.SetGlobalLimit]).
+// [Server.SetRouteLimit], [Server.SetGlobalLimit], and, where the real
+// service promises nothing, [Server.ApplyThenFail] and
+// [Server.SetApplyThenFail]: a request applied in full whose answer is then
+// lost as a 5xx, a dropped connection or a hang).
 //
 // The double speaks Discord's wire protocol: JSON over HTTP under /api/v9
 // and /api/v10 with "Authorization: Bot <token>", multipart uploads with a
@@ -57,6 +60,9 @@
 //     events GUILD_MEMBERS; INTERACTION_CREATE is always sent.
 //   - A REST call's gateway events are written before its HTTP answer, the
 //     harder order for a bot that must recognise its own messages.
+//   - A message create with "enforce_nonce": true and a nonce already used
+//     by the same author within [NonceWindow] returns that message instead
+//     of creating one, as Discord does. Webhook executes have no nonce.
 //   - Permissions follow Discord's computation (see [Server.Permissions]):
 //     the owner, Administrator, @everyone and member roles, then channel
 //     overwrites (@everyone, roles, member; a thread uses its parent's),

@@ -31,6 +31,8 @@ type msgPayload struct {
 	Flags            *int              `json:"flags"`
 	StickerIDs       []string          `json:"sticker_ids"`
 	Poll             json.RawMessage   `json:"poll"`
+	Nonce            json.RawMessage   `json:"nonce"`
+	EnforceNonce     bool              `json:"enforce_nonce"`
 	// webhook execute only
 	Username    string   `json:"username"`
 	AvatarURL   string   `json:"avatar_url"`
@@ -640,7 +642,9 @@ func (s *Server) getMessages(w http.ResponseWriter, r *http.Request) *apiError {
 	}
 	out := make([]Message, 0, len(sel))
 	for i := len(sel) - 1; i >= 0; i-- { // Discord answers newest first
-		out = append(out, copyMessage(sel[i]))
+		m := copyMessage(sel[i])
+		m.Nonce = "" // only the create answer and MESSAGE_CREATE carry it
+		out = append(out, m)
 	}
 	writeJSON(w, 200, out)
 	return nil
@@ -663,7 +667,9 @@ func (s *Server) getMessage(w http.ResponseWriter, r *http.Request) *apiError {
 	if m == nil {
 		return errUnknownMessage()
 	}
-	writeJSON(w, 200, copyMessage(m))
+	out := copyMessage(m)
+	out.Nonce = "" // only the create answer and MESSAGE_CREATE carry it
+	writeJSON(w, 200, out)
 	return nil
 }
 
@@ -683,7 +689,21 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) *apiError {
 	if e != nil {
 		return e
 	}
+	nonce, e := parseNonce(p.Nonce)
+	if e != nil {
+		return e
+	}
 	s.mu.Lock()
+	if p.EnforceNonce && nonce != "" {
+		// Discord returns the message made with this nonce instead of a
+		// second one.
+		if m := s.nonceHitLocked(s.BotUserID, nonce); m != nil {
+			out := copyMessage(m)
+			s.mu.Unlock()
+			writeJSON(w, 200, out)
+			return nil
+		}
+	}
 	ch := s.state.channels[r.PathValue("channel")]
 	if ch == nil {
 		s.mu.Unlock()
@@ -717,6 +737,12 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) *apiError {
 	m, e := s.buildMessageLocked(newMessage{
 		channel: ch, author: *s.state.users[s.BotUserID], payload: &p, allowed: am, uploads: ups, flags: flags,
 	})
+	if e == nil && nonce != "" {
+		m.Nonce = nonce
+		if p.EnforceNonce {
+			s.rememberNonceLocked(s.BotUserID, nonce, m)
+		}
+	}
 	var thread Channel
 	if unarchived {
 		thread = copyChannel(ch)

@@ -60,6 +60,7 @@ type Server struct {
 	winStart  time.Time
 	winCount  int
 	random    *randomFaults
+	applied   []*appliedFault
 
 	gw gateway
 
@@ -458,9 +459,16 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	defer func() {
 		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
 			writeError(rec, http.StatusInternalServerError, 0, fmt.Sprintf("500: Internal Server Error (discordtest bug: %v)", v))
 		}
 	}()
+	if how, ok := s.takeApplied(r.Method, rest); ok {
+		s.serveApplied(w, rec, r2, how)
+		return
+	}
 	s.api.ServeHTTP(rec, r2) // ServeHTTP (not h) so that PathValue works
 }
 

@@ -43,6 +43,7 @@ type state struct {
 	cmdOrder  []string
 	inters    map[string]*Interaction // by id
 	byToken   map[string]*Interaction
+	nonces    map[string]nonceUse // author + nonce, for enforce_nonce
 
 	refuseOverwrites bool // see RefuseOverwrites
 }

@@ -281,6 +281,7 @@ type Message struct {
 	Components        json.RawMessage     `json:"components,omitempty"`
 	Interaction       *MessageInteraction `json:"interaction,omitempty"`
 	Thread            *Channel            `json:"thread,omitempty"`
+	Nonce             string              `json:"nonce,omitempty"`
 
 	AllowedMentions *AllowedMentions `json:"-"`
 	Pinged          Pings            `json:"-"`
@@ -321,7 +322,7 @@ type RequestRecord struct {
 	Path        string // without the /api/vN prefix, e.g. /channels/123/messages
 	Query       string
 	Version     int    // 9 or 10; 0 for paths outside /api
-	Status      int    // 0 when the client gave up before an answer (see DelayRoute)
+	Status      int    // 0 when no answer was given (see DelayRoute, ApplyThenFail)
 	ContentType string // request Content-Type (application/json, multipart/form-data; ...)
 	Body        []byte // request body, at most 64 KiB kept
 	Time        time.Time

@@ -27,7 +27,9 @@
 // bridge's qq.endpoints configuration. Tests drive it through its Go API:
 // add users, sessions and inbound messages; read what was sent; count
 // requests per method; inject faults (expired credential, risk control,
-// 5xx, time-outs, malformed JSON, gateway codes) and a rate limit; and read
+// 5xx, time-outs, malformed JSON, gateway codes, each optionally after the
+// work was done), a rate limit and asynchronous sends (SetAsyncSend: a send
+// is accepted but shows only when the test releases it); and read
 // the Deviations, every place where a request differed from the facts
 // (comm keys and values, key order, cookies on the gateway, User-Agent,
 // parameter names and types).

@@ -292,14 +292,20 @@ func (s *Server) handleSend(c *Call) Reply {
 		raw = b
 		_ = json.Unmarshal(b, &meta) // lenient typed view; RawMeta keeps the exact fields
 	}
-	m := s.appendLocked(ss, Message{
-		MsgType: int(c.Int("msg_type")), FromUIN: s.account.MusicID, ClientKey: c.Str("client_key"),
-		Meta: meta, RawMeta: raw, Outbound: true,
-	}, s.clock())
-	s.sent = append(s.sent, Sent{
-		Method: c.Method, SessionID: ss.id, UserID: userID, ClientKey: m.ClientKey, MsgType: m.MsgType,
-		LastMsgSeq: c.Int("last_msg_seq"), Meta: meta, RawMeta: raw, Message: m,
-	})
+	h := heldSend{
+		Sent: Sent{Method: c.Method, SessionID: ss.id, UserID: userID, ClientKey: c.Str("client_key"), MsgType: int(c.Int("msg_type")),
+			LastMsgSeq: c.Int("last_msg_seq"), Meta: meta, RawMeta: raw},
+		ss: ss,
+	}
+	if s.asyncSend {
+		// Accepted; applied only when the test releases it.
+		s.held = append(s.held, h)
+		return Reply{Data: map[string]any{
+			"messages": []any{}, "session": s.wireSessionLocked(ss), "tips": "",
+			"identify_url": "", "msg": "", "reason": 0, "end_msg_seq": ss.nextSeq - 1, "update_time": s.clock().Unix(),
+		}}
+	}
+	m := s.applySendLocked(h)
 	return Reply{Data: map[string]any{
 		"messages": []any{s.wireMessageLocked(&m)}, "session": s.wireSessionLocked(ss), "tips": "",
 		"identify_url": "", "msg": "", "reason": 0, "end_msg_seq": m.Sequence, "update_time": m.Time,

@@ -89,6 +89,8 @@ type Server struct {
 	signRequired   map[string]bool
 	configs        map[int64]string
 	sent           []Sent
+	asyncSend      bool       // see SetAsyncSend
+	held           []heldSend // sends accepted, not applied yet
 	requests       []Request
 	counts         map[string]int
 	faults         map[string][]*Fault
