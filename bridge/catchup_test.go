@@ -76,6 +76,12 @@ func TestCatchUpHoldsOnlyTheChannelItReads(t *testing.T) {
 	h.qq.peerSays("a", "a0")
 	h.qq.peerSays("b", "b0")
 	h.settle()
+	// The first connection's catch-up reads every channel; after it only
+	// a channel with something new is read, so that the catch-up below
+	// reads b alone.
+	h.e.Resumed(h.ctx)
+	h.settle()
+	h.e.bg.Wait()
 	a, b := h.dc.sessionChannel("a"), h.dc.sessionChannel("b")
 	g.ch = b
 
