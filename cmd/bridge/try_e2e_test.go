@@ -94,6 +94,7 @@ format = "json"
 	// The peers' messages, in a "(simulated)" category.
 	var session discordtest.Channel
 	eventually("a simulated peer's text, image and song card", func() bool {
+		cardSeen := false
 		for _, ch := range dc.Channels() {
 			parent, _ := dc.Channel(ch.ParentID)
 			if parent.Name != "QQ Music (simulated)" {
@@ -110,11 +111,11 @@ format = "json"
 			if text && image {
 				session = ch
 			}
-			if card {
-				return session.ID != ""
-			}
+			cardSeen = cardSeen || card
 		}
-		return false
+		// The peers write into channels made in whatever order the
+		// sessions were bridged: judge once all were looked at.
+		return session.ID != "" && cardSeen
 	})
 	for _, m := range dc.Messages(session.ID) {
 		if m.WebhookID != "" && !strings.Contains(m.Author.Username, "(simulated)") {
