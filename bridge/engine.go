@@ -154,6 +154,9 @@ type Engine struct {
 	streaks      map[string]int
 	pollFails    int
 	sessRetry    map[string]retryState
+	// unreadSeen is the new_msg_cnt the session list last showed, per
+	// session (a change signal when it names no newest message).
+	unreadSeen map[string]int
 	// ackRetry: when a failed mark may be tried again, by entry id.
 	ackRetry    map[int64]time.Time
 	qqSendUntil time.Time
@@ -214,6 +217,7 @@ func NewEngine(cfg EngineConfig, st Store, qq QQ, dc Discord, logger *slog.Logge
 		kickDeliver:  make(chan struct{}, 1),
 		streaks:      map[string]int{},
 		sessRetry:    map[string]retryState{},
+		unreadSeen:   map[string]int{},
 		ackRetry:     map[int64]time.Time{},
 		catchUpChans: map[string]bool{},
 		catchingUp:   map[string]bool{},

@@ -20,8 +20,13 @@ type Session struct {
 	ID string
 	// Peer is the other side of the conversation.
 	Peer Peer
-	// SortTime is the session's sort_time: it grows when the session changes.
+	// SortTime is the session's sort_time: it grows when the session
+	// changes, but may tie with others' or (on some servers) not move.
 	SortTime int64
+	// NewMsgID is the id of the session's newest message as the session
+	// list shows it ("" when absent); NewMsgCnt its count of unread ones.
+	NewMsgID  string
+	NewMsgCnt int
 }
 
 // MessageKind says how a QQ message is rendered.

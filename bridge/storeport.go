@@ -27,6 +27,7 @@ type Store interface {
 	// Messages read and replies written.
 	RecordObserved(ctx context.Context, sessionID string, msgs []store.Observed, cursor store.Cursor, clearDirty bool) (store.ObserveResult, error)
 	MinRelayedSeq(ctx context.Context, sessionID string) (int64, bool, error)
+	KnownMessage(ctx context.Context, sessionID, qqMsgID string) (discordIDs []string, known bool, err error)
 	QueueReply(ctx context.Context, sessionID, channelID, discordMsgID string, parts []store.ReplyPart, refusal string) (bool, error)
 
 	// The outbox.

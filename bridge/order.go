@@ -1,0 +1,95 @@
+package bridge
+
+import (
+	"context"
+
+	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/store"
+	"crypto/sha1"
+	"encoding/hex"
+	"fmt"
+	"sort"
+)
+
+// sessionOrder sorts messages oldest first: by sequence where a message
+// has one; a message without sequence (absent or 0) keeps its place after
+// the sequenced message before it in the order given (the port's, which
+// follows the server's pages). Time is not used: it ties within a second.
+func sessionOrder(msgs []Message) []Message {
+	type key struct {
+		seq  int64
+		tail int
+		pos  int
+	}
+	keys := make(map[string]key, len(msgs))
+	prev := int64(0)
+	for i, m := range msgs {
+		if m.Sequence > 0 {
+			keys[m.ID] = key{m.Sequence, 0, i}
+			prev = max(prev, m.Sequence)
+		} else {
+			keys[m.ID] = key{prev, 1, i}
+		}
+	}
+	out := append([]Message(nil), msgs...)
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := keys[out[i].ID], keys[out[j].ID]
+		if a.seq != b.seq {
+			return a.seq < b.seq
+		}
+		if a.tail != b.tail {
+			return a.tail < b.tail
+		}
+		return a.pos < b.pos
+	})
+	return out
+}
+
+// restarted reports whether msgs (in session order) are a conversation
+// that was deleted and started again: their highest sequence is below the
+// one recorded for the session, and some of them are not known.
+func (e *Engine) restarted(ctx context.Context, sessionID string, msgs []Message) (bool, error) {
+	var top int64
+	for _, m := range msgs {
+		top = max(top, m.Sequence)
+	}
+	if top == 0 {
+		return false, nil
+	}
+	s, ok, err := e.st.Session(ctx, sessionID)
+	if err != nil || !ok || top >= s.LastSeq {
+		return false, err
+	}
+	for _, m := range msgs {
+		if m.Sequence <= 0 {
+			continue
+		}
+		if _, known, err := e.st.KnownMessage(ctx, sessionID, m.ID); err != nil || !known {
+			return err == nil, err
+		}
+	}
+	return false, nil
+}
+
+// restartNotice is the line a session channel gets when its conversation
+// was deleted and started again.
+const restartNotice = "ℹ️ This QQ Music conversation was deleted and started again: the messages below are the new conversation."
+
+// noticeRestart posts restartNotice into the session's channel, once,
+// before the new conversation's messages are queued.
+func (e *Engine) noticeRestart(ctx context.Context, s store.Session, msgs []Message) error {
+	if len(msgs) == 0 || s.Channel.ChannelID == "" {
+		return nil
+	}
+	sorted := sessionOrder(msgs)
+	restarted, err := e.restarted(ctx, s.ID, sorted)
+	if err != nil || !restarted {
+		return err
+	}
+	sum := sha1.Sum([]byte(s.ID + "\x00" + s.LastMsgID))
+	nonce := "rs" + hex.EncodeToString(sum[:])[:23]
+	if _, err := e.dc.PostNotice(ctx, fromStoreChannel(s.Channel), nonce, restartNotice); err != nil {
+		return fmt.Errorf("post the notice of session %s's re-created conversation: %w", s.ID, err)
+	}
+	e.log.Info("bridge: conversation re-created by QQ; new messages relayed", "session", s.ID)
+	return nil
+}
