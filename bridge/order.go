@@ -3,10 +3,10 @@ package bridge
 import (
 	"context"
 
-	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/store"
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
+	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/store"
 	"sort"
 )
 
