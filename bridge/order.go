@@ -2,12 +2,12 @@ package bridge
 
 import (
 	"context"
-
 	"crypto/sha1"
 	"encoding/hex"
 	"fmt"
-	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/store"
 	"sort"
+
+	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/store"
 )
 
 // sessionOrder sorts messages oldest first: by sequence where a message
