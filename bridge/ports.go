@@ -17,9 +17,10 @@ type QQ interface {
 
 	// ChangedSessions returns the sessions that may have changed since the
 	// watermark since, newest first: every session of the list's first
-	// page with its change signals (SortTime, NewMsgID, NewMsgCnt), then,
-	// page after page, those whose SortTime is not older than since (>=:
-	// sort_times may tie or be coarse). An idle poll costs one request
+	// page with its change signals (SortTime, NewMsgID, NewMsgCnt): the
+	// sessions tied with the watermark, or changed without a newer
+	// SortTime, are at the top of the list; then, page after page, those
+	// whose SortTime is newer than since. An idle poll costs one request
 	// whatever the number of sessions; the engine compares the signals with
 	// what it stored.
 	ChangedSessions(ctx context.Context, since int64) ([]Session, error)

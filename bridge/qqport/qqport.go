@@ -147,10 +147,11 @@ func (p *Port) changedSessions(ctx context.Context, since int64) ([]bridge.Sessi
 		more := list.HasMore == 1 && len(list.Sessions) > 0
 		fresh := 0
 		for _, s := range list.Sessions {
-			// The whole first page is returned with its signals; past it,
-			// the list goes on while sort_time is not older than the
-			// watermark (>=: sort_times tie within their unit).
-			if page > 0 && int64(s.SortTime) < since {
+			// The whole first page is returned with its signals (sessions
+			// tied with the watermark, or changed without a newer
+			// sort_time, are at the top of the list); past it, the list
+			// goes on while sort_time is newer than the watermark.
+			if page > 0 && int64(s.SortTime) <= since {
 				return out, nil
 			}
 			if s.SessionID == "" || seen[s.SessionID] {
@@ -164,7 +165,7 @@ func (p *Port) changedSessions(ctx context.Context, since int64) ([]bridge.Sessi
 			return out, nil
 		}
 		last := list.Sessions[len(list.Sessions)-1]
-		if int64(last.SortTime) < since {
+		if int64(last.SortTime) <= since {
 			return out, nil
 		}
 		params.LastID, params.LastTime = string(last.SessionID), int64(last.SortTime)
