@@ -60,6 +60,13 @@ type EngineConfig struct {
 	// splitting it; MaxReplyParts bounds the split (default 10 parts).
 	RefuseLongReplies bool
 	MaxReplyParts     int
+	// SweepInterval and SweepSessions are the safety sweep: every
+	// SweepInterval the SweepSessions most recently active bridged sessions
+	// are re-read (one request each when nothing is new), so that a change
+	// the session list did not show arrives late rather than never
+	// (defaults 5m and 5: at most 60 requests an hour).
+	SweepInterval time.Duration
+	SweepSessions int
 	// Clock is the time source (default the system clock).
 	Clock Clock
 	// Observer receives metrics (default NopObserver).
@@ -96,6 +103,8 @@ func (c *EngineConfig) defaults() {
 	setI(&c.MaxAttempts, 50)
 	setI(&c.Workers, 8)
 	setI(&c.MaxReplyParts, 10)
+	setD(&c.SweepInterval, 5*time.Minute)
+	setI(&c.SweepSessions, 5)
 	if c.Clock == nil {
 		c.Clock = realClock{}
 	}
@@ -157,6 +166,8 @@ type Engine struct {
 	// unreadSeen is the new_msg_cnt the session list last showed, per
 	// session (a change signal when it names no newest message).
 	unreadSeen map[string]int
+	// lastSweep is when the safety sweep last ran (see sweepIfDue).
+	lastSweep time.Time
 	// ackRetry: when a failed mark may be tried again, by entry id.
 	ackRetry    map[int64]time.Time
 	qqSendUntil time.Time
@@ -218,6 +229,7 @@ func NewEngine(cfg EngineConfig, st Store, qq QQ, dc Discord, logger *slog.Logge
 		streaks:      map[string]int{},
 		sessRetry:    map[string]retryState{},
 		unreadSeen:   map[string]int{},
+		lastSweep:    cfg.Clock.Now(),
 		ackRetry:     map[int64]time.Time{},
 		catchUpChans: map[string]bool{},
 		catchingUp:   map[string]bool{},

@@ -17,6 +17,8 @@ type Store interface {
 	Watermark(ctx context.Context) (int64, error)
 	MarkChanged(ctx context.Context, changes []store.SessionChange, watermark int64) error
 	DirtySessions(ctx context.Context) ([]store.Session, error)
+	RecentSessions(ctx context.Context, n int) ([]string, error)
+	MarkDirty(ctx context.Context, sessionID string) error
 	Session(ctx context.Context, id string) (store.Session, bool, error)
 	SessionByChannel(ctx context.Context, channelID string) (store.Session, bool, error)
 	BridgedSessions(ctx context.Context) ([]store.Session, error)

@@ -61,6 +61,10 @@ func (e *Engine) pollOnce(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := e.sweepIfDue(ctx); err != nil {
+		e.fault("store", err)
+		return err
+	}
 	return e.syncDirty(ctx)
 }
 

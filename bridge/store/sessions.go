@@ -262,3 +262,23 @@ func SnowflakeAfter(a, b string) bool {
 	}
 	return a > b
 }
+
+// RecentSessions returns the ids of at most n bridged sessions that are
+// not dirty, newest sort_time first: those the safety sweep re-reads.
+func (s *Store) RecentSessions(ctx context.Context, n int) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT session_id FROM sessions WHERE channel_id <> '' AND dirty = 0
+		ORDER BY sort_time DESC, session_id LIMIT ?`, n)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, s.wrap(err)
+		}
+		out = append(out, id)
+	}
+	return out, s.wrap(rows.Err())
+}
