@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"context"
+	"time"
 
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/store"
 )
@@ -12,11 +13,27 @@ import (
 // when the list names no newest message, an unread count that moved. No
 // single signal is trusted: sort_times tie within their unit, and some
 // servers leave them as they were on a new message.
-func (e *Engine) changedOf(ctx context.Context, listed []Session) ([]store.SessionChange, error) {
+//
+// At the first start (firstStart: nothing polled yet), a session last
+// active before FirstStartHorizon is recorded dormant: known, without a
+// channel, until it next changes.
+func (e *Engine) changedOf(ctx context.Context, listed []Session, firstStart bool) ([]store.SessionChange, error) {
 	changes := make([]store.SessionChange, 0, len(listed))
+	horizon := time.Time{}
+	if firstStart && e.cfg.FirstStartHorizon > 0 {
+		horizon = e.now().Add(-e.cfg.FirstStartHorizon)
+	}
 	for _, s := range listed {
 		if s.ID == "" {
 			continue
+		}
+		if !horizon.IsZero() && !s.LastActive.IsZero() && s.LastActive.Before(horizon) {
+			if _, known, err := e.st.Session(ctx, s.ID); err != nil {
+				return nil, err
+			} else if !known {
+				changes = append(changes, store.SessionChange{ID: s.ID, Peer: toStorePeer(s.Peer), SortTime: s.SortTime, Dormant: true, LastMsgID: s.NewMsgID})
+				continue
+			}
 		}
 		changed, err := e.sessionChanged(ctx, s)
 		if err != nil {

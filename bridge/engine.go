@@ -60,6 +60,10 @@ type EngineConfig struct {
 	// splitting it; MaxReplyParts bounds the split (default 10 parts).
 	RefuseLongReplies bool
 	MaxReplyParts     int
+	// FirstStartHorizon: at the first start (nothing polled yet), only
+	// sessions active within it get a channel; older ones are recorded and
+	// get theirs when they next change (0: every session).
+	FirstStartHorizon time.Duration
 	// SweepInterval and SweepSessions are the safety sweep: every
 	// SweepInterval the SweepSessions most recently active bridged sessions
 	// are re-read (one request each when nothing is new), so that a change

@@ -27,6 +27,10 @@ type Session struct {
 	// list shows it ("" when absent); NewMsgCnt its count of unread ones.
 	NewMsgID  string
 	NewMsgCnt int
+	// LastActive is when the session last changed, as far as the list
+	// tells (its newest message's time, else its sort_time read as a
+	// time); zero when unknown.
+	LastActive time.Time
 }
 
 // MessageKind says how a QQ message is rendered.

@@ -43,7 +43,7 @@ func (e *Engine) pollOnce(ctx context.Context) error {
 	e.lastPoll = e.now()
 	e.mu.Unlock()
 
-	changes, err := e.changedOf(ctx, changed)
+	changes, err := e.changedOf(ctx, changed, wm == 0)
 	if err != nil {
 		e.fault("store", err)
 		return err

@@ -173,10 +173,21 @@ func (p *Port) changedSessions(ctx context.Context, since int64) ([]bridge.Sessi
 	return out, nil
 }
 
+// plausibleSince is the earliest time a session's activity is taken to
+// be: a sort_time that reads as older is a counter, not a time.
+var plausibleSince = time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC)
+
 func convSession(s qq.Session) bridge.Session {
 	bs := bridge.Session{ID: string(s.SessionID), Peer: convUser(s.User), SortTime: int64(s.SortTime), NewMsgCnt: int(s.NewMsgCnt)}
 	if s.NewMsg != nil {
 		bs.NewMsgID = string(s.NewMsg.ID)
+		bs.LastActive = unixTime(int64(s.NewMsg.Time))
+	}
+	if bs.LastActive.IsZero() {
+		bs.LastActive = unixTime(int64(s.SortTime))
+	}
+	if bs.LastActive.Before(plausibleSince) {
+		bs.LastActive = time.Time{} // not a time: unknown
 	}
 	return bs
 }
