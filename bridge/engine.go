@@ -64,11 +64,9 @@ type EngineConfig struct {
 	// sessions active within it get a channel; older ones are recorded and
 	// get theirs when they next change (0: every session).
 	FirstStartHorizon time.Duration
-	// SweepInterval and SweepSessions are the safety sweep: every
-	// SweepInterval the SweepSessions most recently active bridged sessions
-	// are re-read (one request each when nothing is new), so that a change
-	// the session list did not show arrives late rather than never
-	// (defaults 5m and 5: at most 60 requests an hour).
+	// SweepInterval and SweepSessions: the safety sweep re-reads that many
+	// most recently active sessions that often (defaults 5m and 5: 60
+	// requests an hour when nothing is new; see sweepIfDue).
 	SweepInterval time.Duration
 	SweepSessions int
 	// Clock is the time source (default the system clock).
@@ -167,8 +165,7 @@ type Engine struct {
 	streaks      map[string]int
 	pollFails    int
 	sessRetry    map[string]retryState
-	// unreadSeen is the new_msg_cnt the session list last showed, per
-	// session (a change signal when it names no newest message).
+	// unreadSeen is the new_msg_cnt the list last showed, per session.
 	unreadSeen map[string]int
 	// lastSweep is when the safety sweep last ran (see sweepIfDue).
 	lastSweep time.Time
