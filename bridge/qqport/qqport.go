@@ -149,9 +149,10 @@ func (p *Port) changedSessions(ctx context.Context, since int64) ([]bridge.Sessi
 		for _, s := range list.Sessions {
 			// The whole first page is returned with its signals (sessions
 			// tied with the watermark, or changed without a newer
-			// sort_time, are at the top of the list); past it, the list
-			// goes on while sort_time is newer than the watermark.
-			if page > 0 && int64(s.SortTime) <= since {
+			// sort_time, are at the top of the list); a later page, read
+			// only when the one before ended newer than the watermark, up
+			// to the watermark included (>=: sort_times tie).
+			if page > 0 && int64(s.SortTime) < since {
 				return out, nil
 			}
 			if s.SessionID == "" || seen[s.SessionID] {

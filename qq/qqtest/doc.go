@@ -27,7 +27,10 @@
 // bridge's qq.endpoints configuration. Tests drive it through its Go API:
 // add users, sessions and inbound messages; read what was sent; count
 // requests per method; inject faults (expired credential, risk control,
-// 5xx, time-outs, malformed JSON, gateway codes) and a rate limit; and read
+// 5xx, time-outs, malformed JSON, gateway codes) and a rate limit; switch
+// on Quirks the protocol allows (sort_time in whole seconds or not moved,
+// messages without sequence, a session re-created with sequences from 1,
+// pages repeating their edge; SetPageOrder for either page order); and read
 // the Deviations, every place where a request differed from the facts
 // (comm keys and values, key order, cookies on the gateway, User-Agent,
 // parameter names and types).
