@@ -44,23 +44,16 @@ func sessionOrder(msgs []Message) []Message {
 	return out
 }
 
-// restarted reports whether msgs (in session order) are a conversation
-// that was deleted and started again: their highest sequence is below the
-// one recorded for the session, and some of them are not known.
+// restarted reports whether msgs are a conversation that was deleted and
+// started again: one of them, not known, has a sequence the session had
+// already reached.
 func (e *Engine) restarted(ctx context.Context, sessionID string, msgs []Message) (bool, error) {
-	var top int64
-	for _, m := range msgs {
-		top = max(top, m.Sequence)
-	}
-	if top == 0 {
-		return false, nil
-	}
 	s, ok, err := e.st.Session(ctx, sessionID)
-	if err != nil || !ok || top >= s.LastSeq {
+	if err != nil || !ok || !s.Backfilled {
 		return false, err
 	}
 	for _, m := range msgs {
-		if m.Sequence <= 0 {
+		if m.Sequence <= 0 || m.Sequence > s.LastSeq {
 			continue
 		}
 		if _, known, err := e.st.KnownMessage(ctx, sessionID, m.ID); err != nil || !known {
@@ -74,22 +67,22 @@ func (e *Engine) restarted(ctx context.Context, sessionID string, msgs []Message
 // was deleted and started again.
 const restartNotice = "ℹ️ This QQ Music conversation was deleted and started again: the messages below are the new conversation."
 
-// noticeRestart posts restartNotice into the session's channel, once,
-// before the new conversation's messages are queued.
-func (e *Engine) noticeRestart(ctx context.Context, s store.Session, msgs []Message) error {
+// noticeRestart reports whether msgs are a conversation started again
+// and, if so, posts restartNotice into the session's channel, once, before
+// its messages are queued.
+func (e *Engine) noticeRestart(ctx context.Context, s store.Session, msgs []Message) (bool, error) {
 	if len(msgs) == 0 || s.Channel.ChannelID == "" {
-		return nil
+		return false, nil
 	}
-	sorted := sessionOrder(msgs)
-	restarted, err := e.restarted(ctx, s.ID, sorted)
+	restarted, err := e.restarted(ctx, s.ID, msgs)
 	if err != nil || !restarted {
-		return err
+		return false, err
 	}
 	sum := sha1.Sum([]byte(s.ID + "\x00" + s.LastMsgID))
 	nonce := "rs" + hex.EncodeToString(sum[:])[:23]
 	if _, err := e.dc.PostNotice(ctx, fromStoreChannel(s.Channel), nonce, restartNotice); err != nil {
-		return fmt.Errorf("post the notice of session %s's re-created conversation: %w", s.ID, err)
+		return false, fmt.Errorf("post the notice of session %s's re-created conversation: %w", s.ID, err)
 	}
 	e.log.Info("bridge: conversation re-created by QQ; new messages relayed", "session", s.ID)
-	return nil
+	return true, nil
 }

@@ -170,12 +170,13 @@ func (e *Engine) syncSessionLocked(ctx context.Context, id string) error {
 			return i < n-e.cfg.Backfill && m.Time.Before(e.liveSince)
 		}
 	}
+	restarted := false
 	if s.Backfilled {
-		if err := e.noticeRestart(ctx, s, msgs); err != nil {
+		if restarted, err = e.noticeRestart(ctx, s, msgs); err != nil {
 			return err
 		}
 	}
-	_, err = e.record(ctx, id, msgs, true, history)
+	_, err = e.record(ctx, id, msgs, true, history, restarted)
 	return err
 }
 
@@ -227,7 +228,7 @@ func (e *Engine) ensureChannel(ctx context.Context, s store.Session, force bool)
 // store.RecordObserved). history, when set, says which of the sorted
 // messages (index i of n) are old history to record without relaying. It
 // returns how many were queued for Discord.
-func (e *Engine) record(ctx context.Context, sessionID string, msgs []Message, clearDirty bool, history func(i, n int, m Message) bool) (int, error) {
+func (e *Engine) record(ctx context.Context, sessionID string, msgs []Message, clearDirty bool, history func(i, n int, m Message) bool, reset bool) (int, error) {
 	sorted := make([]Message, 0, len(msgs))
 	seen := map[string]bool{}
 	for _, m := range msgs {
@@ -261,13 +262,8 @@ func (e *Engine) record(ctx context.Context, sessionID string, msgs []Message, c
 		// highest sequence seen.
 		cur = store.Cursor{MsgID: m.ID, Seq: max(cur.Seq, m.Sequence)}
 	}
-	if len(sorted) > 0 {
-		if restarted, err := e.restarted(ctx, sessionID, sorted); err != nil {
-			return 0, err
-		} else if restarted {
-			cur.Reset = true
-		}
-	}
+	// A conversation started again: its position goes back with it.
+	cur.Reset = reset && len(sorted) > 0
 	res, err := e.st.RecordObserved(ctx, sessionID, obs, cur, clearDirty)
 	if err != nil {
 		return 0, err
@@ -313,7 +309,7 @@ func (e *Engine) Resync(ctx context.Context, sessionID string) (int, error) {
 		}
 		return 0, fmt.Errorf("resync session %s: %w", sessionID, err)
 	}
-	return e.record(ctx, sessionID, msgs, false, nil)
+	return e.record(ctx, sessionID, msgs, false, nil, false)
 }
 
 func toStorePeer(p Peer) store.Peer {

@@ -125,17 +125,20 @@ func (p *Port) read(ctx context.Context, sessionID string, after bridge.ReadPos,
 			switch {
 			case reached:
 				return got, true, nil
-			// Two messages at or below the position, and the newest not
-			// below it: the rest is older (a newest below it is a
-			// conversation that started again: read it all).
-			case older >= 2 && newestSeq >= after.Seq && after.Seq > 0:
+			// Without a message to stop at, two messages at or below the
+			// position's sequence, and the newest not below it: the rest
+			// is older. (With one, its absence means it was deleted or the
+			// conversation started again: sequences say nothing then.)
+			case after.MsgID == "" && older >= 2 && newestSeq >= after.Seq && after.Seq > 0:
 				return got, true, nil
 			case limit > 0 && len(got) >= limit+1:
 				return got, true, nil
 			}
 		} else if mayJump && !reached && len(got) > 0 {
-			// Oldest first, from the start: go to the read position.
+			// Oldest first, from the start: go to the read position; what
+			// was read is older than it.
 			params.LastID, jumped, mayJump = after.MsgID, true, false
+			got = nil
 			continue
 		}
 		if page.HasMore != 1 || len(page.Messages) == 0 || fresh == 0 {
@@ -229,9 +232,10 @@ func sessionOrder(msgs []qq.Message, newestFirst bool) []qq.Message {
 }
 
 // newerThan drops what is not newer than the read position: everything up
-// to its message when it is there; else the sequenced messages at or
-// below its sequence, unless the newest sequence is below it (a
-// conversation that started again).
+// to its message when it is there (when it is not, it was deleted or the
+// conversation started again, and everything read is returned for the
+// engine to de-duplicate by id); without one, the sequenced messages at or
+// below its sequence, unless the newest sequence is below it.
 func newerThan(msgs []qq.Message, after bridge.ReadPos) []qq.Message {
 	if after.MsgID != "" {
 		for i, m := range msgs {
@@ -239,6 +243,7 @@ func newerThan(msgs []qq.Message, after bridge.ReadPos) []qq.Message {
 				return msgs[i+1:]
 			}
 		}
+		return msgs
 	}
 	if after.Seq <= 0 {
 		return msgs

@@ -79,28 +79,38 @@ func TestMessagesUnderQuirks(t *testing.T) {
 }
 
 func TestMessagesOfARecreatedConversation(t *testing.T) {
-	for _, newestFirst := range []bool{true, false} {
-		t.Run(fmt.Sprintf("newestFirst=%v", newestFirst), func(t *testing.T) {
+	for _, tc := range []struct {
+		newestFirst bool
+		old, new    int // messages before the deletion, and after
+	}{
+		{true, 9, 4}, {false, 9, 4},
+		// More new messages than the old ones: their sequences pass the
+		// old position.
+		{true, 3, 7}, {false, 3, 7},
+	} {
+		newestFirst := tc.newestFirst
+		t.Run(fmt.Sprintf("newestFirst=%v/old=%d/new=%d", newestFirst, tc.old, tc.new), func(t *testing.T) {
 			s, p := newPort(t, qqtest.WithPageOrder(newestFirst), qqtest.WithMaxPageSizes(20, 3))
 			s.SetQuirks(qqtest.Quirks{RecreateResetsSequence: true})
 			ctx := ctxT(t)
 			sid := s.AddSession(s.AddUser(qqtest.User{Nick: "Ben"}))
-			deliverTexts(t, s, sid, 1, 9)
+			deliverTexts(t, s, sid, 1, tc.old)
 			got, err := p.Messages(ctx, sid, bridge.ReadPos{}, 0)
-			if err != nil || len(got) != 9 {
+			if err != nil || len(got) != tc.old {
 				t.Fatalf("first read: %v %v", texts(got), err)
 			}
 			pos := posOf(got)
 			if err := s.DeleteSession(sid); err != nil {
 				t.Fatal(err)
 			}
-			deliverTexts(t, s, sid, 10, 13) // sequences 1..4 again
+			from, to := tc.old+1, tc.old+tc.new
+			deliverTexts(t, s, sid, from, to) // sequences from 1 again
 			got, err = p.Messages(ctx, sid, pos, 100)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if g := strings.Join(texts(got), " "); g != wantTexts(10, 13) || got[0].Sequence != 1 {
-				t.Fatalf("after re-creation = %s (first sequence %d), want %s from sequence 1", g, got[0].Sequence, wantTexts(10, 13))
+			if g := strings.Join(texts(got), " "); g != wantTexts(from, to) || got[0].Sequence != 1 {
+				t.Fatalf("after re-creation = %s (first sequence %d), want %s from sequence 1", g, got[0].Sequence, wantTexts(from, to))
 			}
 		})
 	}
