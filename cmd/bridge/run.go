@@ -157,12 +157,14 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, extras
 	defer dc.Close()
 
 	engine = bridge.NewEngine(bridge.EngineConfig{
-		Observer:          summary,
-		PollInterval:      cfg.Bridge.PollInterval.Duration,
-		IdlePollInterval:  cfg.Bridge.IdlePollInterval.Duration,
-		Backfill:          cfg.Bridge.Backfill,
+		Observer:         summary,
+		PollInterval:     cfg.Bridge.PollInterval.Duration,
+		IdlePollInterval: cfg.Bridge.IdlePollInterval.Duration,
+		Backfill:         cfg.Bridge.Backfill,
+		OnEvent:          func(ev bridge.Event) { ctrl.HandleEvent(ev) },
+
+		// Sessions older than bridge.first_start_days wait for a change.
 		FirstStartHorizon: time.Duration(cfg.Bridge.FirstStartDays) * 24 * time.Hour,
-		OnEvent:           func(ev bridge.Event) { ctrl.HandleEvent(ev) },
 	}, st, port, dc, log)
 	ctrl = admin.New(admin.Config{
 		LoginMethod:    cfg.QQ.LoginMethod,
