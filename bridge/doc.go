@@ -5,9 +5,13 @@
 // everything in the durable store of package bridge/store.
 //
 // The engine polls QQ's session list down to a stored watermark (an idle
-// cycle is one request), reads the messages of the sessions that changed,
-// and records each new message with its outbox entry and the session's
-// cursor in one transaction; delivery to Discord follows the commit.
+// cycle is one request), compares every change signal of the list's first
+// page (sort_time, the newest message's id, the unread count) with what it
+// stored, reads the messages of the sessions that changed (and, in a
+// periodic safety sweep, of the most recently active ones) from their
+// stored read position, and records each new message, identified by its
+// id, with its outbox entry and the session's cursor in one transaction;
+// delivery to Discord follows the commit.
 // Members' replies (HandleReply) are queued the same way and sent to QQ
 // with a client_key derived from the Discord message id. A delivery that
 // was attempted but not recorded (a crash, a lost answer) is reconciled

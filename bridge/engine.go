@@ -60,6 +60,15 @@ type EngineConfig struct {
 	// splitting it; MaxReplyParts bounds the split (default 10 parts).
 	RefuseLongReplies bool
 	MaxReplyParts     int
+	// FirstStartHorizon: at the first start (nothing polled yet), only
+	// sessions active within it get a channel; older ones are recorded and
+	// get theirs when they next change (0: every session).
+	FirstStartHorizon time.Duration
+	// SweepInterval and SweepSessions: the safety sweep re-reads that many
+	// most recently active sessions that often (defaults 5m and 5: 60
+	// requests an hour when nothing is new; see sweepIfDue).
+	SweepInterval time.Duration
+	SweepSessions int
 	// Clock is the time source (default the system clock).
 	Clock Clock
 	// Observer receives metrics (default NopObserver).
@@ -96,6 +105,8 @@ func (c *EngineConfig) defaults() {
 	setI(&c.MaxAttempts, 50)
 	setI(&c.Workers, 8)
 	setI(&c.MaxReplyParts, 10)
+	setD(&c.SweepInterval, 5*time.Minute)
+	setI(&c.SweepSessions, 5)
 	if c.Clock == nil {
 		c.Clock = realClock{}
 	}
@@ -154,6 +165,10 @@ type Engine struct {
 	streaks      map[string]int
 	pollFails    int
 	sessRetry    map[string]retryState
+	// unreadSeen is the new_msg_cnt the list last showed, per session.
+	unreadSeen map[string]int
+	// lastSweep is when the safety sweep last ran (see sweepIfDue).
+	lastSweep time.Time
 	// ackRetry: when a failed mark may be tried again, by entry id.
 	ackRetry    map[int64]time.Time
 	qqSendUntil time.Time
@@ -214,6 +229,8 @@ func NewEngine(cfg EngineConfig, st Store, qq QQ, dc Discord, logger *slog.Logge
 		kickDeliver:  make(chan struct{}, 1),
 		streaks:      map[string]int{},
 		sessRetry:    map[string]retryState{},
+		unreadSeen:   map[string]int{},
+		lastSweep:    cfg.Clock.Now(),
 		ackRetry:     map[int64]time.Time{},
 		catchUpChans: map[string]bool{},
 		catchingUp:   map[string]bool{},

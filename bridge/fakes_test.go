@@ -181,7 +181,8 @@ func (q *fakeQQ) ChangedSessions(ctx context.Context, since int64) ([]Session, e
 	}
 }
 
-func (q *fakeQQ) Messages(ctx context.Context, sessionID string, afterSeq int64, limit int) ([]Message, error) {
+func (q *fakeQQ) Messages(ctx context.Context, sessionID string, after ReadPos, limit int) ([]Message, error) {
+	afterSeq := after.Seq
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	ss, ok := q.sessions[sessionID]

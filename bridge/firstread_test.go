@@ -15,11 +15,11 @@ type limitRecorder struct {
 	limits []int
 }
 
-func (r *limitRecorder) Messages(ctx context.Context, sessionID string, afterSeq int64, limit int) ([]Message, error) {
+func (r *limitRecorder) Messages(ctx context.Context, sessionID string, after ReadPos, limit int) ([]Message, error) {
 	r.mu.Lock()
 	r.limits = append(r.limits, limit)
 	r.mu.Unlock()
-	return r.fakeQQ.Messages(ctx, sessionID, afterSeq, limit)
+	return r.fakeQQ.Messages(ctx, sessionID, after, limit)
 }
 
 // A new session that received more live messages than a first read takes

@@ -20,8 +20,17 @@ type Session struct {
 	ID string
 	// Peer is the other side of the conversation.
 	Peer Peer
-	// SortTime is the session's sort_time: it grows when the session changes.
+	// SortTime is the session's sort_time: it grows when the session
+	// changes, but may tie with others' or (on some servers) not move.
 	SortTime int64
+	// NewMsgID is the id of the session's newest message as the session
+	// list shows it ("" when absent); NewMsgCnt its count of unread ones.
+	NewMsgID  string
+	NewMsgCnt int
+	// LastActive is when the session last changed, as far as the list
+	// tells (its newest message's time, else its sort_time read as a
+	// time); zero when unknown.
+	LastActive time.Time
 }
 
 // MessageKind says how a QQ message is rendered.

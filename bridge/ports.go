@@ -15,17 +15,27 @@ type QQ interface {
 	// Self returns the bridged account.
 	Self(ctx context.Context) (Peer, error)
 
-	// ChangedSessions returns the sessions whose SortTime is newer than
-	// since, newest first. It reads session-list pages only until a
-	// session on a page is not newer than since, so an idle poll costs one
-	// request whatever the number of sessions.
+	// ChangedSessions returns the sessions that may have changed since the
+	// watermark since, newest first: every session of the list's first
+	// page with its change signals (SortTime, NewMsgID, NewMsgCnt): the
+	// sessions tied with the watermark, or changed without a newer
+	// SortTime, are at the top of the list; then, page after page, those
+	// whose SortTime is newer than since. An idle poll costs one request
+	// whatever the number of sessions; the engine compares the signals with
+	// what it stored.
 	ChangedSessions(ctx context.Context, since int64) ([]Session, error)
 
-	// Messages returns the messages of a session with a Sequence greater
-	// than afterSeq, in order (see Message.Less), at most the newest max of
-	// them when max > 0. It works whichever order the server pages in and
-	// de-duplicates by message id.
-	Messages(ctx context.Context, sessionID string, afterSeq int64, max int) ([]Message, error)
+	// Messages returns the messages of a session newer than the read
+	// position after, in session order (by sequence where messages have
+	// one, else by their place in the server's pages), at most the newest
+	// max of them when max > 0. Messages without a sequence are never left
+	// out; some already known may be returned (the engine de-duplicates by
+	// message id). When the conversation was deleted and started again (its
+	// sequences went back), the new conversation's messages are returned.
+	// It works whichever order the server pages in, starts an oldest-first
+	// server at after.MsgID (so a restart does not re-read the history) and
+	// reads a bounded number of pages.
+	Messages(ctx context.Context, sessionID string, after ReadPos, max int) ([]Message, error)
 
 	// SendText sends text to the peer of a session with the given
 	// client_key and returns the QQ message id (or "" when the server did
@@ -39,6 +49,14 @@ type QQ interface {
 
 	// MaxTextLen is the longest text, in characters, one QQ message takes.
 	MaxTextLen() int
+}
+
+// ReadPos is how far a session was read: the newest message recorded
+// (MsgID) and the highest sequence recorded (Seq). The zero value reads
+// from the newest messages back.
+type ReadPos struct {
+	Seq   int64
+	MsgID string
 }
 
 // OutgoingText is one text message to send to QQ.

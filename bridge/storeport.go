@@ -17,6 +17,8 @@ type Store interface {
 	Watermark(ctx context.Context) (int64, error)
 	MarkChanged(ctx context.Context, changes []store.SessionChange, watermark int64) error
 	DirtySessions(ctx context.Context) ([]store.Session, error)
+	RecentSessions(ctx context.Context, n int) ([]string, error)
+	MarkDirty(ctx context.Context, sessionID string) error
 	Session(ctx context.Context, id string) (store.Session, bool, error)
 	SessionByChannel(ctx context.Context, channelID string) (store.Session, bool, error)
 	BridgedSessions(ctx context.Context) ([]store.Session, error)
@@ -27,6 +29,7 @@ type Store interface {
 	// Messages read and replies written.
 	RecordObserved(ctx context.Context, sessionID string, msgs []store.Observed, cursor store.Cursor, clearDirty bool) (store.ObserveResult, error)
 	MinRelayedSeq(ctx context.Context, sessionID string) (int64, bool, error)
+	KnownMessage(ctx context.Context, sessionID, qqMsgID string) (discordIDs []string, known bool, err error)
 	QueueReply(ctx context.Context, sessionID, channelID, discordMsgID string, parts []store.ReplyPart, refusal string) (bool, error)
 
 	// The outbox.

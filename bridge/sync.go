@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/store"
 )
@@ -44,21 +43,27 @@ func (e *Engine) pollOnce(ctx context.Context) error {
 	e.lastPoll = e.now()
 	e.mu.Unlock()
 
-	if len(changed) > 0 {
-		e.activity()
-		newWM := wm
-		changes := make([]store.SessionChange, 0, len(changed))
-		for _, s := range changed {
-			if s.ID == "" {
-				continue
-			}
-			newWM = max(newWM, s.SortTime)
-			changes = append(changes, store.SessionChange{ID: s.ID, Peer: toStorePeer(s.Peer), SortTime: s.SortTime})
+	changes, err := e.changedOf(ctx, changed, wm == 0)
+	if err != nil {
+		e.fault("store", err)
+		return err
+	}
+	newWM := wm
+	for _, s := range changed {
+		newWM = max(newWM, s.SortTime)
+	}
+	if len(changes) > 0 || newWM > wm {
+		if len(changes) > 0 {
+			e.activity()
 		}
 		if err := e.st.MarkChanged(ctx, changes, newWM); err != nil {
 			e.fault("store", err)
 			return err
 		}
+	}
+	if err := e.sweepIfDue(ctx); err != nil {
+		e.fault("store", err)
+		return err
 	}
 	return e.syncDirty(ctx)
 }
@@ -135,9 +140,9 @@ func (e *Engine) syncSessionLocked(ctx context.Context, id string) error {
 	if _, err := e.ensureChannel(ctx, s, false); err != nil {
 		return err
 	}
-	after, limit := s.LastSeq, e.cfg.CatchUpMax
+	after, limit := ReadPos{Seq: s.LastSeq, MsgID: s.LastMsgID}, e.cfg.CatchUpMax
 	if !s.Backfilled {
-		after, limit = 0, max(e.cfg.Backfill, liveFetch)
+		after, limit = ReadPos{}, max(e.cfg.Backfill, liveFetch)
 	}
 	msgs, err := e.qq.Messages(ctx, id, after, limit)
 	if err != nil {
@@ -149,7 +154,7 @@ func (e *Engine) syncSessionLocked(ctx context.Context, id string) error {
 	// back, up to CatchUpMax, rather than skip them.
 	for !s.Backfilled && len(msgs) >= limit && limit < e.cfg.CatchUpMax && !oldest(msgs).Time.Before(e.liveSince) {
 		limit = min(limit*4, e.cfg.CatchUpMax)
-		if msgs, err = e.qq.Messages(ctx, id, 0, limit); err != nil {
+		if msgs, err = e.qq.Messages(ctx, id, ReadPos{}, limit); err != nil {
 			return fmt.Errorf("read messages of session %s: %w", id, err)
 		}
 	}
@@ -165,7 +170,13 @@ func (e *Engine) syncSessionLocked(ctx context.Context, id string) error {
 			return i < n-e.cfg.Backfill && m.Time.Before(e.liveSince)
 		}
 	}
-	_, err = e.record(ctx, id, msgs, true, history)
+	restarted := false
+	if s.Backfilled {
+		if restarted, err = e.noticeRestart(ctx, s, msgs); err != nil {
+			return err
+		}
+	}
+	_, err = e.record(ctx, id, msgs, true, history, restarted)
 	return err
 }
 
@@ -217,7 +228,7 @@ func (e *Engine) ensureChannel(ctx context.Context, s store.Session, force bool)
 // store.RecordObserved). history, when set, says which of the sorted
 // messages (index i of n) are old history to record without relaying. It
 // returns how many were queued for Discord.
-func (e *Engine) record(ctx context.Context, sessionID string, msgs []Message, clearDirty bool, history func(i, n int, m Message) bool) (int, error) {
+func (e *Engine) record(ctx context.Context, sessionID string, msgs []Message, clearDirty bool, history func(i, n int, m Message) bool, reset bool) (int, error) {
 	sorted := make([]Message, 0, len(msgs))
 	seen := map[string]bool{}
 	for _, m := range msgs {
@@ -234,7 +245,7 @@ func (e *Engine) record(ctx context.Context, sessionID string, msgs []Message, c
 		}
 		sorted = append(sorted, m)
 	}
-	sort.SliceStable(sorted, func(i, j int) bool { return sorted[i].Less(sorted[j]) })
+	sorted = sessionOrder(sorted)
 	obs := make([]store.Observed, 0, len(sorted))
 	var cur store.Cursor
 	for i, m := range sorted {
@@ -247,10 +258,12 @@ func (e *Engine) record(ctx context.Context, sessionID string, msgs []Message, c
 			}
 			obs = append(obs, store.Observed{ID: m.ID, Sequence: m.Sequence, FromOwner: m.FromOwner, ClientKey: m.ClientKey, Payload: payload})
 		}
-		if m.Sequence >= cur.Seq {
-			cur = store.Cursor{MsgID: m.ID, Seq: m.Sequence}
-		}
+		// The cursor is the newest message in session order, with the
+		// highest sequence seen.
+		cur = store.Cursor{MsgID: m.ID, Seq: max(cur.Seq, m.Sequence)}
 	}
+	// A conversation started again: its position goes back with it.
+	cur.Reset = reset && len(sorted) > 0
 	res, err := e.st.RecordObserved(ctx, sessionID, obs, cur, clearDirty)
 	if err != nil {
 		return 0, err
@@ -289,14 +302,14 @@ func (e *Engine) Resync(ctx context.Context, sessionID string) (int, error) {
 	} else if ok {
 		after = min - 1
 	}
-	msgs, err := e.qq.Messages(ctx, sessionID, after, e.cfg.ResyncMax)
+	msgs, err := e.qq.Messages(ctx, sessionID, ReadPos{Seq: after}, e.cfg.ResyncMax)
 	if err != nil {
 		if errors.Is(err, ErrLoginRequired) {
 			e.loginRequired(err)
 		}
 		return 0, fmt.Errorf("resync session %s: %w", sessionID, err)
 	}
-	return e.record(ctx, sessionID, msgs, false, nil)
+	return e.record(ctx, sessionID, msgs, false, nil, false)
 }
 
 func toStorePeer(p Peer) store.Peer {

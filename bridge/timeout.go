@@ -37,11 +37,11 @@ func (q timeoutQQ) ChangedSessions(ctx context.Context, since int64) (r0 []Sessi
 	return q.QQ.ChangedSessions(ctx, since)
 }
 
-func (q timeoutQQ) Messages(ctx context.Context, sessionID string, afterSeq int64, max int) (r0 []Message, err error) {
+func (q timeoutQQ) Messages(ctx context.Context, sessionID string, after ReadPos, max int) (r0 []Message, err error) {
 	ctx, cancel := context.WithTimeout(ctx, q.d)
 	defer cancel()
 	defer recoverPort("QQ", "Messages", &err)
-	return q.QQ.Messages(ctx, sessionID, afterSeq, max)
+	return q.QQ.Messages(ctx, sessionID, after, max)
 }
 
 func (q timeoutQQ) SendText(ctx context.Context, s OutgoingText) (r0 string, err error) {

@@ -90,6 +90,10 @@ type Bridge struct {
 	PollInterval     Duration `toml:"poll_interval"`
 	IdlePollInterval Duration `toml:"idle_poll_interval"`
 	Backfill         int      `toml:"backfill"`
+	// FirstStartDays is the horizon of the first start: only sessions
+	// active within it get a channel then; older ones when they next change
+	// (0: every session).
+	FirstStartDays int `toml:"first_start_days"`
 }
 
 // HTTP is the [http] table.
@@ -117,6 +121,13 @@ var loginMethods = []string{"mobile", "qq", "wx"}
 // more than this many old messages.
 const MaxBackfill = 1000
 
+// DefaultFirstStartDays is bridge.first_start_days by default;
+// MaxFirstStartDays bounds it.
+const (
+	DefaultFirstStartDays = 30
+	MaxFirstStartDays     = 3650
+)
+
 // Defaults returns the configuration every key starts from.
 func Defaults() Config {
 	return Config{
@@ -135,6 +146,7 @@ func Defaults() Config {
 			PollInterval:     Duration{2 * time.Second},
 			IdlePollInterval: Duration{10 * time.Second},
 			Backfill:         20,
+			FirstStartDays:   DefaultFirstStartDays,
 		},
 		HTTP: HTTP{Listen: "127.0.0.1:9090"},
 		Log:  Log{Level: "info", Format: "text"},
@@ -379,6 +391,9 @@ func (c *Config) validate(needToken bool) error {
 	}
 	if b.Backfill < 0 || b.Backfill > MaxBackfill {
 		return keyErr("bridge.backfill", "must be between 0 and %d, not %d", MaxBackfill, b.Backfill)
+	}
+	if b.FirstStartDays < 0 || b.FirstStartDays > MaxFirstStartDays {
+		return keyErr("bridge.first_start_days", "must be between 0 (every session) and %d, not %d", MaxFirstStartDays, b.FirstStartDays)
 	}
 
 	if l := c.HTTP.Listen; l != "" {

@@ -65,6 +65,7 @@ func (c *Config) WriteSummary(w io.Writer) error {
 	fmt.Fprintf(&b, "  bridge.poll_interval       %s\n", c.Bridge.PollInterval)
 	fmt.Fprintf(&b, "  bridge.idle_poll_interval  %s\n", c.Bridge.IdlePollInterval)
 	fmt.Fprintf(&b, "  bridge.backfill            %d\n", c.Bridge.Backfill)
+	fmt.Fprintf(&b, "  bridge.first_start_days    %d\n", c.Bridge.FirstStartDays)
 	fmt.Fprintf(&b, "  http.listen                %s\n", listen)
 	fmt.Fprintf(&b, "  log.level                  %s\n", c.Log.Level)
 	fmt.Fprintf(&b, "  log.format                 %s\n", c.Log.Format)

@@ -44,9 +44,9 @@ func (q *timedQQ) ChangedSessions(ctx context.Context, since int64) ([]bridge.Se
 	return s, err
 }
 
-func (q *timedQQ) Messages(ctx context.Context, sessionID string, afterSeq int64, max int) ([]bridge.Message, error) {
+func (q *timedQQ) Messages(ctx context.Context, sessionID string, after bridge.ReadPos, max int) ([]bridge.Message, error) {
 	c := call{session: sessionID, start: time.Now()}
-	m, err := q.QQ.Messages(ctx, sessionID, afterSeq, max)
+	m, err := q.QQ.Messages(ctx, sessionID, after, max)
 	c.end = time.Now()
 	q.record(&q.reads, c)
 	return m, err

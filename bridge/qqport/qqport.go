@@ -23,7 +23,9 @@ import (
 // what the app shows as one message.
 const MaxTextLen = 1000
 
-// findSentScan is how many of a session's newest messages FindSent reads.
+// findSentScan is how many messages FindSent reads at most: a session's
+// newest ones (newest first), or those after the newest one read (oldest
+// first).
 const findSentScan = 200
 
 // TextMsgType is the msg_type of a text message.
@@ -118,8 +120,8 @@ func (p *Port) ResetRefresh() {
 	p.refreshMu.Unlock()
 }
 
-// ChangedSessions returns the sessions newer than since, newest first. It
-// stops reading pages at the first session that is not newer.
+// ChangedSessions returns the first page of the session list, then the
+// sessions not older than since, newest first (see bridge.QQ).
 func (p *Port) ChangedSessions(ctx context.Context, since int64) ([]bridge.Session, error) {
 	var out []bridge.Session
 	err := p.withRefresh(ctx, func() error {
@@ -130,25 +132,65 @@ func (p *Port) ChangedSessions(ctx context.Context, since int64) ([]bridge.Sessi
 	return out, err
 }
 
+// listPages bounds the session-list pages one poll reads.
+const listPages = 1000
+
 func (p *Port) changedSessions(ctx context.Context, since int64) ([]bridge.Session, error) {
 	var out []bridge.Session
-	for s, err := range p.c.Sessions(ctx, qq.SessionListParams{}) {
+	seen := map[qq.FlexString]bool{}
+	params := qq.SessionListParams{}
+	for page := range listPages {
+		list, err := p.c.GetSessionList(ctx, params)
 		if err != nil {
 			return nil, err
 		}
-		if int64(s.SortTime) <= since {
-			break
+		more := list.HasMore == 1 && len(list.Sessions) > 0
+		fresh := 0
+		for _, s := range list.Sessions {
+			// The whole first page is returned with its signals (sessions
+			// tied with the watermark, or changed without a newer
+			// sort_time, are at the top of the list); a later page, read
+			// only when the one before ended newer than the watermark, up
+			// to the watermark included (>=: sort_times tie).
+			if page > 0 && int64(s.SortTime) < since {
+				return out, nil
+			}
+			if s.SessionID == "" || seen[s.SessionID] {
+				continue
+			}
+			seen[s.SessionID] = true
+			fresh++
+			out = append(out, convSession(s))
 		}
-		if s.SessionID == "" {
-			continue
+		if !more || fresh == 0 {
+			return out, nil
 		}
-		out = append(out, convSession(s))
+		last := list.Sessions[len(list.Sessions)-1]
+		if int64(last.SortTime) <= since {
+			return out, nil
+		}
+		params.LastID, params.LastTime = string(last.SessionID), int64(last.SortTime)
 	}
 	return out, nil
 }
 
+// plausibleSince is the earliest time a session's activity is taken to
+// be: a sort_time that reads as older is a counter, not a time.
+var plausibleSince = time.Date(2015, 1, 1, 0, 0, 0, 0, time.UTC)
+
 func convSession(s qq.Session) bridge.Session {
-	return bridge.Session{ID: string(s.SessionID), Peer: convUser(s.User), SortTime: int64(s.SortTime)}
+	bs := bridge.Session{ID: string(s.SessionID), Peer: convUser(s.User), SortTime: int64(s.SortTime), NewMsgCnt: int(s.NewMsgCnt)}
+	if s.NewMsg != nil {
+		bs.NewMsgID = string(s.NewMsg.ID)
+		bs.LastActive = unixTime(int64(s.NewMsg.Time))
+	}
+	if bs.LastActive.IsZero() {
+		bs.LastActive = unixTime(int64(s.SortTime))
+	}
+	if bs.LastActive.Before(plausibleSince) {
+		bs.LastActive = time.Time{} // not a time: unknown
+	}
+	return bs
 }
 
 func convUser(u *qq.User) bridge.Peer {
@@ -161,108 +203,6 @@ func convUser(u *qq.User) bridge.Peer {
 		Nick:       string(u.Nick),
 		AvatarURL:  string(u.Avatar),
 	}
-}
-
-// Messages returns the messages of a session after afterSeq, oldest first,
-// at most the newest max when max > 0.
-func (p *Port) Messages(ctx context.Context, sessionID string, afterSeq int64, max int) ([]bridge.Message, error) {
-	var raw []qq.Message
-	err := p.withRefresh(ctx, func() error {
-		var err error
-		raw, err = p.read(ctx, sessionID, afterSeq, max)
-		return err
-	})
-	if err != nil {
-		return nil, err
-	}
-	var out []qq.Message
-	for _, m := range raw {
-		if int64(m.Sequence) > afterSeq {
-			out = append(out, m)
-		}
-	}
-	qq.SortMessages(out)
-	if max > 0 && len(out) > max {
-		out = out[len(out)-max:]
-	}
-	if len(out) > 0 {
-		last := out[len(out)-1]
-		p.mu.Lock()
-		if t := p.tail[sessionID]; int64(last.Sequence) >= t.seq {
-			p.tail[sessionID] = tailMark{id: string(last.ID), seq: int64(last.Sequence)}
-		}
-		p.mu.Unlock()
-	}
-	res := make([]bridge.Message, 0, len(out))
-	own := p.ownUIN()
-	var needDetails []string
-	for _, m := range out {
-		bm := convMessage(sessionID, m, own)
-		if (bm.Kind == bridge.KindImage || bm.Kind == bridge.KindVideo) && bm.Media != nil && bm.Media.URL == "" {
-			needDetails = append(needDetails, bm.ID)
-		}
-		res = append(res, bm)
-	}
-	if len(needDetails) > 0 {
-		p.fillMedia(ctx, sessionID, needDetails, res)
-	}
-	return res, nil
-}
-
-// read pages through a session's messages until what the engine asked for
-// is covered, whichever order the server pages in.
-func (p *Port) read(ctx context.Context, sessionID string, afterSeq int64, max int) ([]qq.Message, error) {
-	p.mu.Lock()
-	order := p.newestFirst
-	start := p.tail[sessionID]
-	p.mu.Unlock()
-
-	params := qq.MessagesParams{SessionID: sessionID}
-	// An oldest-first server is read from the newest message already
-	// returned, when that is not past what the engine has.
-	if order != nil && !*order && start.id != "" && start.seq <= afterSeq {
-		params.LastID = start.id
-	}
-	var got []qq.Message
-	var prev int64 = -1
-	decided := order
-	older := 0
-	for m, err := range p.c.Messages(ctx, params) {
-		if err != nil {
-			var apiErr *qq.APIError
-			if params.LastID != "" && errors.As(err, &apiErr) && len(got) == 0 {
-				// The remembered message is gone: read from the start.
-				p.mu.Lock()
-				delete(p.tail, sessionID)
-				p.mu.Unlock()
-				return p.read(ctx, sessionID, afterSeq, max)
-			}
-			return nil, err
-		}
-		seq := int64(m.Sequence)
-		if decided == nil && prev >= 0 && seq != prev {
-			nf := seq < prev
-			decided = &nf
-			p.mu.Lock()
-			p.newestFirst = decided
-			p.mu.Unlock()
-		}
-		prev = seq
-		got = append(got, m)
-		if decided != nil && *decided {
-			// Newest first: stop once everything older is irrelevant.
-			if seq <= afterSeq {
-				older++
-				if older >= 2 {
-					break
-				}
-			}
-			if max > 0 && afterSeq == 0 && len(got) >= max+1 {
-				break
-			}
-		}
-	}
-	return got, nil
 }
 
 // fillMedia asks GetMsgDetails for media URLs the list left out.
@@ -420,10 +360,31 @@ func (p *Port) FindSent(ctx context.Context, sessionID, clientKey string) (strin
 }
 
 func (p *Port) findSent(ctx context.Context, sessionID, clientKey string) (string, bool, error) {
+	p.mu.Lock()
+	nf := p.newestFirst
+	start := p.tail[sessionID]
+	p.mu.Unlock()
+	if nf == nil {
+		nf = p.learnOrder(ctx, sessionID)
+	}
+	oldestFirst := nf != nil && !*nf
+	params := qq.MessagesParams{SessionID: sessionID}
+	if oldestFirst && start.id != "" {
+		// Oldest first: a sent message comes after the newest one read.
+		params.LastID = start.id
+	}
 	n := 0
 	var found string
-	for m, err := range p.c.Messages(ctx, qq.MessagesParams{SessionID: sessionID}) {
+	for m, err := range p.c.Messages(ctx, params) {
 		if err != nil {
+			var apiErr *qq.APIError
+			if params.LastID != "" && n == 0 && errors.As(err, &apiErr) {
+				// The newest message read is gone: look from the start.
+				p.mu.Lock()
+				delete(p.tail, sessionID)
+				p.mu.Unlock()
+				return p.findSent(ctx, sessionID, clientKey)
+			}
 			return "", false, err
 		}
 		if string(m.ClientKey) == clientKey {
@@ -433,11 +394,13 @@ func (p *Port) findSent(ctx context.Context, sessionID, clientKey string) (strin
 			}
 			break
 		}
-		p.mu.Lock()
-		nf := p.newestFirst
-		p.mu.Unlock()
 		n++
-		if nf != nil && *nf && n >= findSentScan {
+		if n >= findSentScan {
+			if oldestFirst {
+				// Cut short before the newest messages: not found is not
+				// known.
+				return "", false, fmt.Errorf("look for a sent message in session %s: the newest messages are more than %d away; try again after the next read of the session", sessionID, findSentScan)
+			}
 			break
 		}
 	}

@@ -94,8 +94,10 @@ func TestChangedSessionsIdleCostsOneRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 0 {
-		t.Errorf("idle poll returned %d sessions", len(got))
+	// The first page comes back with its signals for the engine to
+	// compare; nothing past it.
+	if len(got) != 20 || got[0].SortTime != watermark || got[0].NewMsgID == "" {
+		t.Errorf("idle poll returned %d sessions (first %+v), want the first page of 20 with their newest message ids", len(got), got[0])
 	}
 	if n := s.Count("GetSessionList"); n != 1 {
 		t.Errorf("idle poll cost %d GetSessionList requests, want 1", n)
@@ -107,8 +109,8 @@ func TestChangedSessionsIdleCostsOneRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || got[0].ID != all[50].ID || got[0].Peer.Nick == "" {
-		t.Errorf("changed sessions = %+v, want only %s with its peer", got, all[50].ID)
+	if len(got) != 20 || got[0].ID != all[50].ID || got[0].Peer.Nick == "" || got[0].SortTime <= watermark {
+		t.Errorf("changed sessions = %+v, want %s first with its peer and a newer sort_time", got, all[50].ID)
 	}
 	if n := s.Count("GetSessionList"); n != 1 {
 		t.Errorf("poll with one change cost %d requests, want 1", n)
@@ -126,7 +128,7 @@ func TestMessagesBothPageOrders(t *testing.T) {
 				deliver(t, s, sid, qqtest.Text(fmt.Sprintf("m%02d", i)))
 			}
 			// Backfill: the newest 5, oldest first.
-			got, err := p.Messages(ctx, sid, 0, 5)
+			got, err := p.Messages(ctx, sid, bridge.ReadPos{}, 5)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -136,7 +138,7 @@ func TestMessagesBothPageOrders(t *testing.T) {
 			if got[0].Sender.Nick != "Alice" || got[0].FromOwner || got[0].Kind != bridge.KindText {
 				t.Errorf("message model wrong: %+v", got[0])
 			}
-			last := got[len(got)-1].Sequence
+			last := bridge.ReadPos{Seq: got[len(got)-1].Sequence, MsgID: got[len(got)-1].ID}
 			for i := 30; i < 33; i++ {
 				deliver(t, s, sid, qqtest.Text(fmt.Sprintf("m%02d", i)))
 			}
@@ -145,10 +147,10 @@ func TestMessagesBothPageOrders(t *testing.T) {
 				t.Fatal(err)
 			}
 			if want := "m30 m31 m32"; strings.Join(texts(got), " ") != want {
-				t.Fatalf("after seq %d = %v, want %s", last, texts(got), want)
+				t.Fatalf("after %+v = %v, want %s", last, texts(got), want)
 			}
 			// Everything after 0 with no max: the whole history, in order.
-			got, err = p.Messages(ctx, sid, 0, 0)
+			got, err = p.Messages(ctx, sid, bridge.ReadPos{}, 0)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -168,7 +170,7 @@ func TestMessageKinds(t *testing.T) {
 	deliver(t, s, sid, qqtest.Card("A Song", "by someone", "https://img/cover.jpg", "https://y.qq.com/song/1"))
 	deliver(t, s, sid, qqtest.Inbound{MsgType: 99, RawMeta: []byte(`{"content":"odd","biz_id":"b7"}`)})
 	deliver(t, s, sid, qqtest.Inbound{MsgType: 3, Meta: qqtest.MetaData{URL: "https://v/clip.mp4", Duration: 12}})
-	got, err := p.Messages(ctx, sid, 0, 0)
+	got, err := p.Messages(ctx, sid, bridge.ReadPos{}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +227,7 @@ func TestSendAndFindSent(t *testing.T) {
 				t.Errorf("FindSent = %q %v %v, want %q", fid, found, err, id)
 			}
 			// The echo comes back as the owner's message with its key.
-			got, err := p.Messages(ctx, sid, 1, 0)
+			got, err := p.Messages(ctx, sid, bridge.ReadPos{Seq: 1}, 0)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -184,6 +184,9 @@ type Observed struct {
 type Cursor struct {
 	MsgID string
 	Seq   int64
+	// Reset replaces the recorded position even when Seq is lower: the
+	// conversation was deleted and started again.
+	Reset bool
 }
 
 // ObserveResult says what RecordObserved did with each message.
@@ -273,12 +276,18 @@ func (s *Store) RecordObserved(ctx context.Context, sessionID string, msgs []Obs
 		if clearDirty {
 			clear = 1
 		}
+		reset := 0
+		if cursor.Reset {
+			reset = 1
+		}
+		// The position moves to the newest message read (which may have no
+		// sequence) unless that is behind the recorded sequence.
 		r, err := tx.ExecContext(ctx, `UPDATE sessions SET
-			last_msg_id = CASE WHEN ? > last_seq OR last_msg_id = '' AND ? <> '' THEN ? ELSE last_msg_id END,
-			last_seq = max(last_seq, ?), backfilled = 1,
-			dirty = CASE WHEN ? = 1 THEN 0 ELSE dirty END, updated_at = ?
-			WHERE session_id = ?`,
-			cursor.Seq, cursor.MsgID, cursor.MsgID, cursor.Seq, clear, now, sessionID)
+			last_msg_id = CASE WHEN ?1 <> '' AND (?2 >= last_seq OR ?3 = 1) THEN ?1 ELSE last_msg_id END,
+			last_seq = CASE WHEN ?1 <> '' AND ?3 = 1 THEN ?2 ELSE max(last_seq, ?2) END, backfilled = 1,
+			dirty = CASE WHEN ?4 = 1 THEN 0 ELSE dirty END, updated_at = ?5
+			WHERE session_id = ?6`,
+			cursor.MsgID, cursor.Seq, reset, clear, now, sessionID)
 		if err != nil {
 			return err
 		}

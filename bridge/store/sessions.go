@@ -57,6 +57,12 @@ type SessionChange struct {
 	ID       string
 	Peer     Peer
 	SortTime int64
+	// Dormant records a session seen for the first time without marking
+	// it dirty (older than the first start's horizon), with LastMsgID, its
+	// newest message, as the read position to compare the next change
+	// with.
+	Dormant   bool
+	LastMsgID string
 }
 
 const sessionCols = `session_id, peer_uin, peer_encrypt_uin, peer_nick, peer_avatar, sort_time,
@@ -151,22 +157,26 @@ func (s *Store) Watermark(ctx context.Context) (int64, error) {
 
 // MarkChanged records, in one transaction, the sessions the session list
 // reported as changed (creating the unknown ones, updating the peer, setting
-// them dirty) and advances the watermark to watermark (never backwards).
+// them dirty unless Dormant) and advances the watermark to watermark (never backwards).
 func (s *Store) MarkChanged(ctx context.Context, changes []SessionChange, watermark int64) error {
 	now := s.ms()
 	return s.tx(ctx, func(tx *sql.Tx) error {
 		for _, c := range changes {
+			dirty, lastID := 1, ""
+			if c.Dormant {
+				dirty, lastID = 0, c.LastMsgID
+			}
 			_, err := tx.ExecContext(ctx, `INSERT INTO sessions
-				(session_id, peer_uin, peer_encrypt_uin, peer_nick, peer_avatar, sort_time, dirty, created_at, updated_at)
-				VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?)
+				(session_id, peer_uin, peer_encrypt_uin, peer_nick, peer_avatar, sort_time, dirty, last_msg_id, created_at, updated_at)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 				ON CONFLICT (session_id) DO UPDATE SET
 					peer_uin = CASE WHEN excluded.peer_uin <> '' THEN excluded.peer_uin ELSE peer_uin END,
 					peer_encrypt_uin = CASE WHEN excluded.peer_encrypt_uin <> '' THEN excluded.peer_encrypt_uin ELSE peer_encrypt_uin END,
 					peer_nick = CASE WHEN excluded.peer_nick <> '' THEN excluded.peer_nick ELSE peer_nick END,
 					peer_avatar = CASE WHEN excluded.peer_avatar <> '' THEN excluded.peer_avatar ELSE peer_avatar END,
 					sort_time = max(sort_time, excluded.sort_time),
-					dirty = 1, updated_at = excluded.updated_at`,
-				c.ID, c.Peer.UIN, c.Peer.EncryptUIN, c.Peer.Nick, c.Peer.AvatarURL, c.SortTime, now, now)
+					dirty = max(dirty, excluded.dirty), updated_at = excluded.updated_at`,
+				c.ID, c.Peer.UIN, c.Peer.EncryptUIN, c.Peer.Nick, c.Peer.AvatarURL, c.SortTime, dirty, lastID, now, now)
 			if err != nil {
 				return err
 			}
@@ -261,4 +271,24 @@ func SnowflakeAfter(a, b string) bool {
 		return len(a) > len(b)
 	}
 	return a > b
+}
+
+// RecentSessions returns the ids of at most n bridged sessions that are
+// not dirty, newest sort_time first: those the safety sweep re-reads.
+func (s *Store) RecentSessions(ctx context.Context, n int) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT session_id FROM sessions WHERE channel_id <> '' AND dirty = 0
+		ORDER BY sort_time DESC, session_id LIMIT ?`, n)
+	if err != nil {
+		return nil, s.wrap(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, s.wrap(err)
+		}
+		out = append(out, id)
+	}
+	return out, s.wrap(rows.Err())
 }

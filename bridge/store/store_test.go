@@ -90,7 +90,7 @@ func TestReopenKeepsData(t *testing.T) {
 	if err := s.SetChannel(ctx, "s1", Channel{ChannelID: "900", WebhookID: "w", WebhookToken: "tok"}, "Ann", ""); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.RecordObserved(ctx, "s1", []Observed{{ID: "m1", Sequence: 1, Payload: []byte("x")}}, Cursor{"m1", 1}, true); err != nil {
+	if _, err := s.RecordObserved(ctx, "s1", []Observed{{ID: "m1", Sequence: 1, Payload: []byte("x")}}, Cursor{MsgID: "m1", Seq: 1}, true); err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
@@ -215,12 +215,12 @@ func TestOutboxToDiscordLifecycle(t *testing.T) {
 		t.Fatalf("DirtySessions = %v, %v", dirty, err)
 	}
 	obs := []Observed{{ID: "a", Sequence: 1, Payload: []byte("A")}, {ID: "b", Sequence: 2, Payload: []byte("B")}}
-	res, err := s.RecordObserved(ctx, "s1", obs, Cursor{"b", 2}, true)
+	res, err := s.RecordObserved(ctx, "s1", obs, Cursor{MsgID: "b", Seq: 2}, true)
 	if err != nil || len(res.Queued) != 2 {
 		t.Fatalf("RecordObserved = %+v, %v", res, err)
 	}
 	// Seen again (another page order, a resync): nothing new.
-	res, err = s.RecordObserved(ctx, "s1", []Observed{obs[1], obs[0]}, Cursor{"a", 1}, true)
+	res, err = s.RecordObserved(ctx, "s1", []Observed{obs[1], obs[0]}, Cursor{MsgID: "a", Seq: 1}, true)
 	if err != nil || len(res.Queued) != 0 || res.Known != 2 {
 		t.Fatalf("RecordObserved again = %+v, %v", res, err)
 	}
@@ -336,7 +336,7 @@ func TestOutboxToQQLifecycleAndEcho(t *testing.T) {
 		{ID: "q0", Sequence: 7, FromOwner: true, ClientKey: "k0"},
 		{ID: "q1", Sequence: 8, FromOwner: true, ClientKey: "k1"},
 		{ID: "q2", Sequence: 9, FromOwner: true, ClientKey: "app-key", Payload: []byte("typed in the app")},
-	}, Cursor{"q2", 9}, true)
+	}, Cursor{MsgID: "q2", Seq: 9}, true)
 	if err != nil {
 		t.Fatal(err)
 	}

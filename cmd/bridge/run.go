@@ -162,6 +162,9 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, extras
 		IdlePollInterval: cfg.Bridge.IdlePollInterval.Duration,
 		Backfill:         cfg.Bridge.Backfill,
 		OnEvent:          func(ev bridge.Event) { ctrl.HandleEvent(ev) },
+
+		// Sessions older than bridge.first_start_days wait for a change.
+		FirstStartHorizon: time.Duration(cfg.Bridge.FirstStartDays) * 24 * time.Hour,
 	}, st, port, dc, log)
 	ctrl = admin.New(admin.Config{
 		LoginMethod:    cfg.QQ.LoginMethod,

@@ -29,7 +29,10 @@
 // requests per method; inject faults (expired credential, risk control,
 // 5xx, time-outs, malformed JSON, gateway codes, each optionally after the
 // work was done), a rate limit and asynchronous sends (SetAsyncSend: a send
-// is accepted but shows only when the test releases it); and read
+// is accepted but shows only when the test releases it); switch on Quirks
+// the protocol allows (sort_time in whole seconds or not moved, messages
+// without sequence, a session re-created with sequences from 1, pages
+// repeating their edge; SetPageOrder for either page order); and read
 // the Deviations, every place where a request differed from the facts
 // (comm keys and values, key order, cookies on the gateway, User-Agent,
 // parameter names and types).

@@ -80,11 +80,13 @@ func (s *Server) wireMessageLocked(m *Message) map[string]any {
 	if len(meta) == 0 {
 		meta = json.RawMessage("{}")
 	}
-	return map[string]any{
+	w := map[string]any{
 		"id": m.ID, "meta_data": meta, "client_key": m.ClientKey, "from_user": wireUser(s.userLocked(m.FromUIN)),
 		"time": m.Time, "state": 0, "result": 0, "tips": "", "sequence": m.Sequence, "show_type": 0,
 		"msg_type": m.MsgType, "confirm": 0, "sort_time": m.SortTime, "complainTip": "", "complainUrl": "",
 	}
+	wireSequence(w, m)
+	return w
 }
 
 func (s *Server) wireSessionLocked(ss *session) map[string]any {
@@ -144,7 +146,7 @@ func (s *Server) handleGetSessionList(c *Call) Reply {
 		start = len(list)
 		for i, ss := range list {
 			if !sessionBefore(ss, lastTime, lastID) && !(ss.sortTime == lastTime && ss.id == lastID) {
-				start = i
+				start = s.pageEdge(i)
 				break
 			}
 		}
@@ -219,7 +221,7 @@ func (s *Server) handleGetMessage(c *Call) Reply {
 		start = -1
 		for i, m := range order {
 			if m.ID == last {
-				start = i + 1
+				start = s.pageEdge(i + 1)
 				break
 			}
 		}

@@ -82,6 +82,8 @@ type Server struct {
 	nextMsgID   int64
 	nextSession int64
 	lastSort    int64
+	nthMsg      int64
+	quirks      Quirks
 
 	newestFirst    bool
 	maxSessionPage int

@@ -93,6 +93,8 @@ type Message struct {
 	RawMeta   json.RawMessage // meta_data exactly as sent on the wire
 	Outbound  bool            // sent by the account
 	Deleted   bool
+
+	noSeq, zeroSeq bool // Quirks: sent without a sequence, or with 0
 }
 
 // Sent is one SendMessageAsync (or StarSendSuperMsg) the server accepted.
@@ -226,6 +228,9 @@ func (s *Server) sessionWithLocked(peer int64) *session {
 // sortTimeLocked returns now in ms, made strictly greater than the last
 // sort time issued.
 func (s *Server) sortTimeLocked(now time.Time) int64 {
+	if s.quirks.CoarseSortTime {
+		return now.Unix()
+	}
 	t := now.UnixMilli()
 	if t <= s.lastSort {
 		t = s.lastSort + 1
@@ -297,8 +302,13 @@ func (s *Server) appendLocked(ss *session, m Message, now time.Time) Message {
 	m.Sequence = ss.nextSeq
 	ss.nextSeq++
 	m.Time = now.Unix()
-	m.SortTime = s.sortTimeLocked(now)
-	ss.sortTime = m.SortTime
+	s.nthMsg++
+	if s.quirkMessageLocked(&m, s.nthMsg) {
+		m.SortTime = s.sortTimeLocked(now)
+		ss.sortTime = m.SortTime
+	} else {
+		m.SortTime = ss.sortTime
+	}
 	mm := m
 	ss.msgs = append(ss.msgs, &mm)
 	return m
