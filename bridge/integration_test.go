@@ -106,7 +106,7 @@ func newWorld(t *testing.T, qqOpts ...qqtest.Option) *world {
 
 func (w *world) eventually(what string, cond func() bool) {
 	w.t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(2 * time.Minute)
 	for !cond() {
 		if time.Now().After(deadline) {
 			w.t.Fatalf("timed out waiting for %s", what)
