@@ -288,7 +288,8 @@ func nonEmpty(id string) []string {
 // session's next entry goes. May have happened (ErrAmbiguous): it is
 // recorded ambiguous and reconciled before any second attempt. Otherwise
 // (transient) it is tried again with back-off. After MaxAttempts it is
-// parked, never dropped.
+// parked, never dropped; attempts held by their destination (ErrHeld) wait
+// as long as it takes.
 func (e *Engine) retry(ctx context.Context, h store.Entry, dir Direction, cause error) error {
 	source := "discord post " + h.SessionID
 	if dir == ToQQ {
@@ -307,7 +308,7 @@ func (e *Engine) retry(ctx context.Context, h store.Entry, dir Direction, cause 
 		return e.park(ctx, h, dir, cause.Error())
 	}
 	e.fault(source, cause)
-	if h.Attempts+1 >= e.cfg.MaxAttempts {
+	if h.Attempts+1 >= e.cfg.MaxAttempts && !errors.Is(cause, ErrHeld) {
 		return e.giveUp(ctx, h, dir, fmt.Sprintf("gave up after %d attempts: %v", h.Attempts+1, cause))
 	}
 	next := e.now().Add(e.backoff(h.Attempts + 1))

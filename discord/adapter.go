@@ -161,6 +161,10 @@ type Adapter struct {
 	privacyTold bool      // the admin channel was told of privacyErr
 	refusedAt   time.Time // when the admin channel last heard of refused overwrites
 
+	// notPrivate: channel id -> name of ours readable by every member;
+	// posts into them are held (privacy_hold.go).
+	notPrivate map[string]string
+
 	layoutMu sync.Mutex // serialises channel creation and renaming
 
 	catchUpPending atomic.Bool
@@ -192,6 +196,7 @@ func New(opts Options) (*Adapter, error) {
 		members:     map[string]memberInfo{},
 		categories:  map[string]int{},
 		sessionChan: map[string]bool{},
+		notPrivate:  map[string]string{},
 		checkedAt:   map[string]time.Time{},
 		webhooks:    map[string]*discordgo.Webhook{},
 		notices:     map[string]time.Time{},
@@ -457,6 +462,7 @@ func (a *Adapter) connect(ctx context.Context) (*gateway, error) {
 	s.AddHandler(func(_ *discordgo.Session, c *discordgo.ChannelUpdate) {
 		if c.Channel != nil {
 			a.recheckChannel(c.ID) // it may have moved in or out of our categories
+			a.notePrivacy(c.Channel)
 		}
 	})
 	s.AddHandler(func(_ *discordgo.Session, c *discordgo.ThreadDelete) {

@@ -228,6 +228,7 @@ func (a *Adapter) EnsureChannel(ctx context.Context, s bridge.Session, have *bri
 	a.mu.Lock()
 	a.sessionChan[ch.ID] = true
 	a.mu.Unlock()
+	a.notePrivacy(ch)
 	wh, err := a.webhook(ctx, ch.ID)
 	if err != nil {
 		return bridge.ChannelRef{}, err

@@ -32,6 +32,9 @@ func (a *Adapter) PostNotice(ctx context.Context, ref bridge.ChannelRef, nonce, 
 	if nonce == "" || len(nonce) > 25 {
 		return "", errors.New("discord: post a notice: the nonce must have 1 to 25 characters")
 	}
+	if err := a.holdIfPublic(ctx, ref); err != nil {
+		return "", err // nothing posted; it waits (privacy_hold.go)
+	}
 	body := noticeBody{
 		Content:         clip(NeutraliseMentions(stripControlKeepLines(text)), 2000),
 		Nonce:           nonce,

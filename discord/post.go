@@ -34,6 +34,9 @@ func (a *Adapter) Post(ctx context.Context, ref bridge.ChannelRef, m bridge.Mess
 	if ref.ChannelID == "" {
 		return nil, errors.New("discord: Post: no channel")
 	}
+	if err := a.holdIfPublic(ctx, ref); err != nil {
+		return nil, err // nothing posted; the message waits (privacy_hold.go)
+	}
 	parts := render(m)
 	username := WebhookUsername(m.Sender.Nick, m.Sender.UIN, m.FromOwner)
 	avatar := httpURL(m.Sender.AvatarURL)
