@@ -57,6 +57,11 @@ func dirOf(d store.Direction) Direction {
 }
 
 func (e *Engine) deliverToDiscord(ctx context.Context, h store.Entry) error {
+	gate := e.arch.of(h.SessionID)
+	if !gate.TryRLock() {
+		return e.retry(ctx, h, ToDiscord, errArchiving(h.SessionID))
+	}
+	defer gate.RUnlock()
 	var m Message
 	if err := json.Unmarshal(h.Payload, &m); err != nil {
 		return e.park(ctx, h, ToDiscord, "stored message cannot be decoded: "+err.Error())

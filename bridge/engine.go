@@ -66,6 +66,9 @@ type EngineConfig struct {
 	Observer Observer
 	// OnEvent, when set, is called for each Event. It must not block.
 	OnEvent func(Event)
+	// ArchivePlace takes the transcripts of archived session channels
+	// (archive.go); nil: sessions are not archived.
+	ArchivePlace ArchivePlace
 }
 
 func (c *EngineConfig) defaults() {
@@ -136,6 +139,8 @@ type Engine struct {
 	// deliverMu serialises delivery passes; portals deliver.
 	deliverMu sync.Mutex
 	portals   *portals
+	// arch holds deliveries of a session being archived (archive.go).
+	arch archiveGate
 
 	kickPoll, kickDeliver chan struct{}
 
