@@ -45,6 +45,9 @@ type Options struct {
 	// but not reply: Send Messages is denied to it there, and the adapter
 	// ignores what its holders write unless they also hold AdminRoleID.
 	ViewerRoleID string
+	// ArchiveChannelID is where transcripts of archived session channels
+	// go (it must be private); empty means a thread of the admin channel.
+	ArchiveChannelID string
 	// Mode is ModeChannels (default) or ModeForum.
 	Mode string
 	// APIURL is the REST base, e.g. "http://127.0.0.1:3001/api/v9"; empty
@@ -164,6 +167,8 @@ type Adapter struct {
 	// notPrivate: channel id -> name of ours readable by every member;
 	// posts into them are held (privacy_hold.go).
 	notPrivate map[string]string
+	// archiveThread is the admin channel's archive thread (archive.go).
+	archiveThread string
 
 	layoutMu sync.Mutex // serialises channel creation and renaming
 

@@ -36,6 +36,9 @@ type msgPayload struct {
 	AvatarURL   string   `json:"avatar_url"`
 	ThreadName  string   `json:"thread_name"`
 	AppliedTags []string `json:"applied_tags"`
+	// channel messages only (nonce.go)
+	Nonce        json.RawMessage `json:"nonce"`
+	EnforceNonce bool            `json:"enforce_nonce"`
 	// interaction modal only
 	CustomID string `json:"custom_id"`
 	Title    string `json:"title"`
@@ -705,6 +708,12 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) *apiError {
 		s.mu.Unlock()
 		return errf(400, 50083, "Thread is archived")
 	}
+	if m := s.nonceLocked(s.BotUserID, &p); m != nil {
+		out := copyMessage(m)
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, out)
+		return nil
+	}
 	unarchived := false
 	if ch.ThreadMetadata != nil && ch.ThreadMetadata.Archived {
 		ch.ThreadMetadata.Archived = false
@@ -717,6 +726,9 @@ func (s *Server) postMessage(w http.ResponseWriter, r *http.Request) *apiError {
 	m, e := s.buildMessageLocked(newMessage{
 		channel: ch, author: *s.state.users[s.BotUserID], payload: &p, allowed: am, uploads: ups, flags: flags,
 	})
+	if e == nil {
+		s.rememberNonceLocked(s.BotUserID, &p, m)
+	}
 	var thread Channel
 	if unarchived {
 		thread = copyChannel(ch)

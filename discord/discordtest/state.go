@@ -45,6 +45,8 @@ type state struct {
 	byToken   map[string]*Interaction
 
 	refuseOverwrites bool // see RefuseOverwrites
+
+	nonces map[string]*Message // enforce_nonce (nonce.go)
 }
 
 // nextID returns a new snowflake; callers hold s.mu.
