@@ -112,8 +112,7 @@ func (e *Engine) archiver() (ArchivePlace, ArchiveStore, error) {
 // opens a fresh channel. An archive left unfinished (by a crash or a
 // failure) is resumed, never begun twice.
 func (e *Engine) Archive(ctx context.Context, sessionID, reason string) (Archived, error) {
-	_, as, err := e.archiver()
-	if err != nil {
+	if _, _, err := e.archiver(); err != nil {
 		return Archived{}, err
 	}
 	s, ok, err := e.st.Session(ctx, sessionID)
@@ -126,7 +125,15 @@ func (e *Engine) Archive(ctx context.Context, sessionID, reason string) (Archive
 	if s.Channel.ChannelID == "" {
 		return Archived{}, fmt.Errorf("archive session %s: %w", sessionID, ErrNotBridged)
 	}
-	a, err := as.BeginArchive(ctx, s.ID, s.Channel.ChannelID, reason)
+	gate := e.arch.of(sessionID)
+	gate.Lock() // waits for a post under way; holds the next ones
+	defer gate.Unlock()
+	return e.beginArchive(ctx, s, reason)
+}
+
+// beginArchive records the intent and runs it; the session's gate is held.
+func (e *Engine) beginArchive(ctx context.Context, s store.Session, reason string) (Archived, error) {
+	a, err := e.st.BeginArchive(ctx, s.ID, s.Channel.ChannelID, reason)
 	if err != nil {
 		return Archived{}, err
 	}
@@ -147,7 +154,10 @@ func (e *Engine) ResumeArchives(ctx context.Context) ([]Archived, error) {
 	var done []Archived
 	var first error
 	for _, a := range open {
+		gate := e.arch.of(a.SessionID)
+		gate.Lock()
 		got, err := e.runArchive(ctx, a)
+		gate.Unlock()
 		if err != nil {
 			e.log.Warn("bridge: could not finish archiving a session; trying again later", "session", a.SessionID, "err", err)
 			first = cmpOr(first, err)
@@ -165,15 +175,13 @@ func cmpOr(a, b error) error {
 	return b
 }
 
-// runArchive takes an open archive through its remaining steps.
+// runArchive takes an open archive through its remaining steps. The
+// caller holds the session's gate.
 func (e *Engine) runArchive(ctx context.Context, a store.Archive) (Archived, error) {
 	place, as, err := e.archiver()
 	if err != nil {
 		return Archived{}, err
 	}
-	gate := e.arch.of(a.SessionID)
-	gate.Lock() // waits for a post under way; holds the next ones
-	defer gate.Unlock()
 	s, _, err := e.st.Session(ctx, a.SessionID)
 	if err != nil {
 		return Archived{}, err
@@ -218,6 +226,11 @@ func (e *Engine) runArchive(ctx context.Context, a store.Archive) (Archived, err
 		return out, err
 	}
 	e.log.Info("bridge: session archived", "session", a.SessionID, "channel", a.ChannelID, "transcript", out.TranscriptMsgID, "reason", a.Reason)
+	nick := s.Peer.Nick
+	if nick == "" {
+		nick = "(no nick)"
+	}
+	e.emit(Event{Kind: EventSessionArchived, SessionID: a.SessionID, Detail: fmt.Sprintf("the chat with %s (%s); its transcript is in the archive, and its next message opens a new channel", nick, a.Reason)})
 	return out, nil
 }
 
