@@ -17,15 +17,15 @@ var ErrNoRoom = errors.New("no room for another Discord channel")
 // ensureChannelRoom ensures a session's channel, archiving the least
 // recently active other session when Discord has no room, then trying
 // once more. A delivery that still finds no room is held, never parked.
-func (e *Engine) ensureChannelRoom(ctx context.Context, s store.Session) (ChannelRef, error) {
-	ref, err := e.ensureChannel(ctx, s, true)
+func (e *Engine) ensureChannelRoom(ctx context.Context, s store.Session, force bool) (ChannelRef, error) {
+	ref, err := e.ensureChannel(ctx, s, force)
 	if !errors.Is(err, ErrNoRoom) {
 		return ref, err
 	}
 	if rerr := e.makeRoom(ctx, s.ID); rerr != nil {
 		return ref, Held(fmt.Errorf("%w (making room: %v)", err, rerr))
 	}
-	ref, err = e.ensureChannel(ctx, s, true)
+	ref, err = e.ensureChannel(ctx, s, force)
 	if errors.Is(err, ErrNoRoom) {
 		err = Held(err)
 	}
@@ -61,4 +61,17 @@ func (e *Engine) makeRoom(ctx context.Context, except string) error {
 		return err
 	}
 	return errors.New("no other session's channel can be archived now")
+}
+
+// resumeArchivesAtStart finishes the archives a crash left open before
+// anything is delivered (a failure is logged; making room, or /archive of
+// the session, tries again).
+func (e *Engine) resumeArchivesAtStart(ctx context.Context) {
+	done, err := e.ResumeArchives(ctx)
+	if err != nil {
+		e.log.Warn("bridge: an archive left open could not be finished yet", "err", err)
+	}
+	if len(done) > 0 {
+		e.log.Info("bridge: finished archives left open", "archived", len(done))
+	}
 }

@@ -76,7 +76,7 @@ func (e *Engine) deliverToDiscord(ctx context.Context, h store.Entry) error {
 	}
 	ref := fromStoreChannel(s.Channel)
 	if ref.ChannelID == "" {
-		if ref, err = e.ensureChannelRoom(ctx, s); err != nil {
+		if ref, err = e.ensureChannelRoom(ctx, s, true); err != nil {
 			return e.retry(ctx, h, ToDiscord, err)
 		}
 	}

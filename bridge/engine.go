@@ -263,6 +263,7 @@ func (e *Engine) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(e.cfg.ShutdownGrace, dcancel) })
 	defer stop()
 
+	e.resumeArchivesAtStart(ctx)
 	e.requestCatchUp()
 	kick(e.kickPoll)
 	kick(e.kickDeliver)

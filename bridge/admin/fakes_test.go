@@ -329,6 +329,19 @@ type fakeEngine struct {
 	acted  []string
 	actN   int
 	actErr error
+	// archived records Archive calls; archiveE is their error.
+	archived []string
+	archiveE error
+}
+
+func (e *fakeEngine) Archive(ctx context.Context, sessionID, reason string) (bridge.Archived, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.archiveE != nil {
+		return bridge.Archived{}, e.archiveE
+	}
+	e.archived = append(e.archived, sessionID)
+	return bridge.Archived{SessionID: sessionID, Messages: 12}, nil
 }
 
 func (e *fakeEngine) Outbox(ctx context.Context, sessionID string, limit int) ([]bridge.OutboxEntry, error) {

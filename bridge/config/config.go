@@ -74,6 +74,9 @@ type Discord struct {
 	// ViewerRoleID names a role that may read the session channels but
 	// not reply; empty: none.
 	ViewerRoleID Snowflake `toml:"viewer_role_id"`
+	// ArchiveChannelID is where transcripts of archived session channels
+	// go (a private channel); empty: a thread of the admin channel.
+	ArchiveChannelID Snowflake `toml:"archive_channel_id"`
 }
 
 // QQ is the [qq] table.

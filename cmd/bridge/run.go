@@ -150,6 +150,8 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, extras
 		Mode:           cfg.Discord.Mode,
 		APIURL:         cfg.Discord.APIURL,
 		Logger:         log,
+
+		ArchiveChannelID: cfg.Discord.ArchiveChannelID.String(),
 	})
 	if err != nil {
 		return fmt.Errorf("setting up Discord: %w", err)
@@ -162,6 +164,7 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, extras
 		IdlePollInterval: cfg.Bridge.IdlePollInterval.Duration,
 		Backfill:         cfg.Bridge.Backfill,
 		OnEvent:          func(ev bridge.Event) { ctrl.HandleEvent(ev) },
+		ArchivePlace:     dc,
 	}, st, port, dc, log)
 	ctrl = admin.New(admin.Config{
 		LoginMethod:    cfg.QQ.LoginMethod,
