@@ -57,6 +57,7 @@ type ArchiveStore interface {
 	RecordTranscript(ctx context.Context, id int64, msgID string) error
 	FinishArchive(ctx context.Context, id int64) error
 	LeastActiveBridged(ctx context.Context, n int) ([]store.Session, error)
+	SessionsOfPeer(ctx context.Context, who string) ([]store.Session, error)
 }
 
 // ErrNotBridged means the session has no Discord channel to archive.

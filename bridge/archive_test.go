@@ -204,3 +204,35 @@ func TestArchiveBeginsOnce(t *testing.T) {
 		t.Errorf("finishing twice: %v", err)
 	}
 }
+
+func TestOpenSessionReopensArchived(t *testing.T) {
+	h, _ := archiveHarness(t)
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	h.qq.addSession("s2", Peer{UIN: "333", Nick: "Bea"})
+	h.qq.peerSays("s1", "one")
+	h.qq.peerSays("s2", "two")
+	h.settle()
+	old := h.dc.sessionChannel("s1")
+	if _, err := h.e.Archive(h.ctx, "s1", "test"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.e.OpenSession(h.ctx, "Bea"); !errors.Is(err, ErrSeveralSessions) {
+		t.Errorf("open by a nick of two sessions = %v", err)
+	}
+	if _, err := h.e.OpenSession(h.ctx, "999"); !errors.Is(err, ErrUnknownSession) {
+		t.Errorf("open an unknown session = %v", err)
+	}
+	got, err := h.e.OpenSession(h.ctx, "222")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := h.dc.sessionChannel("s1")
+	if ch == "" || ch == old || got.ChannelID != ch || got.ID != "s1" {
+		t.Fatalf("opened %+v; channel %q (old %q)", got, ch, old)
+	}
+	h.qq.peerSays("s1", "three")
+	h.settle()
+	if got := texts(h.dc.posted(ch)); got != "three" {
+		t.Errorf("the opened channel shows %q", got)
+	}
+}

@@ -49,3 +49,28 @@ func (c *Controller) cmdArchive(ctx context.Context, r Request) {
 		c.editReply(ctx, r, fmt.Sprintf("🗄️ Archived the chat with %s: its transcript (%d messages) is in the archive, and its channel is deleted. Its next message opens a new one.", who, got.Messages))
 	}
 }
+
+func openCommands() []Command {
+	return []Command{
+		{Name: "open", Description: "Open a channel for a QQ Music session now (one never bridged, or archived)", Options: []Option{
+			{Name: "who", Description: "the peer's QQ number or nick", Type: OptionString, Required: true},
+		}},
+	}
+}
+
+func (c *Controller) cmdOpen(ctx context.Context, r Request) {
+	who, _ := r.Option("who")
+	if err := r.Defer(ctx, true); err != nil {
+		c.log.Warn("admin: could not answer /open", "err", err)
+		return
+	}
+	s, err := c.eng.OpenSession(ctx, who)
+	switch {
+	case errors.Is(err, bridge.ErrLoginRequired):
+		c.editReply(ctx, r, "⏳ QQ Music needs a login first; run /open again once logged in.")
+	case err != nil:
+		c.editReply(ctx, r, "❌ "+oneLine(err.Error(), 400))
+	default:
+		c.editReply(ctx, r, fmt.Sprintf("✅ The chat with %s is in <#%s>.", s.Peer.Nick, s.ChannelID))
+	}
+}

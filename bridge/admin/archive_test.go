@@ -50,3 +50,14 @@ func TestArchivedSessionIsAnnounced(t *testing.T) {
 		return false
 	})
 }
+
+func TestOpenCommand(t *testing.T) {
+	h := newHarness(t, true, nil)
+	h.eng.sessions = []bridge.BridgedSession{{ID: "sess-1", ChannelID: "555", Peer: bridge.Peer{Nick: "Bea", UIN: "222"}}}
+	if got := h.ch.invoke(t, cmd("open", map[string]string{"who": "222"})).answer(); !strings.Contains(got, "The chat with Bea is in <#555>") {
+		t.Errorf("answer %q", got)
+	}
+	if got := h.ch.invoke(t, cmd("open", map[string]string{"who": "999"})).answer(); !strings.Contains(got, `no QQ Music session with "999"`) {
+		t.Errorf("unknown: %q", got)
+	}
+}

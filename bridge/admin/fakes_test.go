@@ -334,6 +334,17 @@ type fakeEngine struct {
 	archiveE error
 }
 
+func (e *fakeEngine) OpenSession(ctx context.Context, who string) (bridge.BridgedSession, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, s := range e.sessions {
+		if s.Peer.Nick == who || s.Peer.UIN == who {
+			return s, nil
+		}
+	}
+	return bridge.BridgedSession{}, fmt.Errorf("%w: no QQ Music session with %q", bridge.ErrUnknownSession, who)
+}
+
 func (e *fakeEngine) Archive(ctx context.Context, sessionID, reason string) (bridge.Archived, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()

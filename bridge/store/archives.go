@@ -159,3 +159,9 @@ func (s *Store) LeastActiveBridged(ctx context.Context, n int) ([]Session, error
 	return s.sessions(ctx, `WHERE channel_id <> '' AND session_id NOT IN (SELECT session_id FROM archives WHERE done = 0)
 		ORDER BY sort_time, session_id LIMIT ?`, n)
 }
+
+// SessionsOfPeer returns the sessions whose peer has the QQ number who, or
+// the nick who (case-insensitive), most recently active first, at most 10.
+func (s *Store) SessionsOfPeer(ctx context.Context, who string) ([]Session, error) {
+	return s.sessions(ctx, `WHERE peer_uin = ? OR lower(peer_nick) = lower(?) ORDER BY sort_time DESC, session_id LIMIT 10`, who, who)
+}
