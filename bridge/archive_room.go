@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/store"
 )
@@ -73,5 +74,74 @@ func (e *Engine) resumeArchivesAtStart(ctx context.Context) {
 	}
 	if len(done) > 0 {
 		e.log.Info("bridge: finished archives left open", "archived", len(done))
+	}
+}
+
+// archiveIdle archives the sessions idle for ArchiveAfter (their last
+// activity, QQ's sort_time, is older), least recently active first, a few
+// per call. It returns how many it archived.
+func (e *Engine) archiveIdle(ctx context.Context) (int, error) {
+	if e.cfg.ArchiveAfter <= 0 || e.cfg.ArchivePlace == nil {
+		return 0, nil
+	}
+	cutoff := e.now().Add(-e.cfg.ArchiveAfter)
+	ss, err := e.st.LeastActiveBridged(ctx, 8)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, s := range ss {
+		if at := activityTime(s.SortTime); at.IsZero() || !at.Before(cutoff) {
+			break // the others are more recent
+		}
+		gate := e.arch.of(s.ID)
+		if !gate.TryLock() {
+			continue // a delivery is posting there right now
+		}
+		_, err := e.beginArchive(ctx, s, fmt.Sprintf("idle for over %s", e.cfg.ArchiveAfter))
+		gate.Unlock()
+		if err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// activityTime reads QQ's sort_time (seconds or milliseconds).
+func activityTime(v int64) time.Time {
+	switch {
+	case v <= 0:
+		return time.Time{}
+	case v > 1e12:
+		return time.UnixMilli(v)
+	default:
+		return time.Unix(v, 0)
+	}
+}
+
+// archiveLoop archives idle sessions now and then (ArchiveAfter > 0).
+func (e *Engine) archiveLoop(ctx context.Context) {
+	if e.cfg.ArchiveAfter <= 0 || e.cfg.ArchivePlace == nil {
+		return
+	}
+	every := min(max(e.cfg.ArchiveAfter/10, time.Minute), 10*time.Minute)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for {
+			n, err := e.archiveIdle(ctx)
+			if err != nil {
+				e.log.Warn("bridge: could not archive an idle session; trying again later", "err", err)
+			}
+			if err != nil || n == 0 {
+				break
+			}
+		}
 	}
 }

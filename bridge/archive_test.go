@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/store"
 )
@@ -234,5 +235,35 @@ func TestOpenSessionReopensArchived(t *testing.T) {
 	h.settle()
 	if got := texts(h.dc.posted(ch)); got != "three" {
 		t.Errorf("the opened channel shows %q", got)
+	}
+}
+
+func TestIdleSessionsAreArchived(t *testing.T) {
+	dc := newFakeDiscord()
+	place := newFakePlace(dc)
+	h := newHarness(t, func(c *EngineConfig) { c.ArchivePlace, c.ArchiveAfter = place, 24*time.Hour })
+	h.dc = dc
+	h.restart()
+	now := h.clock.Now()
+	for id, idle := range map[string]time.Duration{"old": 48 * time.Hour, "recent": time.Hour} {
+		h.qq.addSession(id, Peer{UIN: id, Nick: id})
+		h.qq.peerSays(id, "hi "+id)
+		h.qq.mu.Lock()
+		h.qq.sessions[id].s.SortTime = now.Add(-idle).UnixMilli()
+		h.qq.mu.Unlock()
+	}
+	h.settle()
+	n, err := h.e.archiveIdle(h.ctx)
+	if err != nil || n != 1 {
+		t.Fatalf("archiveIdle = %d, %v; want the idle session archived", n, err)
+	}
+	if h.dc.sessionChannel("old") != "" || h.dc.sessionChannel("recent") == "" {
+		t.Error("the wrong session was archived")
+	}
+	if ts := place.transcripts(); len(ts) != 1 || !regexp.MustCompile(`old: hi old`).Match(ts[0].Body) || !regexp.MustCompile(`idle for over 24h0m0s`).Match(ts[0].Body) {
+		t.Errorf("transcripts %+v", ts)
+	}
+	if n, err := h.e.archiveIdle(h.ctx); n != 0 || err != nil {
+		t.Errorf("second archiveIdle = %d, %v", n, err)
 	}
 }

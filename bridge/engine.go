@@ -69,6 +69,8 @@ type EngineConfig struct {
 	// ArchivePlace takes the transcripts of archived session channels
 	// (archive.go); nil: sessions are not archived.
 	ArchivePlace ArchivePlace
+	// ArchiveAfter archives a session idle that long (0: never).
+	ArchiveAfter time.Duration
 }
 
 func (c *EngineConfig) defaults() {
@@ -269,7 +271,8 @@ func (e *Engine) Run(ctx context.Context) error {
 	kick(e.kickDeliver)
 
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() { defer wg.Done(); e.archiveLoop(ctx) }()
 	go func() { defer wg.Done(); e.pollLoop(ctx) }()
 	go func() { defer wg.Done(); e.deliverLoop(ctx, dctx) }()
 	wg.Wait()

@@ -165,6 +165,7 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, extras
 		Backfill:         cfg.Bridge.Backfill,
 		OnEvent:          func(ev bridge.Event) { ctrl.HandleEvent(ev) },
 		ArchivePlace:     dc,
+		ArchiveAfter:     archiveAfter(cfg),
 	}, st, port, dc, log)
 	ctrl = admin.New(admin.Config{
 		LoginMethod:    cfg.QQ.LoginMethod,
@@ -272,4 +273,13 @@ func startDiscord(ctx context.Context, dc *discord.Adapter, h bridge.DiscordHand
 		}
 		backoff = min(backoff*2, 2*time.Minute)
 	}
+}
+
+// archiveAfter is discord.archive_after in channels mode (forum posts
+// are never archived for idleness).
+func archiveAfter(cfg *config.Config) time.Duration {
+	if cfg.Discord.Mode != config.ModeChannels {
+		return 0
+	}
+	return cfg.Discord.ArchiveAfter.Duration
 }
