@@ -226,7 +226,24 @@ func (a *Adapter) DeleteChannel(ctx context.Context, channelID string) error {
 	if channelID == "" || channelID == a.opts.AdminChannelID || channelID == a.opts.ArchiveChannelID {
 		return bridge.Permanent(fmt.Errorf("discord: refusing to delete channel %q: not a session channel", channelID))
 	}
-	err := a.do(ctx, "delete a session channel", true, func(o ...discordgo.RequestOption) error {
+	// Only a channel in the bridge's categories (or a post of its forum) is
+	// deleted, whatever the store says.
+	c, err := a.channel(ctx, channelID)
+	switch {
+	case notFound(err):
+		a.forgetChannel(channelID)
+		a.forgetPrivacy(channelID)
+		return nil
+	case err != nil:
+		return err
+	}
+	a.mu.Lock()
+	ours := a.categories[c.ParentID] > 0 || (c.ParentID != "" && c.ParentID == a.forumID)
+	a.mu.Unlock()
+	if !ours {
+		return bridge.Permanent(fmt.Errorf("discord: refusing to delete #%s: it is not in the bridge's categories (moved by hand?); delete it yourself if it should go", c.Name))
+	}
+	err = a.do(ctx, "delete a session channel", true, func(o ...discordgo.RequestOption) error {
 		_, err := a.rest.ChannelDelete(channelID, o...)
 		return err
 	})

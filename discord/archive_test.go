@@ -90,6 +90,13 @@ func TestArchiveThreadOfAdminChannel(t *testing.T) {
 	if err := a.DeleteChannel(ctx, srv.AdminChannelID); !errors.Is(err, bridge.ErrPermanent) {
 		t.Errorf("deleting the admin channel = %v; want refused", err)
 	}
+	other := srv.AddChannel(discordtest.Channel{Type: discordtest.ChannelTypeText, Name: "general-chat"})
+	if err := a.DeleteChannel(ctx, other); !errors.Is(err, bridge.ErrPermanent) {
+		t.Errorf("deleting a channel outside the bridge's categories = %v; want refused", err)
+	}
+	if _, ok := srv.Channel(other); !ok {
+		t.Error("a channel outside the bridge's categories was deleted")
+	}
 	// The session's next EnsureChannel opens a fresh channel.
 	ref2, err := a.EnsureChannel(ctx, session("s1", "10001", "Bob"), &ref)
 	if err != nil || ref2.ChannelID == ref.ChannelID {
