@@ -57,6 +57,11 @@ func dirOf(d store.Direction) Direction {
 }
 
 func (e *Engine) deliverToDiscord(ctx context.Context, h store.Entry) error {
+	gate := e.arch.of(h.SessionID)
+	if !gate.TryRLock() {
+		return e.retry(ctx, h, ToDiscord, errArchiving(h.SessionID))
+	}
+	defer gate.RUnlock()
 	var m Message
 	if err := json.Unmarshal(h.Payload, &m); err != nil {
 		return e.park(ctx, h, ToDiscord, "stored message cannot be decoded: "+err.Error())
@@ -71,7 +76,7 @@ func (e *Engine) deliverToDiscord(ctx context.Context, h store.Entry) error {
 	}
 	ref := fromStoreChannel(s.Channel)
 	if ref.ChannelID == "" {
-		if ref, err = e.ensureChannel(ctx, s, true); err != nil {
+		if ref, err = e.ensureChannelRoom(ctx, s, true); err != nil {
 			return e.retry(ctx, h, ToDiscord, err)
 		}
 	}
@@ -300,7 +305,8 @@ func nonEmpty(id string) []string {
 // session's next entry goes. May have happened (ErrAmbiguous): it is
 // recorded ambiguous and reconciled before any second attempt. Otherwise
 // (transient) it is tried again with back-off. After MaxAttempts it is
-// parked, never dropped.
+// parked, never dropped; attempts held by their destination (ErrHeld) wait
+// as long as it takes.
 func (e *Engine) retry(ctx context.Context, h store.Entry, dir Direction, cause error) error {
 	source := "discord post " + h.SessionID
 	if dir == ToQQ {
@@ -319,7 +325,7 @@ func (e *Engine) retry(ctx context.Context, h store.Entry, dir Direction, cause 
 		return e.park(ctx, h, dir, cause.Error())
 	}
 	e.fault(source, cause)
-	if h.Attempts+1 >= e.cfg.MaxAttempts {
+	if h.Attempts+1 >= e.cfg.MaxAttempts && !errors.Is(cause, ErrHeld) {
 		return e.giveUp(ctx, h, dir, fmt.Sprintf("gave up after %d attempts: %v", h.Attempts+1, cause))
 	}
 	next := e.now().Add(e.backoff(h.Attempts + 1))

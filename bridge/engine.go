@@ -75,6 +75,11 @@ type EngineConfig struct {
 	Observer Observer
 	// OnEvent, when set, is called for each Event. It must not block.
 	OnEvent func(Event)
+	// ArchivePlace takes the transcripts of archived session channels
+	// (archive.go); nil: sessions are not archived.
+	ArchivePlace ArchivePlace
+	// ArchiveAfter archives a session idle that long (0: never).
+	ArchiveAfter time.Duration
 }
 
 func (c *EngineConfig) defaults() {
@@ -147,6 +152,8 @@ type Engine struct {
 	// deliverMu serialises delivery passes; portals deliver.
 	deliverMu sync.Mutex
 	portals   *portals
+	// arch holds deliveries of a session being archived (archive.go).
+	arch archiveGate
 
 	kickPoll, kickDeliver chan struct{}
 
@@ -275,12 +282,14 @@ func (e *Engine) Run(ctx context.Context) error {
 	stop := context.AfterFunc(ctx, func() { time.AfterFunc(e.cfg.ShutdownGrace, dcancel) })
 	defer stop()
 
+	e.resumeArchivesAtStart(ctx)
 	e.requestCatchUp()
 	kick(e.kickPoll)
 	kick(e.kickDeliver)
 
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
+	go func() { defer wg.Done(); e.archiveLoop(ctx) }()
 	go func() { defer wg.Done(); e.pollLoop(ctx) }()
 	go func() { defer wg.Done(); e.deliverLoop(ctx, dctx) }()
 	wg.Wait()

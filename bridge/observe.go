@@ -75,6 +75,9 @@ const (
 	// EventRiskControlCleared: QQ accepted a call again after an
 	// EventRiskControl; Detail is how long the refusals lasted.
 	EventRiskControlCleared
+	// EventSessionArchived: a session's channel was archived (archive.go);
+	// Detail says which and why.
+	EventSessionArchived
 )
 
 func (k EventKind) String() string {
@@ -91,6 +94,8 @@ func (k EventKind) String() string {
 		return "risk control"
 	case EventRiskControlCleared:
 		return "risk control cleared"
+	case EventSessionArchived:
+		return "session archived"
 	default:
 		return "unknown event"
 	}

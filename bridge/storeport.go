@@ -13,6 +13,9 @@ import (
 type Store interface {
 	SetClock(now func() time.Time)
 
+	// Archived session channels (archive.go).
+	ArchiveStore
+
 	// Sessions and the session list.
 	Watermark(ctx context.Context) (int64, error)
 	MarkChanged(ctx context.Context, changes []store.SessionChange, watermark int64) error

@@ -137,7 +137,7 @@ func (e *Engine) syncSessionLocked(ctx context.Context, id string) error {
 	if !ok {
 		return fmt.Errorf("%w: %s", ErrUnknownSession, id)
 	}
-	if _, err := e.ensureChannel(ctx, s, false); err != nil {
+	if _, err := e.ensureChannelRoom(ctx, s, false); err != nil {
 		return err
 	}
 	after, limit := ReadPos{Seq: s.LastSeq, MsgID: s.LastMsgID}, e.cfg.CatchUpMax

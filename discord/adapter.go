@@ -45,6 +45,9 @@ type Options struct {
 	// but not reply: Send Messages is denied to it there, and the adapter
 	// ignores what its holders write unless they also hold AdminRoleID.
 	ViewerRoleID string
+	// ArchiveChannelID is where transcripts of archived session channels
+	// go (it must be private); empty means a thread of the admin channel.
+	ArchiveChannelID string
 	// Mode is ModeChannels (default) or ModeForum.
 	Mode string
 	// APIURL is the REST base, e.g. "http://127.0.0.1:3001/api/v9"; empty
@@ -162,6 +165,12 @@ type Adapter struct {
 	privacyTold bool      // the admin channel was told of privacyErr
 	refusedAt   time.Time // when the admin channel last heard of refused overwrites
 
+	// notPrivate: channel id -> name of ours readable by every member;
+	// posts into them are held (privacy_hold.go).
+	notPrivate map[string]string
+	// archiveThread is the admin channel's archive thread (archive.go).
+	archiveThread string
+
 	layoutMu sync.Mutex // serialises channel creation and renaming
 
 	catchUpPending atomic.Bool
@@ -193,6 +202,7 @@ func New(opts Options) (*Adapter, error) {
 		members:     map[string]memberInfo{},
 		categories:  map[string]int{},
 		sessionChan: map[string]bool{},
+		notPrivate:  map[string]string{},
 		checkedAt:   map[string]time.Time{},
 		webhooks:    map[string]*discordgo.Webhook{},
 		notices:     map[string]time.Time{},
@@ -458,6 +468,7 @@ func (a *Adapter) connect(ctx context.Context) (*gateway, error) {
 	s.AddHandler(func(_ *discordgo.Session, c *discordgo.ChannelUpdate) {
 		if c.Channel != nil {
 			a.recheckChannel(c.ID) // it may have moved in or out of our categories
+			a.notePrivacy(c.Channel)
 		}
 	})
 	s.AddHandler(func(_ *discordgo.Session, c *discordgo.ThreadDelete) {

@@ -228,6 +228,7 @@ func (a *Adapter) EnsureChannel(ctx context.Context, s bridge.Session, have *bri
 	a.mu.Lock()
 	a.sessionChan[ch.ID] = true
 	a.mu.Unlock()
+	a.notePrivacy(ch)
 	wh, err := a.webhook(ctx, ch.ID)
 	if err != nil {
 		return bridge.ChannelRef{}, err
@@ -278,7 +279,7 @@ func (a *Adapter) createChannel(ctx context.Context, s bridge.Session, all []*di
 	total := len(all)
 	if total >= maxGuildChannels {
 		a.warnChannels(ctx, total)
-		return nil, ErrGuildFull
+		return nil, errGuildFull()
 	}
 	children := map[string]int{}
 	for _, c := range all {
@@ -296,7 +297,7 @@ func (a *Adapter) createChannel(ctx context.Context, s bridge.Session, all []*di
 	if parent == "" {
 		if total+2 > maxGuildChannels {
 			a.warnChannels(ctx, total)
-			return nil, ErrGuildFull
+			return nil, errGuildFull()
 		}
 		n := top + 1
 		catName := CategoryName(a.opts.CategoryName, n)
@@ -365,7 +366,7 @@ func (a *Adapter) limitErr(ctx context.Context, err error) error {
 	}
 	if restCode(err) == 30013 {
 		a.warnChannels(ctx, maxGuildChannels)
-		return fmt.Errorf("%w (%v)", ErrGuildFull, err)
+		return fmt.Errorf("%w (%v)", errGuildFull(), err)
 	}
 	return permHint(err, "Manage Channels")
 }
@@ -380,7 +381,7 @@ func (a *Adapter) warnChannels(ctx context.Context, total int) {
 	}
 	a.warnedAt = time.Now()
 	a.mu.Unlock()
-	msg := fmt.Sprintf("⚠️ This server has %d of Discord's %d channels. New QQ sessions will soon get no channel: delete old session channels, or switch the bridge to forum mode (discord.mode = \"forum\").", total, maxGuildChannels)
+	msg := fmt.Sprintf("⚠️ This server has %d of Discord's %d channels. When it is full, the bridge archives the least recently active session channels to make room (a transcript of each goes to the archive place, and its next message opens a new channel); forum mode (discord.mode = \"forum\") has no such limit.", total, maxGuildChannels)
 	a.log.Warn("guild nears Discord's channel limit", "channels", total)
 	if a.opts.AdminChannelID == "" {
 		return

@@ -22,6 +22,9 @@ func (a *Adapter) PostNotice(ctx context.Context, ref bridge.ChannelRef, nonce, 
 	if nonce == "" || len(nonce) > nonceLen {
 		return "", fmt.Errorf("discord: post a notice: the nonce must have 1 to %d characters", nonceLen)
 	}
+	if err := a.holdIfPublic(ctx, ref); err != nil {
+		return "", err // nothing posted; it waits (privacy_hold.go)
+	}
 	m, err := a.PostAsBot(ctx, "post a notice", ref.ChannelID, nonce, &discordgo.MessageSend{
 		Content:         clip(NeutraliseMentions(stripControlKeepLines(text)), 2000),
 		AllowedMentions: noMentions(),

@@ -35,6 +35,9 @@ func (a *Adapter) Post(ctx context.Context, ref bridge.ChannelRef, r bridge.Rend
 	if ref.ChannelID == "" {
 		return nil, errors.New("discord: Post: no channel")
 	}
+	if err := a.holdIfPublic(ctx, ref); err != nil {
+		return nil, err // nothing posted; the message waits (privacy_hold.go)
+	}
 	rec, err := decodeRendered(r)
 	if err != nil {
 		return nil, err

@@ -200,6 +200,7 @@ func (a *Adapter) ensurePrivate(ctx context.Context, all []*discordgo.Channel) e
 				return fmt.Errorf("discord: making #%s private: %w", c.Name, err)
 			}
 		}
+		a.forgetPrivacy(c.ID)
 		a.log.Info("made a channel of an earlier version private", "channel", c.ID, "name", c.Name)
 	}
 	a.privacyOK(ctx, len(public))
@@ -232,6 +233,7 @@ func (a *Adapter) privacyBlocked(ctx context.Context, public []*discordgo.Channe
 	err := fmt.Errorf("%w: %d of them (%s), made by an earlier version or opened up by hand, are readable by every member and %s. "+
 		"Grant the bot's role Manage Roles (Server Settings → Roles), or deny @everyone View Channel on them yourself; "+
 		"until then the bridge creates no new channel", ErrNotPrivate, len(public), strings.Join(names, ", "), why)
+	a.notePublic(public) // posts into them are held too
 	a.mu.Lock()
 	told := a.privacyTold
 	a.privacyTold = true

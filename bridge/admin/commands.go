@@ -32,7 +32,7 @@ func Commands() []Command {
 		{Name: "resync", Description: "Re-read a session's history and fill any gap, without duplicates", Options: []Option{
 			{Name: "session", Description: "the session's channel (or forum post)", Type: OptionChannel, Required: true},
 		}},
-	}, outboxCommands()...)
+	}, append(outboxCommands(), append(archiveCommands(), openCommands()...)...)...)
 }
 
 // phoneModal prefixes the modal id that asks for the SMS code; the area
@@ -80,6 +80,10 @@ func (c *Controller) handle(ctx context.Context, r Request) {
 		c.cmdRetry(ctx, r)
 	case "skip":
 		c.cmdSkip(ctx, r)
+	case "archive":
+		c.cmdArchive(ctx, r)
+	case "open":
+		c.cmdOpen(ctx, r)
 	default:
 		c.reply(ctx, r, "The bridge does not know this command; its commands may be out of date. Restarting the bridge registers them again.", true)
 	}

@@ -22,7 +22,7 @@ func TestCommandsAreDeclared(t *testing.T) {
 			t.Errorf("/%s has no description", c.Name)
 		}
 	}
-	want := "login login-phone logout status sessions pause resume resync outbox retry skip"
+	want := "login login-phone logout status sessions pause resume resync outbox retry skip archive open"
 	if got := strings.Join(names, " "); got != want {
 		t.Errorf("commands %q, want %q", got, want)
 	}

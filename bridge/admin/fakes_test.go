@@ -329,6 +329,30 @@ type fakeEngine struct {
 	acted  []string
 	actN   int
 	actErr error
+	// archived records Archive calls; archiveE is their error.
+	archived []string
+	archiveE error
+}
+
+func (e *fakeEngine) OpenSession(ctx context.Context, who string) (bridge.BridgedSession, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, s := range e.sessions {
+		if s.Peer.Nick == who || s.Peer.UIN == who {
+			return s, nil
+		}
+	}
+	return bridge.BridgedSession{}, fmt.Errorf("%w: no QQ Music session with %q", bridge.ErrUnknownSession, who)
+}
+
+func (e *fakeEngine) Archive(ctx context.Context, sessionID, reason string) (bridge.Archived, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.archiveE != nil {
+		return bridge.Archived{}, e.archiveE
+	}
+	e.archived = append(e.archived, sessionID)
+	return bridge.Archived{SessionID: sessionID, Messages: 12}, nil
 }
 
 func (e *fakeEngine) Outbox(ctx context.Context, sessionID string, limit int) ([]bridge.OutboxEntry, error) {

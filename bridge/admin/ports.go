@@ -282,6 +282,10 @@ type Engine interface {
 	RetrySession(ctx context.Context, sessionID string) (int, error)
 	Skip(ctx context.Context, id int64) (int, error)
 	SkipSession(ctx context.Context, sessionID string) (skipped, busy int, err error)
+	// Archive archives a session's channel (bridge.Engine.Archive).
+	Archive(ctx context.Context, sessionID, reason string) (bridge.Archived, error)
+	// OpenSession gives a session (by QQ number or nick) its channel now.
+	OpenSession(ctx context.Context, who string) (bridge.BridgedSession, error)
 }
 
 var _ Engine = (*bridge.Engine)(nil)

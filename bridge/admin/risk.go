@@ -18,7 +18,7 @@ const noticeQueue = 16
 // never blocks: with the queue full, the notice is logged and dropped.
 func (c *Controller) queueNotice(ev bridge.Event) bool {
 	switch ev.Kind {
-	case bridge.EventRiskControl, bridge.EventRiskControlCleared:
+	case bridge.EventRiskControl, bridge.EventRiskControlCleared, bridge.EventSessionArchived:
 	default:
 		return false
 	}
@@ -54,6 +54,8 @@ func noticeText(ev bridge.Event) string {
 			"The bridge keeps backing off and tries again on its own; nothing queued is lost. If it lasts, open QQ Music on the phone that is logged in."
 	case bridge.EventRiskControlCleared:
 		return fmt.Sprintf("✅ QQ Music accepts the bridge's calls again (its risk control refused them for %s); relaying goes on.", ev.Detail)
+	case bridge.EventSessionArchived:
+		return "🗄️ Archived " + oneLine(ev.Detail, 400) + "."
 	}
 	return ev.Kind.String() + ": " + oneLine(ev.Detail, 300)
 }

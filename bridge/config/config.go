@@ -74,6 +74,12 @@ type Discord struct {
 	// ViewerRoleID names a role that may read the session channels but
 	// not reply; empty: none.
 	ViewerRoleID Snowflake `toml:"viewer_role_id"`
+	// ArchiveChannelID is where transcripts of archived session channels
+	// go (a private channel); empty: a thread of the admin channel.
+	ArchiveChannelID Snowflake `toml:"archive_channel_id"`
+	// ArchiveAfter archives a session channel idle that long (channels
+	// mode); 0: never.
+	ArchiveAfter Duration `toml:"archive_after"`
 }
 
 // QQ is the [qq] table.
@@ -344,6 +350,9 @@ func (c *Config) validate(needToken bool) error {
 	}
 	if d.Mode != ModeChannels && d.Mode != ModeForum {
 		return keyErr("discord.mode", "must be %q or %q, not %q", ModeChannels, ModeForum, d.Mode)
+	}
+	if d.ArchiveAfter.Duration < 0 || (d.ArchiveAfter.Duration > 0 && d.ArchiveAfter.Duration < time.Hour) {
+		return keyErr("discord.archive_after", "must be 0 (never) or at least 1h, not %s: an archived channel is deleted", d.ArchiveAfter.Duration)
 	}
 	if d.APIURL != "" {
 		if err := checkBaseURL(d.APIURL); err != nil {

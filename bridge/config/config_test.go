@@ -135,6 +135,7 @@ func TestRejections(t *testing.T) {
 		{"idle shorter than poll", minimal + "[bridge]\npoll_interval = \"5s\"\nidle_poll_interval = \"1s\"\n", nil, "bridge.idle_poll_interval", 8, "shorter"},
 		{"bad login method", minimal + "[qq]\nlogin_method = \"email\"\n", nil, "qq.login_method", 7, "mobile, qq, wx"},
 		{"bad mode", minimal + "mode = \"threads\"\n", nil, "discord.mode", 6, `"channels" or "forum"`},
+		{"archive_after too short", minimal + "archive_after = \"10m\"\n", nil, "discord.archive_after", 6, "at least 1h"},
 		{"endpoint not a URL", minimal + "[qq.endpoints]\n\"u.y.qq.com\" = \"127.0.0.1:4000\"\n", nil, `qq.endpoints."u.y.qq.com"`, 7, "absolute http"},
 		{"endpoint ftp", minimal + "[qq.endpoints]\n\"graph.qq.com\" = \"ftp://h/\"\n", nil, `qq.endpoints."graph.qq.com"`, 7, "absolute http"},
 		{"endpoint unknown host", minimal + "[qq.endpoints]\n\"evil.example\" = \"http://h/\"\n", nil, `qq.endpoints."evil.example"`, 7, "not a QQ Music host"},

@@ -150,6 +150,8 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, extras
 		Mode:           cfg.Discord.Mode,
 		APIURL:         cfg.Discord.APIURL,
 		Logger:         log,
+
+		ArchiveChannelID: cfg.Discord.ArchiveChannelID.String(),
 	})
 	if err != nil {
 		return fmt.Errorf("setting up Discord: %w", err)
@@ -165,6 +167,8 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, extras
 
 		// Sessions older than bridge.first_start_days wait for a change.
 		FirstStartHorizon: time.Duration(cfg.Bridge.FirstStartDays) * 24 * time.Hour,
+		ArchivePlace:      dc,
+		ArchiveAfter:      archiveAfter(cfg),
 	}, st, port, dc, log)
 	ctrl = admin.New(admin.Config{
 		LoginMethod:    cfg.QQ.LoginMethod,
@@ -272,4 +276,13 @@ func startDiscord(ctx context.Context, dc *discord.Adapter, h bridge.DiscordHand
 		}
 		backoff = min(backoff*2, 2*time.Minute)
 	}
+}
+
+// archiveAfter is discord.archive_after in channels mode (forum posts
+// are never archived for idleness).
+func archiveAfter(cfg *config.Config) time.Duration {
+	if cfg.Discord.Mode != config.ModeChannels {
+		return 0
+	}
+	return cfg.Discord.ArchiveAfter.Duration
 }

@@ -487,9 +487,9 @@ func (s *Server) postGuildChannel(w http.ResponseWriter, r *http.Request) *apiEr
 		s.mu.Unlock()
 		return e
 	}
-	if n, _ := s.countLocked(""); n >= MaxChannelsPerGuild {
+	if n, _ := s.countLocked(""); n >= s.maxChannels() {
 		s.mu.Unlock()
-		return errf(400, 30013, fmt.Sprintf("Maximum number of guild channels reached (%d)", MaxChannelsPerGuild))
+		return errf(400, 30013, fmt.Sprintf("Maximum number of guild channels reached (%d)", s.maxChannels()))
 	}
 	ows := p.PermissionOverwrites
 	if len(ows) > 0 && s.state.refuseOverwrites {

@@ -45,6 +45,10 @@
 // and username overrides without "clyde" or "discord".
 //
 // Deliberate modelling choices:
+//   - enforce_nonce on a channel message: a create repeated by the same
+//     author with the same nonce answers with the earlier message (while it
+//     exists) instead of making another; ForgetNonces stands for Discord's
+//     "few minutes" passing, after which it makes a second one.
 //   - An allowed_mentions object with "parse": null is treated as "parse
 //     everything" (pessimistic): only an explicit empty list, or a list
 //     without the kind, suppresses @everyone, user and role pings. Message

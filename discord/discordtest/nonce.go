@@ -62,3 +62,12 @@ func (s *Server) rememberNonceLocked(authorID, nonce string, m *Message) {
 	}
 	s.state.nonces[authorID+"\x00"+nonce] = nonceUse{channelID: m.ChannelID, messageID: m.ID, at: now}
 }
+
+// ForgetNonces makes the server forget the nonces of earlier messages, as
+// Discord does once NonceWindow has passed: a create repeated with the
+// same nonce then makes a second message.
+func (s *Server) ForgetNonces() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.state.nonces = nil
+}

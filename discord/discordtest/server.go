@@ -75,6 +75,7 @@ type config struct {
 	uploadLimit        int
 	guildName          string
 	writeTimeout       time.Duration
+	maxChannels        int // 0: MaxChannelsPerGuild
 }
 
 // Option configures New.
@@ -101,6 +102,20 @@ func WithUploadLimit(n int) Option { return func(c *config) { c.uploadLimit = n 
 
 // WithGuildName sets the guild's name (default "Bridge Test Guild").
 func WithGuildName(name string) Option { return func(c *config) { c.guildName = name } }
+
+// WithMaxChannels lowers the guild's channel limit (30013) from
+// MaxChannelsPerGuild to n: a guild that already holds channels of its
+// own, or a test of the limit that must stay short. The product's own
+// count then disagrees with Discord's, which answers 30013 first.
+func WithMaxChannels(n int) Option { return func(c *config) { c.maxChannels = n } }
+
+// maxChannels is the guild's channel limit (see WithMaxChannels).
+func (s *Server) maxChannels() int {
+	if s.cfg.maxChannels > 0 {
+		return s.cfg.maxChannels
+	}
+	return MaxChannelsPerGuild
+}
 
 // New starts a double with the default guild (see the Server fields).
 func New(opts ...Option) *Server {
