@@ -88,6 +88,13 @@ type Options struct {
 	// ChannelWarnAt is the guild channel count from which the admin channel
 	// is warned about Discord's 500-channel limit. Default 490.
 	ChannelWarnAt int
+	// Media downloads QQ pictures and videos so that they are re-uploaded
+	// as attachments (see media.go); nil links to them instead, with a
+	// note. Use a bounded, SSRF-safe fetcher (bridge/media).
+	Media MediaFetcher
+	// UploadLimit is the largest file uploaded to Discord. Default 10 MiB,
+	// Discord's default per-file limit.
+	UploadLimit int64
 }
 
 func (o *Options) setDefaults() {
@@ -123,6 +130,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.ChannelWarnAt <= 0 {
 		o.ChannelWarnAt = 490
+	}
+	if o.UploadLimit <= 0 {
+		o.UploadLimit = DefaultUploadLimit
 	}
 }
 

@@ -48,7 +48,13 @@ func (a *Adapter) Post(ctx context.Context, ref bridge.ChannelRef, r bridge.Rend
 			Embeds:          p.Embeds,
 			AllowedMentions: noMentions(),
 		}
-		msg, err := a.execute(ctx, ref, params)
+		var msg *discordgo.Message
+		var err error
+		if p.File != nil {
+			msg, err = a.postWithFile(ctx, ref, params, p)
+		} else {
+			msg, err = a.execute(ctx, ref, params)
+		}
 		if err != nil {
 			return ids, fmt.Errorf("discord: post QQ message %s (part %d of %d): %w", rec.QQID, len(ids)+1, len(rec.Parts), err)
 		}
@@ -67,6 +73,7 @@ func (a *Adapter) execute(ctx context.Context, ref bridge.ChannelRef, params *di
 		}
 		var msg *discordgo.Message
 		err := a.do(ctx, "execute webhook", false, func(o ...discordgo.RequestOption) (err error) {
+			rewindFiles(params)
 			if thread != "" {
 				msg, err = a.rest.WebhookThreadExecute(id, token, true, thread, params, o...)
 			} else {
@@ -205,6 +212,9 @@ func (a *Adapter) FindPosted(ctx context.Context, ref bridge.ChannelRef, afterID
 
 // samePart reports whether a posted message is the recorded part p.
 func samePart(dm *discordgo.Message, p recordPart, username string) bool {
+	if p.File != nil && uploadedPart(dm, p) {
+		return dm.Author == nil || dm.Author.Username == "" || dm.Author.Username == username
+	}
 	if strings.TrimSpace(dm.Content) != strings.TrimSpace(p.Content) || len(dm.Embeds) != len(p.Embeds) {
 		return false
 	}

@@ -150,6 +150,7 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, extras
 		Mode:           cfg.Discord.Mode,
 		APIURL:         cfg.Discord.APIURL,
 		Logger:         log,
+		Media:          newMediaFetcher(cfg),
 	})
 	if err != nil {
 		return fmt.Errorf("setting up Discord: %w", err)
