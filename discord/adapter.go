@@ -167,6 +167,7 @@ type Adapter struct {
 	checkedAt   map[string]time.Time // when a negative sessionChan answer was cached
 	webhooks    map[string]*discordgo.Webhook
 	notices     map[string]time.Time
+	linkNoticed sync.Map // channel id → true once told that QQ gets expiring links
 	warnedAt    time.Time
 	privacyErr  error     // non-nil: channels are public, create nothing (privacy.go)
 	privacyTold bool      // the admin channel was told of privacyErr

@@ -1,6 +1,7 @@
 package discordtest
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 
@@ -14,6 +15,7 @@ type msgOpts struct {
 	uploads []upload
 	replyTo string
 	embeds  []Embed
+	poll    json.RawMessage
 }
 
 // WithAttachment attaches a file to the message.
@@ -28,6 +30,24 @@ func WithReply(messageID string) MsgOption { return func(o *msgOpts) { o.replyTo
 
 // WithEmbed adds an embed.
 func WithEmbed(e Embed) MsgOption { return func(o *msgOpts) { o.embeds = append(o.embeds, e) } }
+
+// WithPoll makes the message a poll with this question and answers.
+func WithPoll(question string, answers ...string) MsgOption {
+	type media struct {
+		Text string `json:"text"`
+	}
+	type answer struct {
+		Media media `json:"poll_media"`
+	}
+	p := struct {
+		Question media    `json:"question"`
+		Answers  []answer `json:"answers"`
+	}{Question: media{question}}
+	for _, a := range answers {
+		p.Answers = append(p.Answers, answer{media{a}})
+	}
+	return func(o *msgOpts) { o.poll = mustJSON(p) }
+}
 
 // Type has a guild member (or a bot added with AddBotMember) post content
 // in a channel: the message is stored and MESSAGE_CREATE is dispatched to
@@ -84,7 +104,7 @@ func (s *Server) post(fn, channelID, userID, content string, opts []MsgOption) M
 		s.mu.Unlock()
 		panic(fmt.Sprintf("discordtest: %s: unknown channel %q", fn, channelID))
 	}
-	p := &msgPayload{Content: &content, Embeds: o.embeds}
+	p := &msgPayload{Content: &content, Embeds: o.embeds, Poll: o.poll}
 	if o.replyTo != "" {
 		p.MessageReference = &MessageReference{MessageID: o.replyTo, ChannelID: channelID}
 	}

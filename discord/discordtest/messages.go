@@ -458,6 +458,9 @@ func (s *Server) buildMessageLocked(n newMessage) (*Message, *apiError) {
 	if nonEmptyJSON(p.Components) {
 		m.Components = slices.Clone(p.Components)
 	}
+	if nonEmptyJSON(p.Poll) {
+		m.Poll = slices.Clone(p.Poll)
+	}
 	if replyTo != nil {
 		m.Type = 19
 		rm := copyMessage(replyTo)
