@@ -60,6 +60,9 @@ type EngineConfig struct {
 	// splitting it; MaxReplyParts bounds the split (default 10 parts).
 	RefuseLongReplies bool
 	MaxReplyParts     int
+	// EditWindow is how long after writing a member's edit is sent to QQ
+	// as one correction; 0 sends none (see HandleEdit).
+	EditWindow time.Duration
 	// Clock is the time source (default the system clock).
 	Clock Clock
 	// Observer receives metrics (default NopObserver).

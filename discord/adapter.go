@@ -179,7 +179,7 @@ type Adapter struct {
 
 	cur       atomic.Pointer[gateway]
 	connected atomic.Bool
-	queue     chan *discordgo.Message
+	queue     chan memberEvent
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 }
@@ -207,7 +207,7 @@ func New(opts Options) (*Adapter, error) {
 		checkedAt:   map[string]time.Time{},
 		webhooks:    map[string]*discordgo.Webhook{},
 		notices:     map[string]time.Time{},
-		queue:       make(chan *discordgo.Message, 4096),
+		queue:       make(chan memberEvent, 4096),
 		pacer:       rate.NewLimiter(globalPace, 1),
 	}
 	a.token = strings.TrimSpace(opts.Token)
@@ -448,12 +448,13 @@ func (a *Adapter) connect(ctx context.Context) (*gateway, error) {
 	s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageCreate) {
 		if live() && m.Message != nil {
 			select {
-			case a.queue <- m.Message:
+			case a.queue <- memberEvent{m: m.Message}:
 			default:
 				a.log.Error("reply queue full; the message will be picked up by the next catch-up", "message", m.ID)
 			}
 		}
 	})
+	a.addEditHandlers(s, live)
 	s.AddHandler(func(_ *discordgo.Session, i *discordgo.InteractionCreate) {
 		if live() && i.Interaction != nil {
 			// Interactions must be answered within 3 s: never queue them

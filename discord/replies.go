@@ -19,8 +19,8 @@ func (a *Adapter) runQueue(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case m := <-a.queue:
-			a.handleMessage(ctx, m)
+		case ev := <-a.queue:
+			a.handleEvent(ctx, ev)
 		}
 	}
 }

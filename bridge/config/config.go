@@ -90,6 +90,9 @@ type Bridge struct {
 	PollInterval     Duration `toml:"poll_interval"`
 	IdlePollInterval Duration `toml:"idle_poll_interval"`
 	Backfill         int      `toml:"backfill"`
+	// EditWindow is how long after writing a member's edit is sent to QQ
+	// as a correction; 0 (the default) sends none.
+	EditWindow Duration `toml:"edit_window"`
 }
 
 // HTTP is the [http] table.
@@ -376,6 +379,9 @@ func (c *Config) validate(needToken bool) error {
 	}
 	if b.IdlePollInterval.Duration < b.PollInterval.Duration {
 		return keyErr("bridge.idle_poll_interval", "must not be shorter than bridge.poll_interval (%s), not %s", b.PollInterval, b.IdlePollInterval)
+	}
+	if b.EditWindow.Duration < 0 || b.EditWindow.Duration > 24*time.Hour {
+		return keyErr("bridge.edit_window", "must be between 0 (off) and 24h, not %s", b.EditWindow)
 	}
 	if b.Backfill < 0 || b.Backfill > MaxBackfill {
 		return keyErr("bridge.backfill", "must be between 0 and %d, not %d", MaxBackfill, b.Backfill)

@@ -162,6 +162,7 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, extras
 		PollInterval:     cfg.Bridge.PollInterval.Duration,
 		IdlePollInterval: cfg.Bridge.IdlePollInterval.Duration,
 		Backfill:         cfg.Bridge.Backfill,
+		EditWindow:       cfg.Bridge.EditWindow.Duration,
 		OnEvent:          func(ev bridge.Event) { ctrl.HandleEvent(ev) },
 	}, st, port, dc, log)
 	ctrl = admin.New(admin.Config{

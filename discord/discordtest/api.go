@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/bwmarrin/discordgo"
 )
@@ -132,6 +133,26 @@ func (s *Server) EditAsMember(channelID, messageID, content string) {
 		s.mu.Unlock()
 		panic(fmt.Sprintf("discordtest: EditAsMember: %s", e.message))
 	}
+	out := copyMessage(m)
+	s.mu.Unlock()
+	s.dispatchMessage("MESSAGE_UPDATE", out)
+}
+
+// EditAsMemberAt is EditAsMember with the edit made at a given time (its
+// edited_timestamp), e.g. long after the message was written.
+func (s *Server) EditAsMemberAt(channelID, messageID, content string, at time.Time) {
+	s.mu.Lock()
+	m := s.findMessageLocked(channelID, messageID)
+	if m == nil {
+		s.mu.Unlock()
+		panic(fmt.Sprintf("discordtest: EditAsMemberAt: no message %s in %s", messageID, channelID))
+	}
+	if e := s.editMessageLocked(m, mustJSON(map[string]string{"content": content}), nil); e != nil {
+		s.mu.Unlock()
+		panic(fmt.Sprintf("discordtest: EditAsMemberAt: %s", e.message))
+	}
+	at = at.UTC()
+	m.EditedTimestamp = &at
 	out := copyMessage(m)
 	s.mu.Unlock()
 	s.dispatchMessage("MESSAGE_UPDATE", out)
