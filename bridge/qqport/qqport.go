@@ -45,6 +45,8 @@ type Port struct {
 	// attempts after a refused one.
 	refreshMu       sync.Mutex
 	lastRefreshFail time.Time
+
+	owner ownerCache // the account's nick and avatar (owner.go)
 }
 
 // RefreshRetry is the shortest time between two refresh attempts after one
@@ -206,6 +208,7 @@ func (p *Port) Messages(ctx context.Context, sessionID string, afterSeq int64, m
 	if len(needDetails) > 0 {
 		p.fillMedia(ctx, sessionID, needDetails, res)
 	}
+	p.fillOwner(ctx, res)
 	return res, nil
 }
 
