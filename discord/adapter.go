@@ -95,6 +95,10 @@ type Options struct {
 	// UploadLimit is the largest file uploaded to Discord. Default 10 MiB,
 	// Discord's default per-file limit.
 	UploadLimit int64
+	// AvatarRefresh is how long a sender's avatar, downloaded with Media
+	// to version its URL, is trusted before it is looked at again (see
+	// avatar.go). Default 10m.
+	AvatarRefresh time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -134,6 +138,7 @@ func (o *Options) setDefaults() {
 	if o.UploadLimit <= 0 {
 		o.UploadLimit = DefaultUploadLimit
 	}
+	def(&o.AvatarRefresh, 10*time.Minute)
 }
 
 // Adapter is the bridge's Discord side; it implements bridge.Discord.
@@ -168,6 +173,7 @@ type Adapter struct {
 	webhooks    map[string]*discordgo.Webhook
 	notices     map[string]time.Time
 	linkNoticed sync.Map // channel id → true once told that QQ gets expiring links
+	avatars     sync.Map // avatar URL → avatarVersion (avatar.go)
 	warnedAt    time.Time
 	privacyErr  error     // non-nil: channels are public, create nothing (privacy.go)
 	privacyTold bool      // the admin channel was told of privacyErr

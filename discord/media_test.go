@@ -100,6 +100,7 @@ func TestQQMediaReuploadedOrLinkedWithNote(t *testing.T) {
 			a, _ := start(t, srv, func(o *Options) { o.Media = tt.fetcher })
 			ctx := t.Context()
 			s := session("s1", "1", "Alice")
+			s.Peer.AvatarURL = "" // no download but the file's
 			ref, err := a.EnsureChannel(ctx, s, nil)
 			if err != nil {
 				t.Fatal(err)

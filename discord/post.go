@@ -40,11 +40,12 @@ func (a *Adapter) Post(ctx context.Context, ref bridge.ChannelRef, r bridge.Rend
 		return nil, err
 	}
 	var ids []string
+	avatar := a.versionedAvatar(ctx, rec.Avatar)
 	for _, p := range rec.Parts {
 		params := &discordgo.WebhookParams{
 			Content:         p.Content,
 			Username:        rec.Username,
-			AvatarURL:       rec.Avatar,
+			AvatarURL:       avatar,
 			Embeds:          p.Embeds,
 			AllowedMentions: noMentions(),
 		}
