@@ -63,3 +63,32 @@ func TestIntegrationEditsAndDeletions(t *testing.T) {
 		return false
 	})
 }
+
+// TestIntegrationEditWindowOffByDefault: without bridge.edit_window an
+// edit sends nothing to QQ.
+func TestIntegrationEditWindowOffByDefault(t *testing.T) {
+	w := newWorld(t)
+	alice := w.qq.AddUser(qqtest.User{Nick: "Alice"})
+	sid := w.qq.AddSession(alice)
+	if _, err := w.qq.Deliver(sid, qqtest.Text("when?")); err != nil {
+		t.Fatal(err)
+	}
+	var ch discordtest.Channel
+	w.eventually("Alice's channel", func() bool {
+		var ok bool
+		ch, ok = w.channelOf(sid)
+		return ok && len(w.posted(ch.ID)) == 1
+	})
+	m := w.dc.Type(ch.ID, w.dc.AdminUserID, "see you at 8")
+	w.eventually("the reply at QQ", func() bool { return len(w.qq.Sent()) == 1 })
+	w.dc.EditAsMember(ch.ID, m.ID, "see you at 9")
+	w.dc.Type(ch.ID, w.dc.AdminUserID, "marker") // queued behind the edit
+	w.eventually("the marker at QQ", func() bool { return len(w.qq.Sent()) >= 2 })
+	var got []string
+	for _, s := range w.qq.Sent() {
+		got = append(got, s.Meta.Content)
+	}
+	if strings.Join(got, "|") != "see you at 8|marker" {
+		t.Errorf("QQ received %v", got)
+	}
+}
