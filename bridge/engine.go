@@ -69,6 +69,9 @@ type EngineConfig struct {
 	// requests an hour when nothing is new; see sweepIfDue).
 	SweepInterval time.Duration
 	SweepSessions int
+	// EditWindow is how long after writing a member's edit is sent to QQ
+	// as one correction; 0 sends none (see HandleEdit).
+	EditWindow time.Duration
 	// Clock is the time source (default the system clock).
 	Clock Clock
 	// Observer receives metrics (default NopObserver).

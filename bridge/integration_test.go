@@ -53,6 +53,12 @@ type world struct {
 
 func newWorld(t *testing.T, qqOpts ...qqtest.Option) *world {
 	t.Helper()
+	return newWorldWith(t, nil, qqOpts...)
+}
+
+// newWorldWith is newWorld with the engine's configuration edited.
+func newWorldWith(t *testing.T, edit func(*bridge.EngineConfig), qqOpts ...qqtest.Option) *world {
+	t.Helper()
 	w := &world{t: t, obs: &countingObserver{}}
 	w.qq = qqtest.New(append([]qqtest.Option{qqtest.WithAccount(owner)}, qqOpts...)...)
 	t.Cleanup(w.qq.Close)
@@ -85,10 +91,14 @@ func newWorld(t *testing.T, qqOpts ...qqtest.Option) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w.engine = bridge.NewEngine(bridge.EngineConfig{
+	cfg := bridge.EngineConfig{
 		PollInterval: 50 * time.Millisecond, IdlePollInterval: 50 * time.Millisecond, Backfill: 20,
 		RetryBase: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond, Observer: w.obs,
-	}, st, w.port, w.ad, quiet)
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	w.engine = bridge.NewEngine(cfg, st, w.port, w.ad, quiet)
 	if err := w.ad.Start(context.Background(), w.engine); err != nil {
 		t.Fatal(err)
 	}

@@ -147,6 +147,14 @@ type Reply struct {
 	AttachmentURLs []string
 	// ReplyTo is the Discord message id it answers, or "".
 	ReplyTo string
+	// Quote is what it answers, as QQ is shown it, or nil.
+	Quote *Quote
+	// Attachments are the attached files (AttachmentURLs lists their
+	// URLs too).
+	Attachments []Attachment
+	// Unsendable, when the message holds nothing QQ can take, names what
+	// it held (e.g. "a poll"), for the refusal shown to the member.
+	Unsendable string
 	// Time is when Discord says it was written.
 	Time time.Time
 }

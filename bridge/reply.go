@@ -35,6 +35,9 @@ func (e *Engine) HandleReply(ctx context.Context, r Reply) error {
 		return nil
 	}
 	texts, refusal := e.splitReply(replyText(r))
+	if refusal == "" && len(texts) == 0 {
+		refusal = nothingToSend(r)
+	}
 	parts := make([]store.ReplyPart, 0, len(texts))
 	for i, t := range texts {
 		b, err := json.Marshal(replyPayload{PeerUIN: s.Peer.UIN, Text: t, Time: r.Time})
@@ -58,27 +61,41 @@ func (e *Engine) HandleReply(ctx context.Context, r Reply) error {
 	return nil
 }
 
-// replyText is what QQ receives for a reply: the text, then the
-// attachments' URLs (until media upload exists).
+// replyText is what QQ receives for a reply: a short quote of what it
+// answers, the text, then the attachments as links with name and size
+// (QQ Music has no upload for private-message media). It is "" when the
+// message holds nothing QQ can take, quote or not.
 func replyText(r Reply) string {
-	var b strings.Builder
-	b.WriteString(strings.TrimSpace(r.Content))
-	for _, u := range r.AttachmentURLs {
-		if u = strings.TrimSpace(u); u == "" {
-			continue
-		}
-		if b.Len() > 0 {
-			b.WriteByte('\n')
-		}
-		b.WriteString(u)
+	var lines []string
+	if c := strings.TrimSpace(r.Content); c != "" {
+		lines = append(lines, c)
 	}
-	return b.String()
+	if len(r.Attachments) > 0 {
+		for _, a := range r.Attachments {
+			if strings.TrimSpace(a.URL) != "" {
+				lines = append(lines, attachmentLine(a))
+			}
+		}
+	} else {
+		for _, u := range r.AttachmentURLs {
+			if u = strings.TrimSpace(u); u != "" {
+				lines = append(lines, u)
+			}
+		}
+	}
+	if len(lines) == 0 {
+		return ""
+	}
+	if q := quoteLine(r.Quote); q != "" {
+		lines = append([]string{q}, lines...)
+	}
+	return strings.Join(lines, "\n")
 }
 
 // splitReply cuts text into messages QQ takes, or says why it cannot.
 func (e *Engine) splitReply(text string) ([]string, string) {
 	if strings.TrimSpace(text) == "" {
-		return nil, "nothing to send: the message has no text and no attachment"
+		return nil, "" // the caller says why (nothingToSend)
 	}
 	limit := e.qq.MaxTextLen()
 	n := len([]rune(text))

@@ -60,6 +60,11 @@ type Store interface {
 	RetrySession(ctx context.Context, sessionID string) (int, error)
 	Skip(ctx context.Context, id int64, why string) (int, error)
 	SkipSession(ctx context.Context, sessionID, why string) (skipped, busy int, err error)
+
+	// Edits and deletions of members' messages (edits.go).
+	ReplyEntries(ctx context.Context, channelID, discordMsgID string) ([]store.Entry, error)
+	QueueCorrection(ctx context.Context, sessionID, channelID, discordMsgID, key string, p store.ReplyPart) (bool, error)
+	CancelUnsent(ctx context.Context, channelID, discordMsgID, why string) (int, error)
 }
 
 var _ Store = (*store.Store)(nil)

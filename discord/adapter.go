@@ -91,6 +91,17 @@ type Options struct {
 	// ChannelWarnAt is the guild channel count from which the admin channel
 	// is warned about Discord's 500-channel limit. Default 490.
 	ChannelWarnAt int
+	// Media downloads QQ pictures and videos so that they are re-uploaded
+	// as attachments (see media.go); nil links to them instead, with a
+	// note. Use a bounded, SSRF-safe fetcher (bridge/media).
+	Media MediaFetcher
+	// UploadLimit is the largest file uploaded to Discord. Default 10 MiB,
+	// Discord's default per-file limit.
+	UploadLimit int64
+	// AvatarRefresh is how long a sender's avatar, downloaded with Media
+	// to version its URL, is trusted before it is looked at again (see
+	// avatar.go). Default 10m.
+	AvatarRefresh time.Duration
 }
 
 func (o *Options) setDefaults() {
@@ -127,6 +138,10 @@ func (o *Options) setDefaults() {
 	if o.ChannelWarnAt <= 0 {
 		o.ChannelWarnAt = 490
 	}
+	if o.UploadLimit <= 0 {
+		o.UploadLimit = DefaultUploadLimit
+	}
+	def(&o.AvatarRefresh, 10*time.Minute)
 }
 
 // Adapter is the bridge's Discord side; it implements bridge.Discord.
@@ -160,6 +175,8 @@ type Adapter struct {
 	checkedAt   map[string]time.Time // when a negative sessionChan answer was cached
 	webhooks    map[string]*discordgo.Webhook
 	notices     map[string]time.Time
+	linkNoticed sync.Map // channel id → true once told that QQ gets expiring links
+	avatars     sync.Map // avatar URL → avatarVersion (avatar.go)
 	warnedAt    time.Time
 	privacyErr  error     // non-nil: channels are public, create nothing (privacy.go)
 	privacyTold bool      // the admin channel was told of privacyErr
@@ -177,7 +194,7 @@ type Adapter struct {
 
 	cur       atomic.Pointer[gateway]
 	connected atomic.Bool
-	queue     chan *discordgo.Message
+	queue     chan memberEvent
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 }
@@ -206,7 +223,7 @@ func New(opts Options) (*Adapter, error) {
 		checkedAt:   map[string]time.Time{},
 		webhooks:    map[string]*discordgo.Webhook{},
 		notices:     map[string]time.Time{},
-		queue:       make(chan *discordgo.Message, 4096),
+		queue:       make(chan memberEvent, 4096),
 		pacer:       rate.NewLimiter(globalPace, 1),
 	}
 	a.token = strings.TrimSpace(opts.Token)
@@ -447,12 +464,13 @@ func (a *Adapter) connect(ctx context.Context) (*gateway, error) {
 	s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageCreate) {
 		if live() && m.Message != nil {
 			select {
-			case a.queue <- m.Message:
+			case a.queue <- memberEvent{m: m.Message}:
 			default:
 				a.log.Error("reply queue full; the message will be picked up by the next catch-up", "message", m.ID)
 			}
 		}
 	})
+	a.addEditHandlers(s, live)
 	s.AddHandler(func(_ *discordgo.Session, i *discordgo.InteractionCreate) {
 		if live() && i.Interaction != nil {
 			// Interactions must be answered within 3 s: never queue them

@@ -43,15 +43,22 @@ func (a *Adapter) Post(ctx context.Context, ref bridge.ChannelRef, r bridge.Rend
 		return nil, err
 	}
 	var ids []string
+	avatar := a.versionedAvatar(ctx, rec.Avatar)
 	for _, p := range rec.Parts {
 		params := &discordgo.WebhookParams{
 			Content:         p.Content,
 			Username:        rec.Username,
-			AvatarURL:       rec.Avatar,
+			AvatarURL:       avatar,
 			Embeds:          p.Embeds,
 			AllowedMentions: noMentions(),
 		}
-		msg, err := a.execute(ctx, ref, params)
+		var msg *discordgo.Message
+		var err error
+		if p.File != nil {
+			msg, err = a.postWithFile(ctx, ref, params, p)
+		} else {
+			msg, err = a.execute(ctx, ref, params)
+		}
 		if err != nil {
 			return ids, fmt.Errorf("discord: post QQ message %s (part %d of %d): %w", rec.QQID, len(ids)+1, len(rec.Parts), err)
 		}
@@ -70,6 +77,7 @@ func (a *Adapter) execute(ctx context.Context, ref bridge.ChannelRef, params *di
 		}
 		var msg *discordgo.Message
 		err := a.do(ctx, "execute webhook", false, func(o ...discordgo.RequestOption) (err error) {
+			rewindFiles(params)
 			if thread != "" {
 				msg, err = a.rest.WebhookThreadExecute(id, token, true, thread, params, o...)
 			} else {
@@ -208,6 +216,9 @@ func (a *Adapter) FindPosted(ctx context.Context, ref bridge.ChannelRef, afterID
 
 // samePart reports whether a posted message is the recorded part p.
 func samePart(dm *discordgo.Message, p recordPart, username string) bool {
+	if p.File != nil && uploadedPart(dm, p) {
+		return dm.Author == nil || dm.Author.Username == "" || dm.Author.Username == username
+	}
 	if strings.TrimSpace(dm.Content) != strings.TrimSpace(p.Content) || len(dm.Embeds) != len(p.Embeds) {
 		return false
 	}

@@ -41,9 +41,9 @@ func render(m bridge.Message) []outMessage {
 	case bridge.KindVideo:
 		embed = mediaEmbed("🎬 Video", m.Media)
 	case bridge.KindCard:
-		embed = cardEmbed(m.Card)
+		embed = cardEmbed(m)
 	default:
-		embed = unknownEmbed(m)
+		embed = withLinks(unknownEmbed(m), m.Fields)
 	}
 	var out []outMessage
 	for _, part := range SplitContent(NeutraliseMentions(text), MaxContent) {
@@ -100,27 +100,6 @@ func mediaEmbed(title string, m *bridge.Media) *discordgo.MessageEmbed {
 		}
 	}
 	e.Description = clip(NeutraliseMentions(strings.Join(facts, " · ")), maxEmbedDescription)
-	return e
-}
-
-func cardEmbed(c *bridge.Card) *discordgo.MessageEmbed {
-	if c == nil {
-		return &discordgo.MessageEmbed{Title: "🎵 Card", Description: "(the card carried nothing)"}
-	}
-	e := &discordgo.MessageEmbed{
-		Title:       clip(NeutraliseMentions(c.Title), maxEmbedTitle),
-		Description: clip(NeutraliseMentions(c.Description), maxEmbedDescription),
-		URL:         httpURL(c.URL),
-	}
-	if e.Title == "" {
-		e.Title = "🎵 Card"
-	}
-	if cover := httpURL(c.CoverURL); cover != "" {
-		e.Thumbnail = &discordgo.MessageEmbedThumbnail{URL: cover}
-	}
-	if e.URL == "" && c.URL != "" {
-		e.Description = clip(e.Description+"\n"+NeutraliseMentions(c.URL), maxEmbedDescription)
-	}
 	return e
 }
 

@@ -30,6 +30,10 @@ type recorded struct {
 type recordPart struct {
 	Content string                    `json:"content,omitempty"`
 	Embeds  []*discordgo.MessageEmbed `json:"embeds,omitempty"`
+	// File, when set, is a QQ picture or video to download and upload
+	// with the part at post time (see media.go); Embeds then hold the
+	// link shown instead when it cannot be uploaded.
+	File *recordFile `json:"file,omitempty"`
 }
 
 // Render implements bridge.Discord: it renders m into the webhook posts
@@ -42,8 +46,9 @@ func (a *Adapter) Render(m bridge.Message) (bridge.Rendered, error) {
 		Avatar:   httpURL(m.Sender.AvatarURL),
 	}
 	for _, p := range render(m) {
-		r.Parts = append(r.Parts, recordPart(p))
+		r.Parts = append(r.Parts, recordPart{Content: p.Content, Embeds: p.Embeds})
 	}
+	recordMedia(m, r.Parts)
 	b, err := json.Marshal(r)
 	if err != nil {
 		return nil, bridge.Permanent(fmt.Errorf("discord: render QQ message %s: %w", m.ID, err))

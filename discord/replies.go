@@ -19,8 +19,8 @@ func (a *Adapter) runQueue(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case m := <-a.queue:
-			a.handleMessage(ctx, m)
+		case ev := <-a.queue:
+			a.handleEvent(ctx, ev)
 		}
 	}
 }
@@ -68,13 +68,16 @@ func (a *Adapter) handleMessage(ctx context.Context, m *discordgo.Message) {
 		a.notice(cctx, m)
 		return
 	}
+	// A message with nothing QQ can show (a poll, an embed only) goes too:
+	// the engine refuses it, and the member sees ❌ and why.
 	r := toReply(m)
-	if isBlank(r.Content) && len(r.AttachmentURLs) == 0 {
-		return // nothing QQ could show (e.g. a poll)
-	}
 	if err := a.handler.HandleReply(cctx, r); err != nil {
 		a.log.Warn("reply not queued; a catch-up will find it again", "message", m.ID, "err", err)
 		a.catchUpSoon(ctx)
+		return
+	}
+	if len(r.Attachments) > 0 {
+		a.linkNotice(cctx, m)
 	}
 }
 
@@ -119,6 +122,7 @@ func toReply(m *discordgo.Message) bridge.Reply {
 	if m.MessageReference != nil {
 		r.ReplyTo = m.MessageReference.MessageID
 	}
+	addReplyDetails(m, &r)
 	return r
 }
 
@@ -199,9 +203,7 @@ func (a *Adapter) RepliesAfter(ctx context.Context, channelID, afterID string) (
 			if m.ChannelID == "" {
 				m.ChannelID = channelID
 			}
-			if r := toReply(m); !isBlank(r.Content) || len(r.AttachmentURLs) > 0 {
-				out = append(out, r)
-			}
+			out = append(out, toReply(m)) // an empty one is refused with ❌ and why
 		}
 	}
 	return out, nil

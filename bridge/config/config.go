@@ -80,6 +80,9 @@ type Discord struct {
 	// ArchiveAfter archives a session channel idle that long (channels
 	// mode); 0: never.
 	ArchiveAfter Duration `toml:"archive_after"`
+	// ReuploadMedia downloads QQ pictures, videos and avatars (bounded,
+	// public addresses only) to upload them to Discord; false links them.
+	ReuploadMedia bool `toml:"reupload_media"`
 }
 
 // QQ is the [qq] table.
@@ -100,6 +103,9 @@ type Bridge struct {
 	// active within it get a channel then; older ones when they next change
 	// (0: every session).
 	FirstStartDays int `toml:"first_start_days"`
+	// EditWindow is how long after writing a member's edit is sent to QQ
+	// as a correction; 0 (the default) sends none.
+	EditWindow Duration `toml:"edit_window"`
 }
 
 // HTTP is the [http] table.
@@ -138,8 +144,9 @@ const (
 func Defaults() Config {
 	return Config{
 		Discord: Discord{
-			CategoryName: "QQ Music",
-			Mode:         ModeChannels,
+			CategoryName:  "QQ Music",
+			Mode:          ModeChannels,
+			ReuploadMedia: true,
 		},
 		QQ: QQ{
 			CredentialFile: "data/credential.json",
@@ -397,6 +404,9 @@ func (c *Config) validate(needToken bool) error {
 	}
 	if b.IdlePollInterval.Duration < b.PollInterval.Duration {
 		return keyErr("bridge.idle_poll_interval", "must not be shorter than bridge.poll_interval (%s), not %s", b.PollInterval, b.IdlePollInterval)
+	}
+	if b.EditWindow.Duration < 0 || b.EditWindow.Duration > 24*time.Hour {
+		return keyErr("bridge.edit_window", "must be between 0 (off) and 24h, not %s", b.EditWindow)
 	}
 	if b.Backfill < 0 || b.Backfill > MaxBackfill {
 		return keyErr("bridge.backfill", "must be between 0 and %d, not %d", MaxBackfill, b.Backfill)

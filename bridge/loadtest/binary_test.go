@@ -158,6 +158,8 @@ guild_id = %q
 admin_channel_id = %q
 api_url = %q
 mode = %q
+# The doubles' avatars and media name real CDN hosts: link them, never download.
+reupload_media = false
 
 [qq]
 credential_file = %q

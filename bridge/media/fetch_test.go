@@ -97,10 +97,10 @@ func (d *recordingDialer) calls() []string {
 
 func TestFetchRefusesNonPublicBeforeConnecting(t *testing.T) {
 	res := stubResolver{
-		"internal.example": {"10.0.0.5"},
-		"meta.example":     {"169.254.169.254"},
-		"mixed.example":    {"93.184.216.34", "127.0.0.1"},
-		"v6local.example":  {"::1"},
+		"internal.qq-media.net": {"10.0.0.5"},
+		"meta.qq-media.net":     {"169.254.169.254"},
+		"mixed.qq-media.net":    {"93.184.216.34", "127.0.0.1"},
+		"v6local.qq-media.net":  {"::1"},
 	}
 	tests := []string{
 		"http://127.0.0.1/a.png",
@@ -108,11 +108,15 @@ func TestFetchRefusesNonPublicBeforeConnecting(t *testing.T) {
 		"http://169.254.169.254/latest/meta-data/",
 		"http://[::1]:8080/a.png",
 		"http://[::ffff:127.0.0.1]/a.png",
-		"https://internal.example/a.png",
-		"http://meta.example/",
-		"http://mixed.example/a.png",
-		"http://v6local.example/a.png",
+		"https://internal.qq-media.net/a.png",
+		"http://meta.qq-media.net/",
+		"http://mixed.qq-media.net/a.png",
+		"http://v6local.qq-media.net/a.png",
 		"http://0.0.0.0:9090/metrics",
+		"http://img.example/a.png", // special-use: never looked up
+		"http://cdn.invalid/a.png",
+		"http://localhost:8080/a",
+		"http://printer.local/",
 	}
 	for _, u := range tests {
 		t.Run(u, func(t *testing.T) {
@@ -143,7 +147,7 @@ func TestFetchRefusesSchemes(t *testing.T) {
 }
 
 // cdn is a loopback server that the tests reach as a public host:
-// "cdn.example" resolves (in the stub) to a public address, and the
+// "cdn.qq-media.net" resolves (in the stub) to a public address, and the
 // recording dialer routes that address to the server.
 type cdn struct {
 	srv  *httptest.Server
@@ -159,7 +163,7 @@ func newCDN(t *testing.T, h http.Handler, opts Options) *cdn {
 	t.Cleanup(srv.Close)
 	loop := strings.TrimPrefix(srv.URL, "http://")
 	d := &recordingDialer{route: map[string]string{cdnAddr: loop}}
-	opts.Resolver = stubResolver{"cdn.example": {"93.184.216.34"}, "internal.example": {"10.1.2.3"}}
+	opts.Resolver = stubResolver{"cdn.qq-media.net": {"93.184.216.34"}, "internal.qq-media.net": {"10.1.2.3"}}
 	opts.Dialer = d
 	return &cdn{srv: srv, dial: d, f: New(opts)}
 }
@@ -174,7 +178,7 @@ func TestFetchImageBytesUnchanged(t *testing.T) {
 		w.Header().Set("Content-Type", "image/jpeg")
 		w.Write(img)
 	}), Options{})
-	got, err := c.f.Fetch(context.Background(), "http://cdn.example/pic/abc.jpg?sig=1")
+	got, err := c.f.Fetch(context.Background(), "http://cdn.qq-media.net/pic/abc.jpg?sig=1")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +222,7 @@ func TestFetchTooLarge(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			c := newCDN(t, tt.handler, Options{MaxBytes: limit})
-			_, err := c.f.Fetch(context.Background(), "http://cdn.example/v.mp4")
+			_, err := c.f.Fetch(context.Background(), "http://cdn.qq-media.net/v.mp4")
 			if !errors.Is(err, ErrTooLarge) {
 				t.Fatalf("Fetch = %v, want ErrTooLarge", err)
 			}
@@ -232,7 +236,7 @@ func TestFetchRedirects(t *testing.T) {
 		http.Redirect(w, r, "http://169.254.169.254/latest/meta-data/", http.StatusFound)
 	})
 	mux.HandleFunc("/to-internal-name", func(w http.ResponseWriter, r *http.Request) {
-		http.Redirect(w, r, "http://internal.example/secret", http.StatusFound)
+		http.Redirect(w, r, "http://internal.qq-media.net/secret", http.StatusFound)
 	})
 	mux.HandleFunc("/to-file", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "file:///etc/passwd", http.StatusFound)
@@ -246,13 +250,13 @@ func TestFetchRedirects(t *testing.T) {
 	mux.HandleFunc("/ok.png", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "png") })
 	c := newCDN(t, mux, Options{})
 	for _, p := range []string{"/to-metadata", "/to-internal-name"} {
-		_, err := c.f.Fetch(context.Background(), "http://cdn.example"+p)
+		_, err := c.f.Fetch(context.Background(), "http://cdn.qq-media.net"+p)
 		if !errors.Is(err, ErrForbiddenAddress) {
 			t.Errorf("%s: Fetch = %v, want ErrForbiddenAddress", p, err)
 		}
 	}
 	for _, p := range []string{"/to-file", "/loop"} {
-		if _, err := c.f.Fetch(context.Background(), "http://cdn.example"+p); err == nil {
+		if _, err := c.f.Fetch(context.Background(), "http://cdn.qq-media.net"+p); err == nil {
 			t.Errorf("%s: followed", p)
 		}
 	}
@@ -261,7 +265,7 @@ func TestFetchRedirects(t *testing.T) {
 			t.Errorf("the dialer was asked for %s", a)
 		}
 	}
-	got, err := c.f.Fetch(context.Background(), "http://cdn.example/to-ok")
+	got, err := c.f.Fetch(context.Background(), "http://cdn.qq-media.net/to-ok")
 	if err != nil || string(got.Data) != "png" || got.Name != "ok.png" {
 		t.Errorf("a redirect within the public host: %q %q %v", got.Data, got.Name, err)
 	}
@@ -291,7 +295,7 @@ func TestFetchConcurrencyBound(t *testing.T) {
 	}), Options{Concurrency: 1})
 	done := make(chan error, 1)
 	go func() {
-		_, err := c.f.Fetch(context.Background(), "http://cdn.example/a")
+		_, err := c.f.Fetch(context.Background(), "http://cdn.qq-media.net/a")
 		done <- err
 	}()
 	<-entered
@@ -299,7 +303,7 @@ func TestFetchConcurrencyBound(t *testing.T) {
 	// up when its context ends, without reaching the server.
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := c.f.Fetch(ctx, "http://cdn.example/b"); !errors.Is(err, context.Canceled) {
+	if _, err := c.f.Fetch(ctx, "http://cdn.qq-media.net/b"); !errors.Is(err, context.Canceled) {
 		t.Errorf("second download while the slot is taken: %v", err)
 	}
 	close(release)
@@ -312,7 +316,7 @@ func TestFetchServerError(t *testing.T) {
 	c := newCDN(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "expired", http.StatusForbidden)
 	}), Options{})
-	_, err := c.f.Fetch(context.Background(), "http://cdn.example/a.png?sig=old")
+	_, err := c.f.Fetch(context.Background(), "http://cdn.qq-media.net/a.png?sig=old")
 	if err == nil || !strings.Contains(err.Error(), "HTTP 403") {
 		t.Fatalf("Fetch = %v, want HTTP 403", err)
 	}

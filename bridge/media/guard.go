@@ -64,6 +64,19 @@ func Public(a netip.Addr) bool {
 	return true
 }
 
+// specialUseTLDs never name a public internet host (RFC 6761, 6762,
+// 7686): they are refused without asking DNS.
+var specialUseTLDs = map[string]bool{"example": true, "invalid": true, "test": true, "localhost": true, "local": true, "onion": true, "internal": true}
+
+// specialUse reports whether host is a name under a special-use TLD.
+func specialUse(host string) bool {
+	h := hostKey(host)
+	if i := strings.LastIndexByte(h, '.'); i >= 0 {
+		h = h[i+1:]
+	}
+	return specialUseTLDs[h]
+}
+
 // guard dials only public addresses, except for the hosts it trusts (the
 // QQ hosts an operator pointed elsewhere in qq.endpoints). It resolves the
 // name itself and connects to the address it checked, so a second DNS
@@ -87,6 +100,9 @@ func (g *guard) dialContext(ctx context.Context, network, address string) (net.C
 	}
 	if g.trusted[hostKey(host)] {
 		return g.dialer.DialContext(ctx, network, address)
+	}
+	if specialUse(host) {
+		return nil, fmt.Errorf("%w: %s is a special-use name (RFC 6761), never on the public internet", ErrForbiddenAddress, host)
 	}
 	var addrs []netip.Addr
 	if a, err := netip.ParseAddr(host); err == nil {

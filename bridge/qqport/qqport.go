@@ -47,6 +47,8 @@ type Port struct {
 	// attempts after a refused one.
 	refreshMu       sync.Mutex
 	lastRefreshFail time.Time
+
+	owner ownerCache // the account's nick and avatar (owner.go)
 }
 
 // RefreshRetry is the shortest time between two refresh attempts after one
@@ -271,6 +273,7 @@ func convMessage(sessionID string, m qq.Message, own string) bridge.Message {
 	case md.Title != "" || (md.URL != "" && int(m.MsgType) != TextMsgType):
 		bm.Kind = bridge.KindCard
 		bm.Card = &bridge.Card{Title: string(md.Title), Description: content, CoverURL: string(md.Pic), URL: string(md.URL)}
+		bm.Fields = unknownFields(m, md) // what else it carried (biz_id, biz_type, ...), shown beside it
 	case int(m.MsgType) == TextMsgType || (int(m.MsgType) == 0 && content != ""):
 		bm.Kind = bridge.KindText
 		bm.Text = content

@@ -52,6 +52,7 @@ func (p *Port) Messages(ctx context.Context, sessionID string, after bridge.Read
 	if len(needDetails) > 0 {
 		p.fillMedia(ctx, sessionID, needDetails, res)
 	}
+	p.fillOwner(ctx, res)
 	return res, nil
 }
 

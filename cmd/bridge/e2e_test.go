@@ -140,6 +140,8 @@ func newE2E(t *testing.T, qqOpts ...qqtest.Option) *e2e {
 guild_id = %q
 admin_channel_id = %q
 api_url = %q
+# The doubles' avatars and media name real CDN hosts: link them, never download.
+reupload_media = false
 
 [qq]
 login_method = "mobile"

@@ -152,6 +152,7 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, extras
 		Logger:         log,
 
 		ArchiveChannelID: cfg.Discord.ArchiveChannelID.String(),
+		Media:            newMediaFetcher(cfg),
 	})
 	if err != nil {
 		return fmt.Errorf("setting up Discord: %w", err)
@@ -163,6 +164,7 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, extras
 		PollInterval:     cfg.Bridge.PollInterval.Duration,
 		IdlePollInterval: cfg.Bridge.IdlePollInterval.Duration,
 		Backfill:         cfg.Bridge.Backfill,
+		EditWindow:       cfg.Bridge.EditWindow.Duration,
 		OnEvent:          func(ev bridge.Event) { ctrl.HandleEvent(ev) },
 
 		// Sessions older than bridge.first_start_days wait for a change.

@@ -1,8 +1,10 @@
 package discordtest
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/bwmarrin/discordgo"
 )
@@ -14,6 +16,7 @@ type msgOpts struct {
 	uploads []upload
 	replyTo string
 	embeds  []Embed
+	poll    json.RawMessage
 }
 
 // WithAttachment attaches a file to the message.
@@ -28,6 +31,24 @@ func WithReply(messageID string) MsgOption { return func(o *msgOpts) { o.replyTo
 
 // WithEmbed adds an embed.
 func WithEmbed(e Embed) MsgOption { return func(o *msgOpts) { o.embeds = append(o.embeds, e) } }
+
+// WithPoll makes the message a poll with this question and answers.
+func WithPoll(question string, answers ...string) MsgOption {
+	type media struct {
+		Text string `json:"text"`
+	}
+	type answer struct {
+		Media media `json:"poll_media"`
+	}
+	p := struct {
+		Question media    `json:"question"`
+		Answers  []answer `json:"answers"`
+	}{Question: media{question}}
+	for _, a := range answers {
+		p.Answers = append(p.Answers, answer{media{a}})
+	}
+	return func(o *msgOpts) { o.poll = mustJSON(p) }
+}
 
 // Type has a guild member (or a bot added with AddBotMember) post content
 // in a channel: the message is stored and MESSAGE_CREATE is dispatched to
@@ -84,7 +105,7 @@ func (s *Server) post(fn, channelID, userID, content string, opts []MsgOption) M
 		s.mu.Unlock()
 		panic(fmt.Sprintf("discordtest: %s: unknown channel %q", fn, channelID))
 	}
-	p := &msgPayload{Content: &content, Embeds: o.embeds}
+	p := &msgPayload{Content: &content, Embeds: o.embeds, Poll: o.poll}
 	if o.replyTo != "" {
 		p.MessageReference = &MessageReference{MessageID: o.replyTo, ChannelID: channelID}
 	}
@@ -112,6 +133,26 @@ func (s *Server) EditAsMember(channelID, messageID, content string) {
 		s.mu.Unlock()
 		panic(fmt.Sprintf("discordtest: EditAsMember: %s", e.message))
 	}
+	out := copyMessage(m)
+	s.mu.Unlock()
+	s.dispatchMessage("MESSAGE_UPDATE", out)
+}
+
+// EditAsMemberAt is EditAsMember with the edit made at a given time (its
+// edited_timestamp), e.g. long after the message was written.
+func (s *Server) EditAsMemberAt(channelID, messageID, content string, at time.Time) {
+	s.mu.Lock()
+	m := s.findMessageLocked(channelID, messageID)
+	if m == nil {
+		s.mu.Unlock()
+		panic(fmt.Sprintf("discordtest: EditAsMemberAt: no message %s in %s", messageID, channelID))
+	}
+	if e := s.editMessageLocked(m, mustJSON(map[string]string{"content": content}), nil); e != nil {
+		s.mu.Unlock()
+		panic(fmt.Sprintf("discordtest: EditAsMemberAt: %s", e.message))
+	}
+	at = at.UTC()
+	m.EditedTimestamp = &at
 	out := copyMessage(m)
 	s.mu.Unlock()
 	s.dispatchMessage("MESSAGE_UPDATE", out)

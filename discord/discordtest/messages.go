@@ -458,6 +458,9 @@ func (s *Server) buildMessageLocked(n newMessage) (*Message, *apiError) {
 	if nonEmptyJSON(p.Components) {
 		m.Components = slices.Clone(p.Components)
 	}
+	if nonEmptyJSON(p.Poll) {
+		m.Poll = slices.Clone(p.Poll)
+	}
 	if replyTo != nil {
 		m.Type = 19
 		rm := copyMessage(replyTo)
@@ -944,6 +947,7 @@ func (s *Server) reaction(add bool) handlerFunc {
 			return errMissingPerms()
 		}
 		changed := s.reactLocked(m, emoji, s.BotUserID, add)
+		chID, msgID := m.ChannelID, m.ID // *m may be rewritten (an edit) once unlocked
 		s.mu.Unlock()
 		if changed {
 			ev := "MESSAGE_REACTION_ADD"
@@ -951,7 +955,7 @@ func (s *Server) reaction(add bool) handlerFunc {
 				ev = "MESSAGE_REACTION_REMOVE"
 			}
 			s.dispatch(ev, IntentGuildReactions, map[string]any{
-				"user_id": s.BotUserID, "channel_id": m.ChannelID, "message_id": m.ID, "guild_id": s.GuildID, "emoji": emoji,
+				"user_id": s.BotUserID, "channel_id": chID, "message_id": msgID, "guild_id": s.GuildID, "emoji": emoji,
 			})
 		}
 		writeNoContent(w)

@@ -279,6 +279,7 @@ type Message struct {
 	ReferencedMessage *Message            `json:"referenced_message,omitempty"`
 	Flags             int                 `json:"flags"`
 	Components        json.RawMessage     `json:"components,omitempty"`
+	Poll              json.RawMessage     `json:"poll,omitempty"`
 	Interaction       *MessageInteraction `json:"interaction,omitempty"`
 	Thread            *Channel            `json:"thread,omitempty"`
 	Nonce             string              `json:"nonce,omitempty"`

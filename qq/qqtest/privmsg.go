@@ -80,8 +80,12 @@ func (s *Server) wireMessageLocked(m *Message) map[string]any {
 	if len(meta) == 0 {
 		meta = json.RawMessage("{}")
 	}
+	from := wireUser(s.userLocked(m.FromUIN))
+	if s.bareOwner && m.FromUIN == s.account.MusicID {
+		from = map[string]any{"uin": from["uin"], "encrypt_uin": from["encrypt_uin"]}
+	}
 	w := map[string]any{
-		"id": m.ID, "meta_data": meta, "client_key": m.ClientKey, "from_user": wireUser(s.userLocked(m.FromUIN)),
+		"id": m.ID, "meta_data": meta, "client_key": m.ClientKey, "from_user": from,
 		"time": m.Time, "state": 0, "result": 0, "tips": "", "sequence": m.Sequence, "show_type": 0,
 		"msg_type": m.MsgType, "confirm": 0, "sort_time": m.SortTime, "complainTip": "", "complainUrl": "",
 	}

@@ -86,6 +86,7 @@ type Server struct {
 	quirks      Quirks
 
 	newestFirst    bool
+	bareOwner      bool
 	maxSessionPage int
 	maxMessagePage int
 	signRequired   map[string]bool
@@ -126,6 +127,11 @@ func WithSeed(seed int64) Option {
 
 // WithPageOrder sets the order of GetMessage pages (see SetPageOrder).
 func WithPageOrder(newestFirst bool) Option { return func(s *Server) { s.newestFirst = newestFirst } }
+
+// WithBareOwnerMessages makes the messages the account itself sent carry a
+// from_user with its uin and encrypt_uin only, no nick or avatar: the
+// protocol promises no field of a message.
+func WithBareOwnerMessages() Option { return func(s *Server) { s.bareOwner = true } }
 
 // WithMaxPageSizes caps the page sizes (see SetMaxPageSizes).
 func WithMaxPageSizes(sessions, messages int) Option {
