@@ -142,7 +142,10 @@ func TestProofHostile(t *testing.T) {
 		h := &fromDiscord[i]
 		h.msg = dc.Type(replyCh, admin, h.content, h.opts...)
 		if h.name == "hostile file name" {
-			h.want = h.msg.Attachments[0].URL
+			// QQ gets the file as a line of name, size and link; the
+			// name's mentions are plain text there.
+			a := h.msg.Attachments[0]
+			h.want = fmt.Sprintf("📎 %s (%d B): %s", a.Filename, a.Size, a.URL)
 		}
 	}
 

@@ -191,7 +191,7 @@ func checkRelayedToQQ(t *testing.T, pr *relayPeer, sent []qqtest.Sent) {
 	if len(att) != 1 {
 		t.Fatalf("the attachment was stored as %+v", att)
 	}
-	want := []string{"hi " + pr.user.Nick + ", from Discord", pr.reply, "look at this\n" + att[0].URL, "bye " + pr.user.Nick}
+	want := []string{"hi " + pr.user.Nick + ", from Discord", pr.reply, "look at this\n" + fmt.Sprintf("📎 %s (%d B): %s", att[0].Filename, att[0].Size, att[0].URL), "bye " + pr.user.Nick}
 	var got []string
 	i := 0
 	for k, m := range pr.typed {
