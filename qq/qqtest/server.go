@@ -95,6 +95,7 @@ type Server struct {
 	counts         map[string]int
 	faults         map[string][]*Fault
 	random         *randomFaults
+	applied        map[string]*randomFaults // see SetApplyThenFail
 	limiter        *bucket
 	deviations     []string
 	deviationSeen  map[string]bool
