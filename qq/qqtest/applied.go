@@ -40,5 +40,17 @@ func (s *Server) takeAppliedLocked(method string) *Fault {
 		return nil
 	}
 	f := r.mix[r.rng.IntN(len(r.mix))]
+	if s.appliedLost == nil {
+		s.appliedLost = map[string]int{}
+	}
+	s.appliedLost[method]++
 	return &f
+}
+
+// AppliedThenFailed says how many calls of method SetApplyThenFail
+// applied and then answered with a lost answer.
+func (s *Server) AppliedThenFailed(method string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.appliedLost[method]
 }

@@ -49,6 +49,9 @@ func TestSetApplyThenFail(t *testing.T) {
 			if lost < tt.minLost || lost > tt.maxLost {
 				t.Errorf("%d of 40 answers lost, want %d to %d", lost, tt.minLost, tt.maxLost)
 			}
+			if n := s.AppliedThenFailed("SendMessageAsync"); n != lost {
+				t.Errorf("the double counts %d lost answers, the client saw %d", n, lost)
+			}
 			if n := len(s.Sent()); n != 40 {
 				t.Errorf("%d of 40 sends applied, want all", n)
 			}

@@ -96,6 +96,7 @@ type Server struct {
 	faults         map[string][]*Fault
 	random         *randomFaults
 	applied        map[string]*randomFaults // see SetApplyThenFail
+	appliedLost    map[string]int           // see AppliedThenFailed
 	limiter        *bucket
 	deviations     []string
 	deviationSeen  map[string]bool
