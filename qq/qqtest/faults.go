@@ -99,6 +99,7 @@ func (s *Server) ClearFaults() {
 	defer s.mu.Unlock()
 	s.faults = map[string][]*Fault{}
 	s.random = nil
+	s.applied = nil
 }
 
 type randomFaults struct {
@@ -155,6 +156,9 @@ func (s *Server) takeFaultLocked(method string) *Fault {
 			}
 			return &c
 		}
+	}
+	if f := s.takeAppliedLocked(method); f != nil {
+		return f
 	}
 	if r := s.random; r != nil && r.rng.Float64() < r.rate {
 		if len(r.mix) > 0 {

@@ -98,6 +98,8 @@ type Server struct {
 	counts         map[string]int
 	faults         map[string][]*Fault
 	random         *randomFaults
+	applied        map[string]*randomFaults // see SetApplyThenFail
+	appliedLost    map[string]int           // see AppliedThenFailed
 	limiter        *bucket
 	deviations     []string
 	deviationSeen  map[string]bool
