@@ -360,13 +360,15 @@ func permHint(err error, perm string) error {
 }
 
 // limitErr turns Discord's "maximum channels" error into ErrGuildFull.
+// It is checked first: the REST layer classes every 4xx as permanent,
+// and the guild being full is not (the engine makes room, then retries).
 func (a *Adapter) limitErr(ctx context.Context, err error) error {
-	if errors.Is(err, bridge.ErrPermanent) {
-		return err // already explained (overwritesRefused)
-	}
 	if restCode(err) == 30013 {
 		a.warnChannels(ctx, maxGuildChannels)
 		return fmt.Errorf("%w (%v)", errGuildFull(), err)
+	}
+	if errors.Is(err, bridge.ErrPermanent) {
+		return err // already explained (overwritesRefused, refused)
 	}
 	return permHint(err, "Manage Channels")
 }
