@@ -315,7 +315,9 @@ func (c *Controller) setPending() {
 
 func (c *Controller) setPendingLocked() {
 	if !c.pending {
-		c.log.Warn("admin: relaying is paused until QQ Music accepts a login; nothing is lost")
+		// The engine says it once, with the cause, at error level; this
+		// is the same fact seen from the admin channel's side.
+		c.log.Debug("admin: relaying is paused until QQ Music accepts a login; nothing is lost")
 	}
 	c.pending = true
 	if c.checkWait == 0 {
