@@ -20,18 +20,8 @@ func archiveCommands() []Command {
 }
 
 func (c *Controller) cmdArchive(ctx context.Context, r Request) {
-	ch, _ := r.Option("session")
-	s, ok, err := c.eng.SessionByChannel(ctx, ch)
-	switch {
-	case err != nil:
-		c.reply(ctx, r, "❌ The session cannot be looked up: "+oneLine(err.Error(), 300), true)
-		return
-	case !ok:
-		c.reply(ctx, r, fmt.Sprintf("<#%s> is not the channel of a bridged QQ Music session: pick a session channel (or forum post).", ch), true)
-		return
-	}
-	if err := r.Defer(ctx, true); err != nil {
-		c.log.Warn("admin: could not answer /archive", "err", err)
+	s, ok := c.sessionOf(ctx, r, "archive")
+	if !ok {
 		return
 	}
 	who := s.Peer.Nick

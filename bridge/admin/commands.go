@@ -382,19 +382,30 @@ func sortTime(v int64) time.Time {
 	}
 }
 
-func (c *Controller) cmdResync(ctx context.Context, r Request) {
+// sessionOf resolves a command's "session" option (a channel) to its
+// bridged session and defers the answer; it answers the member itself and
+// returns false when the command cannot go on.
+func (c *Controller) sessionOf(ctx context.Context, r Request, command string) (bridge.BridgedSession, bool) {
 	ch, _ := r.Option("session")
 	s, ok, err := c.eng.SessionByChannel(ctx, ch)
 	switch {
 	case err != nil:
 		c.reply(ctx, r, "❌ The session cannot be looked up: "+oneLine(err.Error(), 300), true)
-		return
+		return s, false
 	case !ok:
 		c.reply(ctx, r, fmt.Sprintf("<#%s> is not the channel of a bridged QQ Music session: pick a session channel (or forum post).", ch), true)
-		return
+		return s, false
 	}
 	if err := r.Defer(ctx, true); err != nil {
-		c.log.Warn("admin: could not answer /resync", "err", err)
+		c.log.Warn("admin: could not answer /"+command, "err", err)
+		return s, false
+	}
+	return s, true
+}
+
+func (c *Controller) cmdResync(ctx context.Context, r Request) {
+	s, ok := c.sessionOf(ctx, r, "resync")
+	if !ok {
 		return
 	}
 	n, err := c.eng.Resync(ctx, s.ID)
@@ -404,9 +415,9 @@ func (c *Controller) cmdResync(ctx context.Context, r Request) {
 	case err != nil:
 		c.editReply(ctx, r, "❌ The resync failed: "+oneLine(err.Error(), 300)+"\nTry again in a moment.")
 	case n == 0:
-		c.editReply(ctx, r, fmt.Sprintf("✅ <#%s> is complete: no message was missing.", ch))
+		c.editReply(ctx, r, fmt.Sprintf("✅ <#%s> is complete: no message was missing.", s.ChannelID))
 	default:
-		c.editReply(ctx, r, fmt.Sprintf("✅ %d missing message(s) of <#%s> are being posted, in order.", n, ch))
+		c.editReply(ctx, r, fmt.Sprintf("✅ %d missing message(s) of <#%s> are being posted, in order.", n, s.ChannelID))
 	}
 }
 
