@@ -168,6 +168,18 @@ func (e *Engine) runPortal(ctx, dctx context.Context, sessionID string) {
 			if ok, _ := e.mayDeliver(h); !ok || ctx.Err() != nil {
 				continue
 			}
+			if h.Direction == store.ToQQ {
+				cur, first, err := e.stillFirst(dctx, h)
+				if err != nil {
+					e.fault("store", err)
+					return
+				}
+				if !first {
+					progress = true // an older reply is first now: look again
+					continue
+				}
+				h = cur
+			}
 			if err := e.deliver(dctx, h); err == nil {
 				progress = true
 			}
@@ -180,6 +192,25 @@ func (e *Engine) runPortal(ctx, dctx context.Context, sessionID string) {
 			return
 		}
 	}
+}
+
+// stillFirst reads the session's first reply again, now that its channel
+// is known not to be held by a catch-up, and reports whether h is still
+// first (and its current state). The heads were read before that check,
+// and before the other direction's head was delivered: a catch-up may have
+// queued an older reply meanwhile and released the channel; that reply
+// goes first, as members wrote it first.
+func (e *Engine) stillFirst(ctx context.Context, h store.Entry) (store.Entry, bool, error) {
+	heads, err := e.st.HeadsOf(ctx, h.SessionID)
+	if err != nil {
+		return h, false, err
+	}
+	for _, cur := range heads {
+		if cur.Direction == store.ToQQ && cur.ID == h.ID {
+			return cur, true, nil
+		}
+	}
+	return h, false, nil
 }
 
 // sessionLock is the lock of one session: no read of its messages runs

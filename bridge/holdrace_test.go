@@ -1,0 +1,83 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+// gatedPost holds the post of one QQ message (by text) until released.
+type gatedPost struct {
+	*gatedReads
+	text    string
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedPost) Post(ctx context.Context, ref ChannelRef, r Rendered) ([]string, error) {
+	var m Message
+	if json.Unmarshal(r, &m) == nil && m.Text == g.text {
+		g.entered <- struct{}{}
+		<-g.release
+	}
+	return g.gatedReads.Post(ctx, ref, r)
+}
+
+// A catch-up that ends while the session's portal is posting a QQ message
+// must not let a live reply overtake the older reply it found: the portal
+// read its heads (the live reply first in line to QQ, held) before the
+// post, and the catch-up queued an older reply and released the channel
+// during it. Replies reach QQ in the order members wrote them.
+func TestCatchUpEndingDuringAPostKeepsReplyOrder(t *testing.T) {
+	h := newHarness(t, nil)
+	reads := &gatedReads{fakeDiscord: h.dc, entered: make(chan struct{}, 1), release: make(chan struct{})}
+	g := &gatedPost{gatedReads: reads, text: "a1", entered: make(chan struct{}, 1), release: make(chan struct{})}
+	h.e = NewEngine(h.cfg, h.st, h.qq, g, slog.New(h.logs))
+	h.qq.addSession("a", Peer{UIN: "1", Nick: "A"})
+	h.qq.peerSays("a", "a0")
+	h.settle()
+	h.e.Resumed(h.ctx) // the first connection's catch-up
+	h.settle()
+	h.e.bg.Wait()
+	a := h.dc.sessionChannel("a")
+	reads.ch = a
+
+	// Written while the bridge could not see it (a restart, an outage).
+	missed := h.dc.memberWrites(a, "written before the restart")
+	h.e.Resumed(h.ctx)
+	h.e.startCatchUp(h.ctx, h.ctx)
+	<-reads.entered // the catch-up is reading a: its replies wait
+
+	live := h.dc.memberWrites(a, "written after the restart")
+	if err := h.e.HandleReply(h.ctx, live); err != nil {
+		t.Fatal(err)
+	}
+	h.qq.peerSays("a", "a1")
+	if err := h.e.pollOnce(h.ctx); err != nil {
+		t.Fatal(err)
+	}
+	passed := make(chan struct{})
+	go func() { defer close(passed); h.pass() }()
+	<-g.entered // the portal of a is posting a1, its heads read before
+
+	close(reads.release) // the catch-up queues the older reply and ends
+	h.e.bg.Wait()
+	close(g.release)
+	<-passed
+	h.pass()
+
+	var got []string
+	for _, s := range h.qq.sent() {
+		got = append(got, s.Text)
+	}
+	if strings.Join(got, "|") != "written before the restart|written after the restart" {
+		t.Errorf("QQ got %q; want the replies in the order they were written", got)
+	}
+	for _, r := range []Reply{missed, live} {
+		if m := h.dc.markOf(a, r.MessageID); m != "delivered" {
+			t.Errorf("mark of %q = %q", r.Content, m)
+		}
+	}
+}
