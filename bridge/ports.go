@@ -132,8 +132,12 @@ type DiscordHandler interface {
 	// session channel. It returns only once the reply is durably queued; a
 	// reply whose handling failed is found again by the next catch-up.
 	HandleReply(ctx context.Context, r Reply) error
-	// Resumed is called after every (re)connection to the gateway: the
-	// engine then catches up with RepliesAfter.
+	// Resumed is called after every (re)connection to the gateway, before
+	// any message of the new session is handed to HandleReply, and when a
+	// live message could not be handled, before the next one is: the
+	// engine then catches up with RepliesAfter, and the replies of a
+	// channel that may have missed something wait for its catch-up. It
+	// does not block.
 	Resumed(ctx context.Context)
 }
 

@@ -85,9 +85,6 @@ type Options struct {
 	MaxRetryAfter time.Duration
 	// RetryBackoff is the first back-off after a 5xx. Default 500ms.
 	RetryBackoff time.Duration
-	// CatchUpDelay is how long after a live message could not be handled
-	// the handler is asked to catch up (Resumed). Default 10s.
-	CatchUpDelay time.Duration
 	// ChannelWarnAt is the guild channel count from which the admin channel
 	// is warned about Discord's 500-channel limit. Default 490.
 	ChannelWarnAt int
@@ -131,7 +128,6 @@ func (o *Options) setDefaults() {
 	def(&o.CallTimeout, 15*time.Second)
 	def(&o.MaxRetryAfter, time.Minute)
 	def(&o.RetryBackoff, 500*time.Millisecond)
-	def(&o.CatchUpDelay, 10*time.Second)
 	if o.MaxRetries <= 0 {
 		o.MaxRetries = 4
 	}
@@ -189,8 +185,6 @@ type Adapter struct {
 	archiveThread string
 
 	layoutMu sync.Mutex // serialises channel creation and renaming
-
-	catchUpPending atomic.Bool
 
 	cur       atomic.Pointer[gateway]
 	connected atomic.Bool
@@ -371,10 +365,6 @@ type gateway struct {
 	dials *dialTracker
 	down  chan struct{}
 	once  sync.Once
-	// readies counts READY events; a READY after the first (a new
-	// session on the same connection, after op 9) is signalled on again.
-	readies atomic.Int32
-	again   chan struct{}
 }
 
 func (g *gateway) markDown() { g.once.Do(func() { close(g.down) }) }
@@ -404,7 +394,6 @@ func (a *Adapter) runGateway(ctx context.Context, first *gateway) {
 		backoff = a.opts.ReconnectBackoff
 		a.connected.Store(true)
 		a.log.Info("gateway connected")
-		a.resumed(ctx)
 		reason := a.watch(ctx, g)
 		a.connected.Store(false)
 		a.cur.CompareAndSwap(g, nil)
@@ -415,15 +404,6 @@ func (a *Adapter) runGateway(ctx context.Context, first *gateway) {
 		a.log.Warn("gateway lost; reconnecting", "reason", reason)
 		a.closeGateway(g)
 	}
-}
-
-// resumed tells the handler to catch up, on its own goroutine.
-func (a *Adapter) resumed(ctx context.Context) {
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		a.handler.Resumed(ctx)
-	}()
 }
 
 // closeGateway closes a session: its connections at once, then discordgo's
@@ -437,7 +417,7 @@ func (a *Adapter) closeGateway(g *gateway) {
 // connect opens a new gateway session, giving up after OpenTimeout.
 func (a *Adapter) connect(ctx context.Context) (*gateway, error) {
 	s := a.newSession()
-	g := &gateway{s: s, dials: &dialTracker{}, down: make(chan struct{}), again: make(chan struct{}, 1)}
+	g := &gateway{s: s, dials: &dialTracker{}, down: make(chan struct{})}
 	s.Dialer = &websocket.Dialer{
 		NetDialContext:   g.dials.dial,
 		HandshakeTimeout: a.opts.OpenTimeout,
@@ -454,12 +434,13 @@ func (a *Adapter) connect(ctx context.Context) (*gateway, error) {
 			a.appID = r.Application.ID
 			a.mu.Unlock()
 		}
-		if g.readies.Add(1) > 1 {
-			select {
-			case g.again <- struct{}{}:
-			default:
-			}
-		}
+		// What was written while no session was open is only in the
+		// history: the handler is told here, before the session hands
+		// over any message (discordgo dispatches events in order, on one
+		// goroutine), so that a later message waits for the catch-up of
+		// its channel instead of overtaking one written before it.
+		// Resumed does not block.
+		a.handler.Resumed(ctx)
 	})
 	s.AddHandler(func(_ *discordgo.Session, m *discordgo.MessageCreate) {
 		if live() && m.Message != nil {
@@ -549,10 +530,6 @@ func (a *Adapter) watch(ctx context.Context, g *gateway) string {
 			return ""
 		case <-g.down:
 			return "gateway disconnected"
-		case <-g.again:
-			// A new session on the same connection (after op 9): what
-			// was sent meanwhile is only in the history.
-			a.resumed(ctx)
 		case <-t.C:
 			if !g.s.TryRLock() {
 				// discordgo holds its lock while opening and closing; a

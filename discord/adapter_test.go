@@ -24,12 +24,15 @@ type recHandler struct {
 	mu      sync.Mutex
 	replies []bridge.Reply
 	resumed int
+	// calls is every call, in order: "resumed" or "reply: <content>".
+	calls []string
 }
 
 func (h *recHandler) HandleReply(_ context.Context, r bridge.Reply) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.replies = append(h.replies, r)
+	h.calls = append(h.calls, "reply: "+r.Content)
 	return nil
 }
 
@@ -37,6 +40,13 @@ func (h *recHandler) Resumed(context.Context) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.resumed++
+	h.calls = append(h.calls, "resumed")
+}
+
+func (h *recHandler) callLog() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return strings.Join(h.calls, " | ")
 }
 
 func (h *recHandler) snapshot() ([]bridge.Reply, int) {
@@ -1136,11 +1146,12 @@ func (h *failingHandler) HandleReply(ctx context.Context, r bridge.Reply) error 
 	return h.recHandler.HandleReply(ctx, r)
 }
 
+// A live message that could not be handled is read again by a catch-up,
+// asked for before the next message is handed over: the channel's later
+// messages then wait for that catch-up instead of overtaking it.
 func TestFailedReplyTriggersCatchUp(t *testing.T) {
 	srv := newServer(t)
-	opts := testOptions(srv)
-	opts.CatchUpDelay = 20 * time.Millisecond
-	a, err := New(opts)
+	a, err := New(testOptions(srv))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1155,7 +1166,33 @@ func TestFailedReplyTriggersCatchUp(t *testing.T) {
 	}
 	waitFor(t, "first Resumed", func() bool { _, n := h.snapshot(); return n == 1 && a.Connected() })
 	srv.Type(ref.ChannelID, srv.AdminUserID, "lost once")
-	waitFor(t, "a catch-up after the failure", func() bool { _, n := h.snapshot(); return n == 2 })
+	srv.Type(ref.ChannelID, srv.AdminUserID, "written after")
+	waitFor(t, "the second reply", func() bool { r, _ := h.snapshot(); return len(r) == 1 })
+	if got, want := h.callLog(), "resumed | resumed | reply: written after"; got != want {
+		t.Errorf("handler calls: %s; want %s (a catch-up asked for before the next reply)", got, want)
+	}
+}
+
+// After the gateway is lost, the new session's READY asks for a catch-up
+// before any of its messages is handed over: what was written while no
+// session was open is only in the history, and a message written after
+// the reconnection must wait for it.
+func TestResumedBeforeTheNewSessionsMessages(t *testing.T) {
+	srv := newServer(t)
+	a, h := start(t, srv, nil)
+	ref, err := a.EnsureChannel(t.Context(), session("s1", "1", "Alice"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "first Resumed", func() bool { _, n := h.snapshot(); return n == 1 && a.Connected() })
+	ids := srv.Identifies()
+	srv.DropGateway()
+	waitFor(t, "a new session", func() bool { return srv.Identifies() > ids })
+	srv.Type(ref.ChannelID, srv.AdminUserID, "after the reconnection")
+	waitFor(t, "the reply", func() bool { r, _ := h.snapshot(); return len(r) == 1 })
+	if got, want := h.callLog(), "resumed | resumed | reply: after the reconnection"; got != want {
+		t.Errorf("handler calls: %s; want %s", got, want)
+	}
 }
 
 func TestRenameRateLimitDoesNotBlockPosting(t *testing.T) {

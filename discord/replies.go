@@ -52,7 +52,7 @@ func (a *Adapter) handleMessage(ctx context.Context, m *discordgo.Message) {
 	ok, err := a.isSessionChannel(cctx, m.ChannelID)
 	if err != nil {
 		a.log.Warn("could not tell whether a channel is a session channel; a catch-up will retry", "channel", m.ChannelID, "err", err)
-		a.catchUpSoon(ctx)
+		a.askCatchUp(ctx)
 		return
 	}
 	if !ok {
@@ -61,7 +61,7 @@ func (a *Adapter) handleMessage(ctx context.Context, m *discordgo.Message) {
 	allowed, err := a.allowed(cctx, m.Author.ID, m.Member)
 	if err != nil {
 		a.log.Warn("could not check a member's permission; a catch-up will retry", "user", m.Author.ID, "err", err)
-		a.catchUpSoon(ctx)
+		a.askCatchUp(ctx)
 		return
 	}
 	if !allowed {
@@ -73,7 +73,7 @@ func (a *Adapter) handleMessage(ctx context.Context, m *discordgo.Message) {
 	r := toReply(m)
 	if err := a.handler.HandleReply(cctx, r); err != nil {
 		a.log.Warn("reply not queued; a catch-up will find it again", "message", m.ID, "err", err)
-		a.catchUpSoon(ctx)
+		a.askCatchUp(ctx)
 		return
 	}
 	if len(r.Attachments) > 0 {
@@ -81,22 +81,14 @@ func (a *Adapter) handleMessage(ctx context.Context, m *discordgo.Message) {
 	}
 }
 
-// catchUpSoon has the handler catch up (Resumed) a little later, so that
-// a live message whose handling failed is read again from the history.
-// Only one catch-up is pending at a time. It runs on the queue worker.
-func (a *Adapter) catchUpSoon(ctx context.Context) {
-	if !a.catchUpPending.CompareAndSwap(false, true) {
-		return
-	}
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		if sleep(ctx, a.opts.CatchUpDelay) != nil {
-			return
-		}
-		a.catchUpPending.Store(false)
-		a.handler.Resumed(ctx)
-	}()
+// askCatchUp has the handler catch up (Resumed) at once, so that a live
+// message whose handling failed is read again from the history, and so
+// that the later messages of its channel wait for that read instead of
+// overtaking it. It runs on the queue worker, before the next message is
+// handed over; Resumed does not block, and the handler backs off when the
+// history cannot be read.
+func (a *Adapter) askCatchUp(ctx context.Context) {
+	a.handler.Resumed(ctx)
 }
 
 func toReply(m *discordgo.Message) bridge.Reply {
