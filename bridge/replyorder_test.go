@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 // gatedPost holds the post of one QQ message (by text) until released.
@@ -77,6 +78,59 @@ func TestCatchUpEndingDuringAPostKeepsReplyOrder(t *testing.T) {
 	}
 	for _, r := range []Reply{missed, live} {
 		if m := h.dc.markOf(a, r.MessageID); m != "delivered" {
+			t.Errorf("mark of %q = %q", r.Content, m)
+		}
+	}
+}
+
+// A reply whose send may have reached QQ (its answer lost, and QQ shows
+// sends late) holds the later replies of its session until it is found,
+// and only those: the other sessions' replies go meanwhile.
+func TestAmbiguousSendHoldsLaterRepliesOfItsSessionOnly(t *testing.T) {
+	h := newHarness(t, func(c *EngineConfig) { c.SendSettle = 30 * time.Second })
+	h.qq.addSession("s1", Peer{UIN: "222", Nick: "Bea"})
+	h.qq.addSession("s2", Peer{UIN: "333", Nick: "Cai"})
+	h.qq.peerSays("s1", "one")
+	h.qq.peerSays("s2", "two")
+	h.settle()
+	ch1, ch2 := h.dc.sessionChannel("s1"), h.dc.sessionChannel("s2")
+	h.qq.asyncSends = true
+	h.qq.sendLoseAnswer = 1 // applied, answer lost, shows only later
+	first := h.dc.memberWrites(ch1, "first")
+	if err := h.e.HandleReply(h.ctx, first); err != nil {
+		t.Fatal(err)
+	}
+	h.step()
+	second := h.dc.memberWrites(ch1, "second")
+	other := h.dc.memberWrites(ch2, "other session")
+	for _, r := range []Reply{second, other} {
+		if err := h.e.HandleReply(h.ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 5 {
+		h.clock.Advance(5 * time.Second) // within the settle time
+		h.step()
+	}
+	if n := h.qq.sendCount("second"); n != 0 {
+		t.Fatalf("the later reply was sent %d times while the first one's send was unsettled", n)
+	}
+	if n := h.qq.sendCount("other session"); n != 1 {
+		t.Errorf("the other session's reply was sent %d times, want 1", n)
+	}
+	h.qq.reveal()
+	h.settle()
+	var got []string
+	for _, s := range h.qq.sent() {
+		if s.SessionID == "s1" {
+			got = append(got, s.Text)
+		}
+	}
+	if strings.Join(got, "|") != "first|second" {
+		t.Errorf("QQ got %q in s1; want first|second, once each", got)
+	}
+	for _, r := range []Reply{first, second} {
+		if m := h.dc.markOf(ch1, r.MessageID); m != "delivered" {
 			t.Errorf("mark of %q = %q", r.Content, m)
 		}
 	}
