@@ -447,7 +447,10 @@ func (a *Adapter) connect(ctx context.Context) (*gateway, error) {
 			select {
 			case a.queue <- memberEvent{m: m.Message}:
 			default:
+				// A catch-up finds it, and the channel's newer messages
+				// wait for that catch-up.
 				a.log.Error("reply queue full; the message will be picked up by the next catch-up", "message", m.ID)
+				a.handler.Resumed(ctx)
 			}
 		}
 	})

@@ -1173,28 +1173,6 @@ func TestFailedReplyTriggersCatchUp(t *testing.T) {
 	}
 }
 
-// After the gateway is lost, the new session's READY asks for a catch-up
-// before any of its messages is handed over: what was written while no
-// session was open is only in the history, and a message written after
-// the reconnection must wait for it.
-func TestResumedBeforeTheNewSessionsMessages(t *testing.T) {
-	srv := newServer(t)
-	a, h := start(t, srv, nil)
-	ref, err := a.EnsureChannel(t.Context(), session("s1", "1", "Alice"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "first Resumed", func() bool { _, n := h.snapshot(); return n == 1 && a.Connected() })
-	ids := srv.Identifies()
-	srv.DropGateway()
-	waitFor(t, "a new session", func() bool { return srv.Identifies() > ids })
-	srv.Type(ref.ChannelID, srv.AdminUserID, "after the reconnection")
-	waitFor(t, "the reply", func() bool { r, _ := h.snapshot(); return len(r) == 1 })
-	if got, want := h.callLog(), "resumed | resumed | reply: after the reconnection"; got != want {
-		t.Errorf("handler calls: %s; want %s", got, want)
-	}
-}
-
 func TestRenameRateLimitDoesNotBlockPosting(t *testing.T) {
 	srv := newServer(t)
 	a, _ := start(t, srv, nil)
