@@ -80,6 +80,10 @@ func (e *Engine) catchUpIfDue(ctx, dctx context.Context) {
 	case len(e.catchUpChans) > 0 && !now.Before(e.chanRetryAt):
 		only, e.catchUpChans = e.catchUpChans, map[string]bool{}
 		e.chanRetryAt = time.Time{}
+		// Until catchUp marks the channels it reads, every channel waits
+		// (one read of the store): the channels taken off catchUpChans
+		// must not be released before they are read.
+		e.listing = true
 	}
 	e.mu.Unlock()
 	if !full && only == nil {
@@ -233,7 +237,7 @@ func (e *Engine) catchUpChannel(ctx, dctx context.Context, s store.Session) bool
 
 // holdReplies reports whether replies written in a channel should wait
 // for a catch-up: one is asked for that may read the channel (a catch-up
-// of every channel that has not listed them yet) or is reading it.
+// that has not listed the channels it reads yet) or is reading it.
 func (e *Engine) holdReplies(channelID string) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -192,8 +192,9 @@ type Engine struct {
 	// catchUpSince is when the oldest unfinished catch-up was asked for.
 	catchUpSince time.Time
 	catchUpAt    time.Time
-	// listing: a catch-up of every channel is finding the channels that
-	// may have missed something; catchingUp are those it is reading.
+	// listing: a catch-up is finding the channels it reads (those that
+	// may have missed something): every channel's replies wait meanwhile;
+	// catchingUp are those it is reading.
 	listing    bool
 	catchingUp map[string]bool
 	// chanRetryAt is when catchUpChans fall due (zero: now).

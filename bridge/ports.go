@@ -141,6 +141,16 @@ type DiscordHandler interface {
 	Resumed(ctx context.Context)
 }
 
+// MissedHandler is implemented by a DiscordHandler that can catch up a
+// single channel. An adapter that could not take in a live message of a
+// channel (handling it failed, or its queue was full) calls Missed rather
+// than Resumed, before it hands over the next message: the message is in
+// the channel's history, and the channel's newer replies wait for the
+// catch-up of that channel only. It does not block.
+type MissedHandler interface {
+	Missed(ctx context.Context, channelID string)
+}
+
 var (
 	// ErrLoginRequired means QQ refused the credential and a refresh could
 	// not fix it: a new login is needed.

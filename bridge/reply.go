@@ -148,6 +148,17 @@ func (e *Engine) Resumed(ctx context.Context) {
 	e.requestCatchUp()
 }
 
+var _ MissedHandler = (*Engine)(nil)
+
+// Missed asks for a catch-up of one channel: a live message of it could
+// not be taken in. The channel's replies wait for it; others go on. It
+// does not block.
+func (e *Engine) Missed(ctx context.Context, channelID string) {
+	if channelID != "" {
+		e.requestChannelCatchUp(channelID)
+	}
+}
+
 // requestCatchUp makes a catch-up due now.
 func (e *Engine) requestCatchUp() {
 	e.mu.Lock()

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/store"
 )
 
 // gatedPost holds the post of one QQ message (by text) until released.
@@ -133,5 +136,66 @@ func TestAmbiguousSendHoldsLaterRepliesOfItsSessionOnly(t *testing.T) {
 		if m := h.dc.markOf(ch1, r.MessageID); m != "delivered" {
 			t.Errorf("mark of %q = %q", r.Content, m)
 		}
+	}
+}
+
+// gatedSessions holds the next read of the bridged sessions, once armed,
+// until released.
+type gatedSessions struct {
+	Store
+	armed   atomic.Bool
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedSessions) BridgedSessions(ctx context.Context) ([]store.Session, error) {
+	if g.armed.CompareAndSwap(true, false) {
+		g.entered <- struct{}{}
+		<-g.release
+	}
+	return g.Store.BridgedSessions(ctx)
+}
+
+// A live message the adapter could not take in asks for a catch-up of its
+// channel (Missed): from then on the channel's newer replies wait, also
+// while the catch-up is still finding which channels it reads, and reach
+// QQ after the missed one.
+func TestMissedMessageHoldsItsChannelUntilRead(t *testing.T) {
+	h := newHarness(t, nil)
+	gs := &gatedSessions{Store: h.st, entered: make(chan struct{}), release: make(chan struct{})}
+	h.e = NewEngine(h.cfg, gs, h.qq, h.dc, slog.New(h.logs))
+	h.qq.addSession("a", Peer{UIN: "1", Nick: "A"})
+	h.qq.peerSays("a", "a0")
+	h.settle()
+	h.e.Resumed(h.ctx)
+	h.settle()
+	h.e.bg.Wait()
+	a := h.dc.sessionChannel("a")
+
+	missed := h.dc.memberWrites(a, "not taken in live")
+	h.e.Missed(h.ctx, a)
+	gs.armed.Store(true)
+	h.e.startCatchUp(h.ctx, h.ctx)
+	<-gs.entered // the catch-up of a is finding its channels
+	live := h.dc.memberWrites(a, "written after")
+	if err := h.e.HandleReply(h.ctx, live); err != nil {
+		t.Fatal(err)
+	}
+	h.pass()
+	if sent := h.qq.sent(); len(sent) != 0 {
+		t.Fatalf("sent %+v before the channel was read", sent)
+	}
+	close(gs.release)
+	h.e.bg.Wait()
+	h.pass()
+	var got []string
+	for _, s := range h.qq.sent() {
+		got = append(got, s.Text)
+	}
+	if strings.Join(got, "|") != "not taken in live|written after" {
+		t.Errorf("QQ got %q; want the missed reply first", got)
+	}
+	if m := h.dc.markOf(a, missed.MessageID); m != "delivered" {
+		t.Errorf("mark of the missed reply = %q", m)
 	}
 }

@@ -450,7 +450,7 @@ func (a *Adapter) connect(ctx context.Context) (*gateway, error) {
 				// A catch-up finds it, and the channel's newer messages
 				// wait for that catch-up.
 				a.log.Error("reply queue full; the message will be picked up by the next catch-up", "message", m.ID)
-				a.handler.Resumed(ctx)
+				a.askCatchUp(ctx, m.ChannelID)
 			}
 		}
 	})

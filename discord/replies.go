@@ -52,7 +52,7 @@ func (a *Adapter) handleMessage(ctx context.Context, m *discordgo.Message) {
 	ok, err := a.isSessionChannel(cctx, m.ChannelID)
 	if err != nil {
 		a.log.Warn("could not tell whether a channel is a session channel; a catch-up will retry", "channel", m.ChannelID, "err", err)
-		a.askCatchUp(ctx)
+		a.askCatchUp(ctx, m.ChannelID)
 		return
 	}
 	if !ok {
@@ -61,7 +61,7 @@ func (a *Adapter) handleMessage(ctx context.Context, m *discordgo.Message) {
 	allowed, err := a.allowed(cctx, m.Author.ID, m.Member)
 	if err != nil {
 		a.log.Warn("could not check a member's permission; a catch-up will retry", "user", m.Author.ID, "err", err)
-		a.askCatchUp(ctx)
+		a.askCatchUp(ctx, m.ChannelID)
 		return
 	}
 	if !allowed {
@@ -73,7 +73,7 @@ func (a *Adapter) handleMessage(ctx context.Context, m *discordgo.Message) {
 	r := toReply(m)
 	if err := a.handler.HandleReply(cctx, r); err != nil {
 		a.log.Warn("reply not queued; a catch-up will find it again", "message", m.ID, "err", err)
-		a.askCatchUp(ctx)
+		a.askCatchUp(ctx, m.ChannelID)
 		return
 	}
 	if len(r.Attachments) > 0 {
@@ -81,13 +81,18 @@ func (a *Adapter) handleMessage(ctx context.Context, m *discordgo.Message) {
 	}
 }
 
-// askCatchUp has the handler catch up (Resumed) at once, so that a live
-// message whose handling failed is read again from the history, and so
-// that the later messages of its channel wait for that read instead of
-// overtaking it. It runs on the queue worker, before the next message is
-// handed over; Resumed does not block, and the handler backs off when the
-// history cannot be read.
-func (a *Adapter) askCatchUp(ctx context.Context) {
+// askCatchUp has the handler catch up with a channel at once (Missed, or
+// Resumed for a handler that only catches up every channel), so that a
+// live message of it that could not be taken in is read again from the
+// history, and so that the channel's later messages wait for that read
+// instead of overtaking it. It runs before the next message is handed
+// over; the handler does not block, and backs off when the history cannot
+// be read.
+func (a *Adapter) askCatchUp(ctx context.Context, channelID string) {
+	if h, ok := a.handler.(bridge.MissedHandler); ok {
+		h.Missed(ctx, channelID)
+		return
+	}
 	a.handler.Resumed(ctx)
 }
 
