@@ -115,8 +115,9 @@ type Discord interface {
 	// channel absent from the map (an archived post) is read to be safe.
 	LastMessageIDs(ctx context.Context) (map[string]string, error)
 
-	// MarkDelivered marks a member's message as sent to QQ; MarkFailed
-	// marks it as failed and says why.
+	// MarkDelivered marks a member's message as sent to QQ (and takes off
+	// an earlier failed mark: a reply delivered by /retry); MarkFailed
+	// marks it as failed and says why. Both are idempotent.
 	MarkDelivered(ctx context.Context, channelID, messageID string) error
 	MarkFailed(ctx context.Context, channelID, messageID, reason string) error
 }
