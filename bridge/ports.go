@@ -108,6 +108,12 @@ type Discord interface {
 	// posts once.
 	PostNotice(ctx context.Context, ch ChannelRef, nonce, text string) (string, error)
 
+	// EditNotice rewords a notice posted with PostNotice; DeleteNotice
+	// deletes it. Both are idempotent, and a notice (or channel) no longer
+	// there is done, not an error.
+	EditNotice(ctx context.Context, channelID, messageID, text string) error
+	DeleteNotice(ctx context.Context, channelID, messageID string) error
+
 	// LastMessageIDs returns the id of the newest message of each channel
 	// (and active forum post) of the guild, in one or two requests whatever
 	// their number: after a reconnect, the engine reads only the session
