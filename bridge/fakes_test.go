@@ -362,6 +362,9 @@ type fakeDiscord struct {
 	noticeIDs map[string]string
 	failNote  []error
 	noteCalls int
+	// noticeCrash makes the next notices posted answer with an error (a
+	// lost answer).
+	noticeCrash int
 }
 
 type fakeChannel struct {
@@ -541,6 +544,10 @@ func (d *fakeDiscord) PostNotice(ctx context.Context, ref ChannelRef, nonce, tex
 	id := d.id()
 	d.noticeIDs[nonce] = id
 	ch.notes = append(ch.notes, fakeNote{id: id, text: text})
+	if d.noticeCrash > 0 {
+		d.noticeCrash--
+		return "", Ambiguous(errors.New("fake discord: 502 Bad Gateway after the notice was stored"))
+	}
 	return id, nil
 }
 
