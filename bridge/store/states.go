@@ -94,12 +94,12 @@ func (s *Store) RetrySession(ctx context.Context, sessionID string) (int, error)
 }
 
 // revive makes a parked entry (and, for ToQQ, the parked parts of the same
-// member's message) pending again, due now. A QQ message's placeholder
-// stays until the message is delivered (then it is removed) or parked
-// again (then it is reworded); one not posted yet is not posted. An entry tried before keeps
+// member's message) pending again, due now. An entry tried before keeps
 // one attempt on its count, so that it is reconciled before it is tried
 // again (its last attempt may have happened), and gets a fresh budget of
-// attempts.
+// attempts. A QQ message's placeholder stays until the message is
+// delivered (then it is removed) or parked again (then it is reworded);
+// one not posted yet is not posted.
 func (s *Store) revive(ctx context.Context, tx *sql.Tx, e Entry) (int, error) {
 	q := `UPDATE outbox SET state = 'pending', status = 'pending', attempts = min(attempts, 1), next_attempt_at = ?,
 		done_at = 0, ack = 0, ack_attempts = 0 WHERE status = 'parked' AND `
@@ -120,9 +120,10 @@ func (s *Store) revive(ctx context.Context, tx *sql.Tx, e Entry) (int, error) {
 }
 
 // Skip settles a parked or pending entry as skipped, with why: it is never
-// delivered. A QQ message's placeholder stays, and waits to be reworded. A ToQQ entry takes the later unsent parts of the same
-// member's message with it, and the message gets its failed mark. An entry
-// whose attempt is under way cannot be skipped (ErrEntryState): it may be
+// delivered. A ToQQ entry takes the later unsent parts of the same
+// member's message with it, and the message gets its failed mark. A QQ
+// message's placeholder stays, and waits to be reworded. An entry whose
+// attempt is under way cannot be skipped (ErrEntryState): it may be
 // delivered this very moment.
 func (s *Store) Skip(ctx context.Context, id int64, why string) (int, error) {
 	n := 0
