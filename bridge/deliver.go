@@ -368,7 +368,10 @@ func (e *Engine) giveUp(ctx context.Context, h store.Entry, dir Direction, why s
 }
 
 // acks marks members' messages of a session delivered or failed in
-// Discord, and posts the placeholders of its parked QQ messages.
+// Discord, and makes the placeholders of its QQ messages say what is true
+// (placeholders.go). A step that fails transiently is tried again later;
+// one refused for good, or failing maxAckAttempts times, is given up with
+// a log line: the delivery itself is settled.
 func (e *Engine) acks(ctx context.Context, sessionID string) {
 	acks, err := e.st.PendingAcks(ctx)
 	if err != nil {
@@ -391,13 +394,13 @@ func (e *Engine) acks(ctx context.Context, sessionID string) {
 		var err error
 		switch {
 		case a.Direction == store.ToDiscord:
-			err = e.placeholder(ctx, a)
+			err = e.placeholder(ctx, a) // records its own step
 		case a.Delivered:
 			err = e.dc.MarkDelivered(ctx, a.ChannelID, a.DiscordMsgID)
 		default:
 			err = e.dc.MarkFailed(ctx, a.ChannelID, a.DiscordMsgID, a.Reason)
 		}
-		if err != nil && a.Attempts+1 < maxAckAttempts {
+		if err != nil && OutcomeOf(err) != CallPermanent && a.Attempts+1 < maxAckAttempts {
 			e.fault("discord mark", err)
 			if err := e.st.AckFailed(ctx, a.EntryID); err != nil {
 				e.fault("store", err)
@@ -410,10 +413,16 @@ func (e *Engine) acks(ctx context.Context, sessionID string) {
 		e.mu.Lock()
 		delete(e.ackRetry, a.EntryID)
 		e.mu.Unlock()
-		if err != nil {
+		switch {
+		case err != nil && a.Direction == store.ToDiscord:
+			e.log.Warn("bridge: could not bring a placeholder up to date; giving up on it", "session", a.SessionID, "entry", a.EntryID, "placeholder", a.Placeholder, "err", err)
+		case err != nil:
 			e.log.Warn("bridge: could not mark a member's message; giving up on the mark", "channel", a.ChannelID, "message", a.DiscordMsgID, "err", err)
-		} else {
+		default:
 			e.recovered("discord mark")
+		}
+		if err == nil && a.Direction == store.ToDiscord {
+			continue
 		}
 		if err := e.st.AckDone(ctx, a.EntryID); err != nil {
 			e.fault("store", err)

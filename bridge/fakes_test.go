@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"sync"
@@ -354,8 +355,16 @@ type fakeDiscord struct {
 	reads       map[string]int
 	// postCalls counts Post calls by text, whatever their outcome.
 	postCalls map[string]int
-	// notices counts PostNotice calls by nonce.
-	notices map[string]int
+	// notices counts PostNotice calls by nonce; noticeIDs is the notice
+	// each nonce posted. failNote makes the next EditNotice and
+	// DeleteNotice calls fail; noteCalls counts those calls.
+	notices   map[string]int
+	noticeIDs map[string]string
+	failNote  []error
+	noteCalls int
+	// noticeCrash makes the next notices posted answer with an error (a
+	// lost answer).
+	noticeCrash int
 }
 
 type fakeChannel struct {
@@ -365,9 +374,11 @@ type fakeChannel struct {
 	// log is every message in the channel, in order.
 	log []fakeDiscordMsg
 	// notes are the bridge's notices (placeholders), in order.
-	notes []string
+	notes []fakeNote
 	marks map[string]string // message id -> "delivered" or "failed: reason"
 }
+
+type fakeNote struct{ id, text string }
 
 type fakeDiscordMsg struct {
 	id    string
@@ -376,7 +387,7 @@ type fakeDiscordMsg struct {
 }
 
 func newFakeDiscord() *fakeDiscord {
-	return &fakeDiscord{nextID: 1_000_000, channels: map[string]*fakeChannel{}, refuse: map[string]error{}, notices: map[string]int{}, postCalls: map[string]int{}, reads: map[string]int{}}
+	return &fakeDiscord{nextID: 1_000_000, channels: map[string]*fakeChannel{}, refuse: map[string]error{}, notices: map[string]int{}, noticeIDs: map[string]string{}, postCalls: map[string]int{}, reads: map[string]int{}}
 }
 
 func (d *fakeDiscord) id() string {
@@ -516,8 +527,9 @@ func (d *fakeDiscord) RepliesAfter(ctx context.Context, channelID, afterID strin
 	return out, nil
 }
 
-// PostNotice posts a bridge notice; a nonce seen before posts nothing, as
-// Discord's enforce_nonce does.
+// PostNotice posts a bridge notice; a nonce seen before posts nothing and
+// answers with the notice it posted, as Discord's enforce_nonce does (a
+// new one when that one was deleted).
 func (d *fakeDiscord) PostNotice(ctx context.Context, ref ChannelRef, nonce, text string) (string, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -526,10 +538,57 @@ func (d *fakeDiscord) PostNotice(ctx context.Context, ref ChannelRef, nonce, tex
 		return "", err
 	}
 	d.notices[nonce]++
-	if d.notices[nonce] == 1 {
-		ch.notes = append(ch.notes, text)
+	if id, ok := d.noticeIDs[nonce]; ok && ch.note(id) >= 0 {
+		return id, nil
 	}
-	return d.id(), nil
+	id := d.id()
+	d.noticeIDs[nonce] = id
+	ch.notes = append(ch.notes, fakeNote{id: id, text: text})
+	if d.noticeCrash > 0 {
+		d.noticeCrash--
+		return "", Ambiguous(errors.New("fake discord: 502 Bad Gateway after the notice was stored"))
+	}
+	return id, nil
+}
+
+func (ch *fakeChannel) note(id string) int {
+	return slices.IndexFunc(ch.notes, func(n fakeNote) bool { return n.id == id })
+}
+
+// noteCall takes the next failure of a notice edit or deletion, and finds
+// the notice (-1 when it, or its channel, is gone).
+func (d *fakeDiscord) noteCall(channelID, messageID string) (*fakeChannel, int, error) {
+	d.noteCalls++
+	if len(d.failNote) > 0 {
+		err := d.failNote[0]
+		d.failNote = d.failNote[1:]
+		return nil, -1, err
+	}
+	ch, err := d.channel(ChannelRef{ChannelID: channelID})
+	if err != nil {
+		return nil, -1, nil
+	}
+	return ch, ch.note(messageID), nil
+}
+
+func (d *fakeDiscord) EditNotice(ctx context.Context, channelID, messageID, text string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ch, i, err := d.noteCall(channelID, messageID)
+	if err == nil && i >= 0 {
+		ch.notes[i].text = text
+	}
+	return err
+}
+
+func (d *fakeDiscord) DeleteNotice(ctx context.Context, channelID, messageID string) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ch, i, err := d.noteCall(channelID, messageID)
+	if err == nil && i >= 0 {
+		ch.notes = slices.Delete(ch.notes, i, i+1)
+	}
+	return err
 }
 
 // LastMessageIDs gives the newest message of each live channel, as the
@@ -566,7 +625,11 @@ func (d *fakeDiscord) notesIn(channelID string) []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if ch, ok := d.channels[channelID]; ok {
-		return append([]string(nil), ch.notes...)
+		var out []string
+		for _, n := range ch.notes {
+			out = append(out, n.text)
+		}
+		return out
 	}
 	return nil
 }

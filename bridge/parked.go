@@ -3,7 +3,6 @@ package bridge
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -143,33 +142,8 @@ func (e *Engine) OldestPending(ctx context.Context) (map[Direction]time.Duration
 	return out, nil
 }
 
-// placeholder posts, in the session channel, the notice of a QQ message
-// that could not be shown, once (its nonce is derived from the entry and
-// the attempts made, so a message parked again after a /retry gets a new
-// one).
-func (e *Engine) placeholder(ctx context.Context, a store.Ack) error {
-	h, ok, err := e.st.Entry(ctx, a.EntryID)
-	if err != nil || !ok {
-		return err
-	}
-	s, ok, err := e.st.Session(ctx, a.SessionID)
-	if err != nil {
-		return err
-	}
-	ref := fromStoreChannel(s.Channel)
-	if !ok || ref.ChannelID == "" {
-		return errors.New("the session has no Discord channel to show the placeholder in")
-	}
-	nonce := fmt.Sprintf("qmdb-p%d.%d", h.ID, h.Attempts)
-	if len(nonce) > 25 {
-		nonce = nonce[:25]
-	}
-	_, err = e.dc.PostNotice(ctx, ref, nonce, placeholderText(h, a.Reason))
-	return err
-}
-
 // placeholderText says what could not be shown, why, and what an admin
-// can do.
+// can do; once an admin skipped the message, that it will not be shown.
 func placeholderText(h store.Entry, reason string) string {
 	what := "A QQ message"
 	var m Message
@@ -180,6 +154,9 @@ func placeholderText(h store.Entry, reason string) string {
 		if !m.Time.IsZero() {
 			what += " (" + m.Time.UTC().Format("2006-01-02 15:04 UTC") + ")"
 		}
+	}
+	if h.Status == store.StatusSkipped {
+		return clipRunes("⚠️ "+what+" could not be shown here, and an admin skipped it: it will not be shown.", 1900)
 	}
 	if reason == "" {
 		reason = "unknown error"

@@ -108,6 +108,12 @@ type Discord interface {
 	// posts once.
 	PostNotice(ctx context.Context, ch ChannelRef, nonce, text string) (string, error)
 
+	// EditNotice rewords a notice posted with PostNotice; DeleteNotice
+	// deletes it. Both are idempotent, and a notice (or channel) no longer
+	// there is done, not an error.
+	EditNotice(ctx context.Context, channelID, messageID, text string) error
+	DeleteNotice(ctx context.Context, channelID, messageID string) error
+
 	// LastMessageIDs returns the id of the newest message of each channel
 	// (and active forum post) of the guild, in one or two requests whatever
 	// their number: after a reconnect, the engine reads only the session
@@ -115,8 +121,9 @@ type Discord interface {
 	// channel absent from the map (an archived post) is read to be safe.
 	LastMessageIDs(ctx context.Context) (map[string]string, error)
 
-	// MarkDelivered marks a member's message as sent to QQ; MarkFailed
-	// marks it as failed and says why.
+	// MarkDelivered marks a member's message as sent to QQ (and takes off
+	// an earlier failed mark: a reply delivered by /retry); MarkFailed
+	// marks it as failed and says why. Both are idempotent.
 	MarkDelivered(ctx context.Context, channelID, messageID string) error
 	MarkFailed(ctx context.Context, channelID, messageID, reason string) error
 }

@@ -24,6 +24,14 @@ import (
 // in dir against the two servers; the returned func stops it.
 func runEngine(t *testing.T, qs *qqtest.Server, ds *discordtest.Server, dir string) (stop func()) {
 	t.Helper()
+	_, stop = runEngineWith(t, qs, ds, dir, nil)
+	return stop
+}
+
+// runEngineWith is runEngine with the engine's configuration edited; it
+// also returns the engine (what the admin commands call).
+func runEngineWith(t *testing.T, qs *qqtest.Server, ds *discordtest.Server, dir string, edit func(*bridge.EngineConfig)) (*bridge.Engine, func()) {
+	t.Helper()
 	client, err := qq.New(qq.Options{
 		HTTPClient: qs.Client(), Endpoints: qs.Endpoints(),
 		DeviceFile: filepath.Join(dir, "device.json"), CredentialFile: filepath.Join(dir, "credential.json"),
@@ -48,10 +56,14 @@ func runEngine(t *testing.T, qs *qqtest.Server, ds *discordtest.Server, dir stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := bridge.NewEngine(bridge.EngineConfig{
+	cfg := bridge.EngineConfig{
 		PollInterval: 50 * time.Millisecond, IdlePollInterval: 50 * time.Millisecond, Backfill: 20,
 		RetryBase: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
-	}, st, qqport.New(client), ad, quiet)
+	}
+	if edit != nil {
+		edit(&cfg)
+	}
+	e := bridge.NewEngine(cfg, st, qqport.New(client), ad, quiet)
 	if err := ad.Start(context.Background(), e); err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +71,7 @@ func runEngine(t *testing.T, qs *qqtest.Server, ds *discordtest.Server, dir stri
 	done := make(chan struct{})
 	go func() { _ = e.Run(ctx); close(done) }()
 	stopped := false
-	stop = func() {
+	stop := func() {
 		if stopped {
 			return
 		}
@@ -70,7 +82,7 @@ func runEngine(t *testing.T, qs *qqtest.Server, ds *discordtest.Server, dir stri
 		st.Close()
 	}
 	t.Cleanup(stop)
-	return stop
+	return e, stop
 }
 
 // A restart against an oldest-first server reads a 5,000-message session

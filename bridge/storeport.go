@@ -49,6 +49,9 @@ type Store interface {
 	PendingAcks(ctx context.Context) ([]store.Ack, error)
 	AckDone(ctx context.Context, entryID int64) error
 	AckFailed(ctx context.Context, entryID int64) error
+	PlaceholderPosting(ctx context.Context, entryID int64) error
+	PlaceholderPosted(ctx context.Context, entryID int64, discordMsgID string) error
+	PlaceholderDone(ctx context.Context, entryID int64, status string) error
 	OutboxDepth(ctx context.Context) (toDiscord, toQQ int, err error)
 	OldestPending(ctx context.Context) (map[store.Direction]time.Time, error)
 	Prune(ctx context.Context, before time.Time) (int64, error)

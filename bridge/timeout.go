@@ -117,6 +117,20 @@ func (t timeoutDiscord) PostNotice(ctx context.Context, ch ChannelRef, nonce, te
 	return t.Discord.PostNotice(ctx, ch, nonce, text)
 }
 
+func (t timeoutDiscord) EditNotice(ctx context.Context, channelID, messageID, text string) (err error) {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	defer recoverPort("Discord", "EditNotice", &err)
+	return t.Discord.EditNotice(ctx, channelID, messageID, text)
+}
+
+func (t timeoutDiscord) DeleteNotice(ctx context.Context, channelID, messageID string) (err error) {
+	ctx, cancel := context.WithTimeout(ctx, t.d)
+	defer cancel()
+	defer recoverPort("Discord", "DeleteNotice", &err)
+	return t.Discord.DeleteNotice(ctx, channelID, messageID)
+}
+
 func (t timeoutDiscord) LastMessageIDs(ctx context.Context) (r0 map[string]string, err error) {
 	ctx, cancel := context.WithTimeout(ctx, t.d)
 	defer cancel()

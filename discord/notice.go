@@ -43,3 +43,40 @@ func stripControlKeepLines(s string) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// EditNotice implements bridge.Discord: it rewords a notice posted with
+// PostNotice. A notice or channel no longer there (deleted by someone) is
+// done.
+func (a *Adapter) EditNotice(ctx context.Context, channelID, messageID, text string) error {
+	if channelID == "" || messageID == "" {
+		return errors.New("discord: edit a notice: no channel or no message given")
+	}
+	content := clip(NeutraliseMentions(stripControlKeepLines(text)), 2000)
+	err := a.do(ctx, "edit a notice", true, func(o ...discordgo.RequestOption) error {
+		ed := discordgo.NewMessageEdit(channelID, messageID)
+		ed.Content = &content
+		ed.AllowedMentions = noMentions()
+		_, err := a.rest.ChannelMessageEditComplex(ed, o...)
+		return err
+	})
+	if notFound(err) {
+		return nil
+	}
+	return err
+}
+
+// DeleteNotice implements bridge.Discord: it deletes a notice posted with
+// PostNotice. A notice or channel no longer there (deleted by someone) is
+// done: deleting is idempotent.
+func (a *Adapter) DeleteNotice(ctx context.Context, channelID, messageID string) error {
+	if channelID == "" || messageID == "" {
+		return errors.New("discord: delete a notice: no channel or no message given")
+	}
+	err := a.do(ctx, "delete a notice", true, func(o ...discordgo.RequestOption) error {
+		return a.rest.ChannelMessageDelete(channelID, messageID, o...)
+	})
+	if notFound(err) {
+		return nil
+	}
+	return err
+}

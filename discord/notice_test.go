@@ -3,6 +3,8 @@ package discord
 import (
 	"strings"
 	"testing"
+
+	"github.com/qmdbridge/qqmusic-discord-bridge/bridge"
 )
 
 func TestPostNoticeAsBotWithoutPings(t *testing.T) {
@@ -31,6 +33,65 @@ func TestPostNoticeAsBotWithoutPings(t *testing.T) {
 	for _, bad := range []string{"", strings.Repeat("n", 26)} {
 		if _, err := a.PostNotice(ctx, ref, bad, "x"); err == nil {
 			t.Errorf("nonce %q accepted", bad)
+		}
+	}
+}
+
+// A notice is reworded and deleted; one deleted already (by a moderator)
+// is done, Discord failing for a moment is retried, and Discord refusing
+// for good is a permanent outcome.
+func TestEditAndDeleteNotice(t *testing.T) {
+	srv := newServer(t)
+	a, _ := start(t, srv, nil)
+	ctx := t.Context()
+	ref, err := a.EnsureChannel(ctx, session("s1", "1", "Alice"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := func(nonce string) string {
+		t.Helper()
+		id, err := a.PostNotice(ctx, ref, nonce, "⚠️ A QQ message could not be shown here: refused")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+
+	id := post("qmdb-p1")
+	if err := a.EditNotice(ctx, ref.ChannelID, id, "⚠️ skipped by an admin, @everyone"); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := srv.Message(ref.ChannelID, id); !strings.HasPrefix(m.Content, "⚠️ skipped by an admin, @") {
+		t.Errorf("reworded notice = %q", m.Content)
+	} else if !m.Pinged.None() {
+		t.Errorf("the reworded notice pinged %+v", m.Pinged)
+	}
+	srv.FailRoute("DELETE", "/channels/*/messages/*", 2, 502)
+	if err := a.DeleteNotice(ctx, ref.ChannelID, id); err != nil {
+		t.Fatalf("DeleteNotice with Discord failing twice: %v", err)
+	}
+	if _, ok := srv.Message(ref.ChannelID, id); ok {
+		t.Error("the notice is still in the channel")
+	}
+	if err := a.DeleteNotice(ctx, ref.ChannelID, id); err != nil {
+		t.Errorf("deleting a notice deleted already: %v", err)
+	}
+	if err := a.EditNotice(ctx, ref.ChannelID, id, "x"); err != nil {
+		t.Errorf("rewording a notice deleted by someone: %v", err)
+	}
+
+	id = post("qmdb-p2")
+	srv.FailRoute("DELETE", "/channels/*/messages/*", 1, 403)
+	err = a.DeleteNotice(ctx, ref.ChannelID, id)
+	if bridge.OutcomeOf(err) != bridge.CallPermanent {
+		t.Errorf("DeleteNotice refused with 403: %v, want a permanent outcome", err)
+	}
+	if _, ok := srv.Message(ref.ChannelID, id); !ok {
+		t.Error("a refused deletion deleted the notice")
+	}
+	for _, bad := range [][2]string{{"", id}, {ref.ChannelID, ""}} {
+		if err := a.DeleteNotice(ctx, bad[0], bad[1]); err == nil {
+			t.Errorf("DeleteNotice(%q, %q) accepted", bad[0], bad[1])
 		}
 	}
 }

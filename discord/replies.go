@@ -206,11 +206,15 @@ func (a *Adapter) RepliesAfter(ctx context.Context, channelID, afterID string) (
 	return out, nil
 }
 
-// MarkDelivered implements bridge.Discord: it reacts with ✅.
+// MarkDelivered implements bridge.Discord: it reacts with ✅ and takes off
+// the bot's ❌ of an earlier failure (a reply delivered by /retry).
 func (a *Adapter) MarkDelivered(ctx context.Context, channelID, messageID string) error {
-	return a.do(ctx, "mark a reply delivered", true, func(o ...discordgo.RequestOption) error {
+	if err := a.do(ctx, "mark a reply delivered", true, func(o ...discordgo.RequestOption) error {
 		return a.rest.MessageReactionAdd(channelID, messageID, "✅", o...)
-	})
+	}); err != nil {
+		return err
+	}
+	return a.unmarkFailed(ctx, channelID, messageID)
 }
 
 // MarkFailed implements bridge.Discord: it reacts with ❌ and replies with

@@ -3,9 +3,9 @@ package store
 import "context"
 
 // Ack is a member's message that still needs its delivered or failed mark
-// in Discord (Direction ToQQ), or a parked QQ message that still needs its
-// placeholder in the session channel (Direction ToDiscord; Reason says
-// why it was parked).
+// in Discord (Direction ToQQ), or a QQ message whose placeholder in the
+// session channel must be made to say what is true (Direction ToDiscord;
+// Reason says why it was parked): posted, reworded, or removed.
 type Ack struct {
 	EntryID      int64
 	Direction    Direction
@@ -17,11 +17,19 @@ type Ack struct {
 	Delivered bool
 	Reason    string
 	Attempts  int
+	// Status is a ToDiscord entry's (parked, skipped, delivered, or
+	// pending again after a /retry) and Placeholder its placeholder's
+	// Discord message id: "" when none was posted, PlaceholderUnknown
+	// when a post may have happened.
+	Status      string
+	Placeholder string
 }
 
-// PendingAcks returns the member messages waiting for their mark.
+// PendingAcks returns the member messages waiting for their mark and the
+// QQ messages whose placeholder waits to be posted, reworded or removed.
 func (s *Store) PendingAcks(ctx context.Context) ([]Ack, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT o.id, o.direction, o.last_error, o.session_id, o.channel_id, o.discord_msg_id, o.ack_attempts,
+		o.status, o.placeholder_msg_id,
 		(SELECT count(*) FROM outbox f WHERE f.direction = 'qq' AND f.channel_id = o.channel_id AND f.discord_msg_id = o.discord_msg_id AND f.state = 'failed'),
 		coalesce((SELECT f.last_error FROM outbox f WHERE f.direction = 'qq' AND f.channel_id = o.channel_id AND f.discord_msg_id = o.discord_msg_id AND f.state = 'failed' ORDER BY f.id LIMIT 1), '')
 		FROM outbox o WHERE o.ack = 1 ORDER BY o.id`)
@@ -34,7 +42,7 @@ func (s *Store) PendingAcks(ctx context.Context) ([]Ack, error) {
 		var a Ack
 		var failed int
 		var own string
-		if err := rows.Scan(&a.EntryID, &a.Direction, &own, &a.SessionID, &a.ChannelID, &a.DiscordMsgID, &a.Attempts, &failed, &a.Reason); err != nil {
+		if err := rows.Scan(&a.EntryID, &a.Direction, &own, &a.SessionID, &a.ChannelID, &a.DiscordMsgID, &a.Attempts, &a.Status, &a.Placeholder, &failed, &a.Reason); err != nil {
 			return nil, s.wrap(err)
 		}
 		a.Delivered = failed == 0

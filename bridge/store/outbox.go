@@ -472,6 +472,9 @@ func delivered(ctx context.Context, tx *sql.Tx, e Entry, remoteIDs []string, now
 			ids, e.SessionID, e.Key); err != nil {
 			return err
 		}
+		if err := askPlaceholderRemoval(ctx, tx, e); err != nil {
+			return err
+		}
 		if len(remoteIDs) > 0 {
 			last := remoteIDs[len(remoteIDs)-1]
 			var cur string
@@ -515,7 +518,8 @@ func settleReply(ctx context.Context, tx *sql.Tx, e Entry) error {
 // RecordParked settles an entry as parked: failed for good, with why, until
 // an admin retries or skips it; the session's next entry may go. For
 // ToDiscord the entry waits for its placeholder in the session channel
-// (see PendingAcks). For ToQQ the later parts of the same member's message
+// (see PendingAcks; one already posted, parked again after a /retry, is
+// reworded with the new reason). For ToQQ the later parts of the same member's message
 // are parked too (sending them alone would garble it) and the message
 // waits for its failed mark.
 func (s *Store) RecordParked(ctx context.Context, id int64, why string) error {

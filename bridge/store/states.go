@@ -97,7 +97,9 @@ func (s *Store) RetrySession(ctx context.Context, sessionID string) (int, error)
 // member's message) pending again, due now. An entry tried before keeps
 // one attempt on its count, so that it is reconciled before it is tried
 // again (its last attempt may have happened), and gets a fresh budget of
-// attempts.
+// attempts. A QQ message's placeholder stays until the message is
+// delivered (then it is removed) or parked again (then it is reworded);
+// one not posted yet is not posted.
 func (s *Store) revive(ctx context.Context, tx *sql.Tx, e Entry) (int, error) {
 	q := `UPDATE outbox SET state = 'pending', status = 'pending', attempts = min(attempts, 1), next_attempt_at = ?,
 		done_at = 0, ack = 0, ack_attempts = 0 WHERE status = 'parked' AND `
@@ -119,8 +121,9 @@ func (s *Store) revive(ctx context.Context, tx *sql.Tx, e Entry) (int, error) {
 
 // Skip settles a parked or pending entry as skipped, with why: it is never
 // delivered. A ToQQ entry takes the later unsent parts of the same
-// member's message with it, and the message gets its failed mark. An entry
-// whose attempt is under way cannot be skipped (ErrEntryState): it may be
+// member's message with it, and the message gets its failed mark. A QQ
+// message's placeholder stays, and waits to be reworded. An entry whose
+// attempt is under way cannot be skipped (ErrEntryState): it may be
 // delivered this very moment.
 func (s *Store) Skip(ctx context.Context, id int64, why string) (int, error) {
 	n := 0
@@ -175,7 +178,10 @@ func (s *Store) skip(ctx context.Context, tx *sql.Tx, e Entry, why string) (int,
 		return 0, fmt.Errorf("entry %d is already %s: %w", e.ID, e.Status, ErrEntryState)
 	}
 	now := s.ms()
-	q := `UPDATE outbox SET state = 'failed', status = 'skipped', last_error = ?, done_at = ?, ack = 0
+	// A QQ message with a placeholder (or one due: it was parked) keeps it,
+	// reworded: it will not be shown (SQLite's SET reads the old status).
+	q := `UPDATE outbox SET state = 'failed', status = 'skipped', last_error = ?, done_at = ?,
+		ack = CASE WHEN direction = 'discord' AND (status = 'parked' OR placeholder_msg_id <> '') THEN 1 ELSE 0 END, ack_attempts = 0
 		WHERE (state = 'pending' AND status <> 'attempting' OR status = 'parked') AND `
 	args := []any{why, now}
 	if e.Direction == ToQQ {

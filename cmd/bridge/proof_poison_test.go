@@ -52,12 +52,12 @@ func TestProofPoisonMessage(t *testing.T) {
 	// A placeholder in the session channel says what is missing and how to
 	// retry it.
 	entry := regexp.MustCompile(`/retry entry:(\d+)`)
-	var placeholder, id string
+	var placeholder, placeholderID, id string
 	p.waitFor("the placeholder", 30*time.Second, func() bool {
 		for _, m := range p.dc.Messages(ch) {
 			if m.Author.ID == p.dc.BotUserID && strings.Contains(m.Content, "could not be shown") {
 				if sm := entry.FindStringSubmatch(m.Content); sm != nil {
-					placeholder, id = m.Content, sm[1]
+					placeholder, placeholderID, id = m.Content, m.ID, sm[1]
 					return true
 				}
 			}
@@ -77,7 +77,8 @@ func TestProofPoisonMessage(t *testing.T) {
 	}
 
 	// The cause is gone (the refusal was for one post): /retry delivers it
-	// once, after the messages that went on meanwhile.
+	// once, after the messages that went on meanwhile, and its placeholder
+	// goes.
 	var n int
 	if _, err := fmt.Sscan(id, &n); err != nil {
 		t.Fatal(err)
@@ -85,6 +86,10 @@ func TestProofPoisonMessage(t *testing.T) {
 	retry := p.command("retry", map[string]any{"entry": n})
 	t.Logf("/retry entry:%d: %q", n, retry)
 	p.waitFor("the retried message", 60*time.Second, postedAre("before the poison", "after it, 1", "after it, 2", "the poison"), report)
+	p.waitFor("the placeholder to go", 30*time.Second, func() bool {
+		_, ok := p.dc.Message(ch, placeholderID)
+		return !ok
+	}, report)
 	p.healthy(30 * time.Second)
 	if got := contents(p.posted(ch)); !slices.Equal(got, []string{"before the poison", "after it, 1", "after it, 2", "the poison"}) {
 		t.Errorf("posted after /retry: %q", got)
