@@ -267,3 +267,7 @@ func TestIdleSessionsAreArchived(t *testing.T) {
 		t.Errorf("second archiveIdle = %d, %v", n, err)
 	}
 }
+
+func (p *fakePlace) TranscriptURL(ctx context.Context, msgID string) (string, error) {
+	return "https://discord.test/archive/" + msgID, nil
+}

@@ -235,3 +235,14 @@ func (a *Adapter) DeleteChannel(ctx context.Context, channelID string) error {
 		return err // deleting again is safe
 	}
 }
+
+// TranscriptURL implements bridge.ArchivePlace: the link to a transcript
+// message, which Discord shows as a jump to it (for members who may read
+// the archive place).
+func (a *Adapter) TranscriptURL(ctx context.Context, msgID string) (string, error) {
+	place, err := a.archivePlace(ctx)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("https://discord.com/channels/%s/%s/%s", a.opts.GuildID, place, msgID), nil
+}
