@@ -161,4 +161,3 @@ func earlierLine(m Message, peerNick string) string {
 	}
 	return fmt.Sprintf("> **%s** · %s — %s", from, m.Time.UTC().Format("2006-01-02 15:04"), text)
 }
-
