@@ -67,6 +67,7 @@ func (a *Adapter) ensurePost(ctx context.Context, s bridge.Session, have *bridge
 		a.log.Info("created a forum post", "session", s.ID, "thread", th.ID)
 	}
 	if th != nil {
+		wasLegacy := legacyTitle(th.Name)
 		edit := &discordgo.ChannelEdit{}
 		changed := false
 		if th.Name != name {
@@ -90,6 +91,9 @@ func (a *Adapter) ensurePost(ctx context.Context, s bridge.Session, have *bridge
 			default: // see EnsureChannel: renames are scarce
 				a.log.Warn("could not update a forum post; trying again next time", "thread", th.ID, "err", err)
 			}
+		}
+		if wasLegacy {
+			a.fixStarter(ctx, th.ID, s)
 		}
 	}
 	a.mu.Lock()
