@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/bwmarrin/discordgo"
@@ -120,7 +121,8 @@ func (a *Adapter) findPost(ctx context.Context, forumID string, s bridge.Session
 	for _, th := range list.Threads {
 		// Posts of an earlier version end with " (uin)" instead.
 		legacy := s.Peer.UIN != "" && strings.HasSuffix(th.Name, " ("+s.Peer.UIN+")")
-		if th.ParentID == forumID && (legacy || strings.HasSuffix(th.Name, " (#"+a.tag(s.ID)+")")) {
+		tagged := slices.ContainsFunc(a.tags(s.ID), func(tag string) bool { return strings.HasSuffix(th.Name, " (#"+tag+")") })
+		if th.ParentID == forumID && (legacy || tagged) {
 			return th, nil
 		}
 	}
