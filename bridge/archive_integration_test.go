@@ -232,6 +232,10 @@ func TestIntegrationSessionsBeyondTheChannelLimit(t *testing.T) {
 	if got := contents(w.posted(ch.ID)); got != "back again" {
 		t.Errorf("the re-opened channel shows %q", got)
 	}
+	// It starts with what came before, quoted once, not relayed again.
+	if got := w.notices(ch.ID); len(got) != 1 || !strings.Contains(got[0], "— hello 000\n") {
+		t.Errorf("the re-opened channel's notices: %q; want one quoting the earlier message", got)
+	}
 	if got := w.guildChannels(); got > limit {
 		t.Errorf("%d channels", got)
 	}
