@@ -161,9 +161,9 @@ func (w *world) transcripts() []string {
 // Scaled for CI: 150 sessions in a guild of 70 channels (the double's
 // WithMaxChannels), so the adapter meets Discord's own refusal (30013),
 // the same path to making room as its count of 500. -archive.full runs
-// the size, 600 sessions against Discord's 500 channels (minutes:
-// every new channel lists the guild's channels; the store is pure Go;
-// run it without -race).
+// the size, 600 sessions against Discord's 500 channels: seconds
+// without -race, minutes with it (every new channel lists the guild's
+// channels; the store is pure Go). See docs/BENCHMARKS.md.
 func TestIntegrationSessionsBeyondTheChannelLimit(t *testing.T) {
 	n, limit := 150, 70
 	if *archiveFull {
