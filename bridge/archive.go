@@ -39,6 +39,11 @@ type ArchivePlace interface {
 	// TranscriptURL is the link to the transcript message msgID, for
 	// the notice that opens the session's next channel (reopen.go).
 	TranscriptURL(ctx context.Context, msgID string) (string, error)
+	// PostOpening posts, as the bridge, the notice that opens the fresh
+	// channel of a re-opened session, once: a post with the same nonce
+	// (at most 25 characters) already in the channel, from an attempt
+	// before a crash, is returned instead.
+	PostOpening(ctx context.Context, ch ChannelRef, nonce, text string) (string, error)
 }
 
 // Transcript is the file of an archived session.

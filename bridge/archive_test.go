@@ -271,3 +271,7 @@ func TestIdleSessionsAreArchived(t *testing.T) {
 func (p *fakePlace) TranscriptURL(ctx context.Context, msgID string) (string, error) {
 	return "https://discord.test/archive/" + msgID, nil
 }
+
+func (p *fakePlace) PostOpening(ctx context.Context, ch ChannelRef, nonce, text string) (string, error) {
+	return p.dc.PostNotice(ctx, ch, nonce, text)
+}

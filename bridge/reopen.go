@@ -23,8 +23,8 @@ import (
 // The notice is posted before the fresh channel is recorded as the
 // session's, so nothing is delivered into it before the notice. Its nonce
 // names the archive: a notice whose answer was lost, or a channel adopted
-// after a crash before it was recorded, posts it again with the same
-// nonce, which Discord keeps once within a few minutes.
+// after a crash before it was recorded, finds the notice already there
+// (PostOpening looks for it) instead of posting it twice.
 
 // reopenNonce is the nonce of the notice that opens the channel following
 // archive id.
@@ -58,7 +58,7 @@ func (e *Engine) reopenContext(ctx context.Context, s store.Session, ch ChannelR
 		}
 	}
 	text := reopenNotice(s, a, earlier, link)
-	if _, err := e.dc.PostNotice(ctx, ch, reopenNonce(a.ID), text); err != nil {
+	if _, err := e.cfg.ArchivePlace.PostOpening(ctx, ch, reopenNonce(a.ID), text); err != nil {
 		if OutcomeOf(err) == CallPermanent {
 			e.log.Warn("bridge: Discord refused the notice with the earlier messages of a re-opened chat; its messages are relayed without it", "session", s.ID, "channel", ch.ChannelID, "err", err)
 			return nil
