@@ -78,7 +78,8 @@ func UniqueName(base string, taken func(string) bool) string {
 // after a crash: 8 hex digits of HMAC-SHA256 keyed with the bot token (with
 // or without its "Bot " prefix) over the session id. It reveals neither the
 // session id nor the peer's QQ uin, which cannot be guessed back from it
-// without the token.
+// without the token. This is the tag of earlier versions, and of an
+// adapter without Options.TagKey; with one, tags are SessionTagKeyed.
 func SessionTag(token, sessionID string) string {
 	return SessionTagKeyed([]byte(strings.TrimPrefix(strings.TrimSpace(token), "Bot ")), sessionID)
 }
