@@ -96,7 +96,13 @@ func (a *Adapter) scrubLegacyPosts(ctx context.Context) {
 	}
 	n := 0
 	for _, th := range posts {
-		if err := a.rewritePost(ctx, th); err != nil {
+		err := a.rewritePost(ctx, th)
+		if restStatus(err) == 403 {
+			a.log.Warn("could not rewrite the forum posts of an earlier version (their first message shows a QQ uin): the bot may not read or edit them there; "+
+				"grant it Read Message History and Send Messages in the forum, then restart", "posts", len(posts)-n, "err", err)
+			return
+		}
+		if err != nil {
 			a.log.Warn("could not rewrite a forum post of an earlier version (its first message shows a QQ uin); trying again at the next start", "thread", th.ID, "err", err)
 			continue
 		}
