@@ -36,6 +36,14 @@ type ArchivePlace interface {
 	// DeleteChannel deletes a session's channel; one already gone counts
 	// as deleted.
 	DeleteChannel(ctx context.Context, channelID string) error
+	// TranscriptURL is the link to the transcript message msgID, for
+	// the notice that opens the session's next channel (reopen.go).
+	TranscriptURL(ctx context.Context, msgID string) (string, error)
+	// PostOpening posts, as the bridge, the notice that opens the fresh
+	// channel of a re-opened session, once: a post with the same nonce
+	// (at most 25 characters) already in the channel, from an attempt
+	// before a crash, is returned instead.
+	PostOpening(ctx context.Context, ch ChannelRef, nonce, text string) (string, error)
 }
 
 // Transcript is the file of an archived session.
@@ -58,6 +66,9 @@ type ArchiveStore interface {
 	FinishArchive(ctx context.Context, id int64) error
 	LeastActiveBridged(ctx context.Context, n int) ([]store.Session, error)
 	SessionsOfPeer(ctx context.Context, who string) ([]store.Session, error)
+	// Re-opening (reopen.go).
+	Archives(ctx context.Context, sessionID string) ([]store.Archive, error)
+	ShownBefore(ctx context.Context, sessionID string, ids []string) (map[string]bool, error)
 }
 
 // ErrNotBridged means the session has no Discord channel to archive.

@@ -267,3 +267,11 @@ func TestIdleSessionsAreArchived(t *testing.T) {
 		t.Errorf("second archiveIdle = %d, %v", n, err)
 	}
 }
+
+func (p *fakePlace) TranscriptURL(ctx context.Context, msgID string) (string, error) {
+	return "https://discord.test/archive/" + msgID, nil
+}
+
+func (p *fakePlace) PostOpening(ctx context.Context, ch ChannelRef, nonce, text string) (string, error) {
+	return p.dc.PostNotice(ctx, ch, nonce, text)
+}

@@ -124,6 +124,7 @@ func (w *crashWorld) start() {
 	e := bridge.NewEngine(bridge.EngineConfig{
 		PollInterval: 50 * time.Millisecond, IdlePollInterval: 50 * time.Millisecond, Backfill: 20,
 		RetryBase: 20 * time.Millisecond, MaxBackoff: 200 * time.Millisecond,
+		ArchivePlace: bridge.WithArchiveStepHook(ad, p.hook),
 	}, wst, wqq, wdc, quiet)
 	if err := ad.Start(ctx, e); err != nil {
 		w.t.Fatal(err)

@@ -34,9 +34,18 @@ var owner = qqtest.Account{
 type countingObserver struct {
 	bridge.NopObserver
 	polls atomic.Int64
+	// toDiscord counts the QQ messages delivered to Discord (posted or
+	// found posted).
+	toDiscord atomic.Int64
 }
 
 func (o *countingObserver) PollDone(time.Duration, error) { o.polls.Add(1) }
+
+func (o *countingObserver) Relayed(d bridge.Direction, out bridge.Outcome) {
+	if d == bridge.ToDiscord && (out == bridge.OutcomeDelivered || out == bridge.OutcomeReconciled) {
+		o.toDiscord.Add(1)
+	}
+}
 
 type world struct {
 	t      *testing.T

@@ -103,3 +103,23 @@ func (d stepDiscord) EnsureChannel(ctx context.Context, s Session, have *Channel
 	}
 	return ref, nil
 }
+
+// WithArchiveStepHook wraps an archive place so that hook runs at its
+// step boundary "after-opening-notice" (a re-opened session's notice
+// posted into its fresh channel, the channel not yet recorded).
+func WithArchiveStepHook(p ArchivePlace, hook func(point string) error) ArchivePlace {
+	return stepPlace{p, hook}
+}
+
+type stepPlace struct {
+	ArchivePlace
+	hook func(string) error
+}
+
+func (p stepPlace) PostOpening(ctx context.Context, ch ChannelRef, nonce, text string) (string, error) {
+	id, err := p.ArchivePlace.PostOpening(ctx, ch, nonce, text)
+	if herr := p.hook("after-opening-notice"); herr != nil {
+		return "", herr
+	}
+	return id, err
+}

@@ -210,6 +210,13 @@ func (e *Engine) ensureChannel(ctx context.Context, s store.Session, force bool)
 	if got.ChannelID == "" {
 		return ref, fmt.Errorf("ensure Discord channel of session %s: the adapter returned no channel id", s.ID)
 	}
+	if have == nil {
+		// A session archived before: its fresh channel starts with the
+		// earlier messages, before anything is delivered into it.
+		if err := e.reopenContext(ctx, s, got); err != nil {
+			return ref, err
+		}
+	}
 	if err := e.st.SetChannel(ctx, s.ID, toStoreChannel(got), s.Peer.Nick, s.Peer.AvatarURL); err != nil {
 		return ref, err
 	}

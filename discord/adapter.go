@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,6 +49,14 @@ type Options struct {
 	// ArchiveChannelID is where transcripts of archived session channels
 	// go (it must be private); empty means a thread of the admin channel.
 	ArchiveChannelID string
+	// TagKey keys the session tags that topics and post titles carry
+	// (SessionTag), by which a channel made before a crash is found
+	// again. cmd/bridge passes a random key kept beside the database, so
+	// that resetting the bot token changes no tag. Empty: the bot token
+	// keys them (as earlier versions did). Tags keyed with the token are
+	// recognised either way, and rewritten when their channel is next
+	// renamed.
+	TagKey []byte
 	// Mode is ModeChannels (default) or ModeForum.
 	Mode string
 	// APIURL is the REST base, e.g. "http://127.0.0.1:3001/api/v9"; empty
@@ -207,6 +216,7 @@ func New(opts Options) (*Adapter, error) {
 	if opts.Mode != ModeChannels && opts.Mode != ModeForum {
 		return nil, fmt.Errorf("discord: mode %q: use %q or %q", opts.Mode, ModeChannels, ModeForum)
 	}
+	opts.TagKey = slices.Clone(opts.TagKey)
 	a := &Adapter{
 		opts:        opts,
 		log:         opts.Logger.With("component", "discord"),

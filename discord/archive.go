@@ -235,3 +235,52 @@ func (a *Adapter) DeleteChannel(ctx context.Context, channelID string) error {
 		return err // deleting again is safe
 	}
 }
+
+// TranscriptURL implements bridge.ArchivePlace: the link to a transcript
+// message, which Discord shows as a jump to it (for members who may read
+// the archive place).
+func (a *Adapter) TranscriptURL(ctx context.Context, msgID string) (string, error) {
+	place, err := a.archivePlace(ctx)
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("https://discord.com/channels/%s/%s/%s", a.opts.GuildID, place, msgID), nil
+}
+
+// PostOpening implements bridge.ArchivePlace: it posts the notice that
+// opens a re-opened session's channel, marked with its nonce on a last
+// line of its own, unless a post so marked is already among the channel's
+// newest messages (an attempt before a crash, whose nonce Discord may no
+// longer remember).
+func (a *Adapter) PostOpening(ctx context.Context, ref bridge.ChannelRef, nonce, text string) (string, error) {
+	if ref.ChannelID == "" {
+		return "", errors.New("discord: post a re-opened chat's notice: no channel given")
+	}
+	if nonce == "" || len(nonce) > nonceLen {
+		return "", fmt.Errorf("discord: post a re-opened chat's notice: the nonce must have 1 to %d characters", nonceLen)
+	}
+	if err := a.holdIfPublic(ctx, ref); err != nil {
+		return "", err // nothing posted; it waits (privacy_hold.go)
+	}
+	var msgs []*discordgo.Message
+	err := a.do(ctx, "read a re-opened chat's channel", true, func(o ...discordgo.RequestOption) (err error) {
+		msgs, err = a.rest.ChannelMessages(ref.ChannelID, 50, "", "", "", o...)
+		return err
+	})
+	if err != nil {
+		return "", channelGone(err)
+	}
+	for _, m := range msgs {
+		if m.Author != nil && m.Author.ID == a.botUserID() && strings.HasSuffix(m.Content, "\n"+nonceLine(nonce)) {
+			return m.ID, nil
+		}
+	}
+	m, err := a.PostAsBot(ctx, "post a re-opened chat's notice", ref.ChannelID, nonce, &discordgo.MessageSend{
+		Content:         clip(NeutraliseMentions(stripControlKeepLines(text)), 1900) + "\n" + nonceLine(nonce),
+		AllowedMentions: noMentions(),
+	})
+	if err != nil {
+		return "", channelGone(err)
+	}
+	return m.ID, nil
+}

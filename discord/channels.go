@@ -43,6 +43,7 @@ func (a *Adapter) loadLayout(ctx context.Context) error {
 		a.log.Warn("could not check that the bridge's channels are private; checking again before creating one", "err", err)
 	}
 	a.scrubLegacyTopics(ctx, chs)
+	a.scrubLegacyPosts(ctx)
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/bwmarrin/discordgo"
@@ -67,6 +68,7 @@ func (a *Adapter) ensurePost(ctx context.Context, s bridge.Session, have *bridge
 		a.log.Info("created a forum post", "session", s.ID, "thread", th.ID)
 	}
 	if th != nil {
+		wasLegacy := legacyTitle(th.Name)
 		edit := &discordgo.ChannelEdit{}
 		changed := false
 		if th.Name != name {
@@ -90,6 +92,9 @@ func (a *Adapter) ensurePost(ctx context.Context, s bridge.Session, have *bridge
 			default: // see EnsureChannel: renames are scarce
 				a.log.Warn("could not update a forum post; trying again next time", "thread", th.ID, "err", err)
 			}
+		}
+		if wasLegacy {
+			a.fixStarter(ctx, th.ID, s)
 		}
 	}
 	a.mu.Lock()
@@ -116,7 +121,8 @@ func (a *Adapter) findPost(ctx context.Context, forumID string, s bridge.Session
 	for _, th := range list.Threads {
 		// Posts of an earlier version end with " (uin)" instead.
 		legacy := s.Peer.UIN != "" && strings.HasSuffix(th.Name, " ("+s.Peer.UIN+")")
-		if th.ParentID == forumID && (legacy || strings.HasSuffix(th.Name, " (#"+a.tag(s.ID)+")")) {
+		tagged := slices.ContainsFunc(a.tags(s.ID), func(tag string) bool { return strings.HasSuffix(th.Name, " (#"+tag+")") })
+		if th.ParentID == forumID && (legacy || tagged) {
 			return th, nil
 		}
 	}

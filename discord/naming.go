@@ -78,9 +78,16 @@ func UniqueName(base string, taken func(string) bool) string {
 // after a crash: 8 hex digits of HMAC-SHA256 keyed with the bot token (with
 // or without its "Bot " prefix) over the session id. It reveals neither the
 // session id nor the peer's QQ uin, which cannot be guessed back from it
-// without the token.
+// without the token. This is the tag of earlier versions, and of an
+// adapter without Options.TagKey; with one, tags are SessionTagKeyed.
 func SessionTag(token, sessionID string) string {
-	m := hmac.New(sha256.New, []byte(strings.TrimPrefix(strings.TrimSpace(token), "Bot ")))
+	return SessionTagKeyed([]byte(strings.TrimPrefix(strings.TrimSpace(token), "Bot ")), sessionID)
+}
+
+// SessionTagKeyed is SessionTag keyed with a tag key (Options.TagKey)
+// instead of the bot token: a token reset changes no tag.
+func SessionTagKeyed(key []byte, sessionID string) string {
+	m := hmac.New(sha256.New, key)
 	m.Write([]byte(sessionID))
 	return hex.EncodeToString(m.Sum(nil))[:8]
 }

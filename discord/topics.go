@@ -2,6 +2,7 @@ package discord
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/bwmarrin/discordgo"
@@ -9,14 +10,31 @@ import (
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge"
 )
 
-// tag is the session's SessionTag under this bot's token.
-func (a *Adapter) tag(sessionID string) string { return SessionTag(a.token, sessionID) }
+// tag is the session's SessionTag under the adapter's tag key (or, with
+// none, this bot's token).
+func (a *Adapter) tag(sessionID string) string {
+	if len(a.opts.TagKey) > 0 {
+		return SessionTagKeyed(a.opts.TagKey, sessionID)
+	}
+	return SessionTag(a.token, sessionID)
+}
+
+// tags returns the tags a session's channel may carry: under the tag key,
+// then under the bot token (an earlier version's, or one made before the
+// key existed).
+func (a *Adapter) tags(sessionID string) []string {
+	t := a.tag(sessionID)
+	if old := SessionTag(a.token, sessionID); old != t {
+		return []string{t, old}
+	}
+	return []string{t}
+}
 
 // topicNames reports whether a channel topic is that of the session: it
-// ends with the session's tag, or (an earlier version's topic) names the
-// session id.
+// ends with one of the session's tags, or (an earlier version's topic)
+// names the session id.
 func (a *Adapter) topicNames(topic, sessionID string) bool {
-	return topicTag(topic) == a.tag(sessionID) || topicSessionID(topic) == sessionID
+	return slices.Contains(a.tags(sessionID), topicTag(topic)) || topicSessionID(topic) == sessionID
 }
 
 // scrubLegacyTopics rewrites the topics of session channels made by an

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -164,4 +165,41 @@ func (s *Store) LeastActiveBridged(ctx context.Context, n int) ([]Session, error
 // the nick who (case-insensitive), most recently active first, at most 10.
 func (s *Store) SessionsOfPeer(ctx context.Context, who string) ([]Session, error) {
 	return s.sessions(ctx, `WHERE peer_uin = ? OR lower(peer_nick) = lower(?) ORDER BY sort_time DESC, session_id LIMIT 10`, who, who)
+}
+
+// ShownBefore returns which of the given QQ message ids of a session are
+// settled: recorded (relayed, history, or the bridge's own replies) with
+// no delivery to Discord still open. A re-opened channel shows these as
+// its earlier messages; the others are still to be delivered as new ones.
+func (s *Store) ShownBefore(ctx context.Context, sessionID string, ids []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(ids))
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), 200)]
+		ids = ids[len(batch):]
+		args := make([]any, 0, len(batch)+1)
+		args = append(args, sessionID)
+		for _, id := range batch {
+			args = append(args, id)
+		}
+		rows, err := s.db.QueryContext(ctx, `SELECT m.qq_msg_id FROM messages m WHERE m.session_id = ?
+			AND m.qq_msg_id IN (?`+strings.Repeat(", ?", len(batch)-1)+`)
+			AND NOT EXISTS (SELECT 1 FROM outbox o WHERE o.direction = 'discord' AND o.key = m.qq_msg_id AND o.state = 'pending')`, args...)
+		if err != nil {
+			return nil, s.wrap(err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				rows.Close()
+				return nil, s.wrap(err)
+			}
+			out[id] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, s.wrap(err)
+		}
+	}
+	return out, nil
 }

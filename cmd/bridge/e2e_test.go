@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/store"
 	"github.com/qmdbridge/qqmusic-discord-bridge/discord"
 	"github.com/qmdbridge/qqmusic-discord-bridge/discord/discordtest"
 	"github.com/qmdbridge/qqmusic-discord-bridge/qq/qqtest"
@@ -236,10 +238,25 @@ func (e *e2e) eventually(what string, timeout time.Duration, cond func() bool) {
 	}
 }
 
+// tag is the session's tag under the bridge's tag key (kept beside its
+// database once it ran), "" before.
+func (e *e2e) tag(sessionID string) string {
+	b, err := os.ReadFile(store.TagKeyFile(filepath.Join(e.dir, "data", "bridge.db")))
+	if err != nil {
+		return ""
+	}
+	key, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	if err != nil {
+		return ""
+	}
+	return discord.SessionTagKeyed(key, sessionID)
+}
+
 // sessionChannel finds the Discord channel whose topic ends with the tag of sessionID.
 func (e *e2e) sessionChannel(sessionID string) (discordtest.Channel, bool) {
+	tag := e.tag(sessionID)
 	for _, ch := range e.dc.Channels() {
-		if strings.HasSuffix(ch.Topic, " · #"+discord.SessionTag(e.dc.Token, sessionID)) {
+		if tag != "" && strings.HasSuffix(ch.Topic, " · #"+tag) {
 			return ch, true
 		}
 	}

@@ -33,7 +33,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/qmdbridge/qqmusic-discord-bridge/discord"
 	"github.com/qmdbridge/qqmusic-discord-bridge/discord/discordtest"
 	"github.com/qmdbridge/qqmusic-discord-bridge/qq/qqtest"
 )
@@ -211,8 +210,9 @@ func (p *proof) relayCounts() map[string]int {
 // channelsOf returns the session channels whose topic ends with the tag of sessionID.
 func (p *proof) channelsOf(sessionID string) []discordtest.Channel {
 	var out []discordtest.Channel
+	tag := p.tag(sessionID)
 	for _, ch := range p.dc.Channels() {
-		if ch.Type == discordtest.ChannelTypeText && strings.HasSuffix(ch.Topic, " · #"+discord.SessionTag(p.dc.Token, sessionID)) {
+		if tag != "" && ch.Type == discordtest.ChannelTypeText && strings.HasSuffix(ch.Topic, " · #"+tag) {
 			out = append(out, ch)
 		}
 	}

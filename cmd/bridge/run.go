@@ -81,6 +81,12 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, extras
 		return fmt.Errorf("opening the database %s: %w", cfg.Bridge.Database, err)
 	}
 	defer st.Close()
+	// The key of the session tags in Discord topics and post titles: kept
+	// beside the database, so that resetting the bot token changes no tag.
+	tagKey, err := store.LoadOrCreateTagKey(store.TagKeyFile(cfg.Bridge.Database))
+	if err != nil {
+		return fmt.Errorf("reading the key of the Discord session tags: %w", err)
+	}
 
 	// The health and metrics sources read objects made below; they are
 	// all in place before the HTTP server starts.
@@ -153,6 +159,7 @@ func runBridge(ctx context.Context, cfg *config.Config, log *slog.Logger, extras
 
 		ArchiveChannelID: cfg.Discord.ArchiveChannelID.String(),
 		Media:            newMediaFetcher(cfg),
+		TagKey:           tagKey,
 	})
 	if err != nil {
 		return fmt.Errorf("setting up Discord: %w", err)

@@ -222,7 +222,7 @@ func (s *Server) authed(c *gwConn) bool {
 }
 
 func (s *Server) tokenOK(tok string) bool {
-	return strings.TrimPrefix(tok, "Bot ") == s.Token
+	return strings.TrimPrefix(tok, "Bot ") == s.currentToken()
 }
 
 // sendLocked sends a dispatch on a session; callers hold s.gw.mu.

@@ -862,6 +862,11 @@ func (s *Server) patchMessage(w http.ResponseWriter, r *http.Request) *apiError 
 		s.mu.Unlock()
 		return errf(403, 50005, "Cannot edit a message authored by another user")
 	}
+	if ch.ThreadMetadata != nil && ch.ThreadMetadata.Archived {
+		// Unlike a new message, an edit does not re-open the thread.
+		s.mu.Unlock()
+		return errf(400, 50083, "Thread is archived")
+	}
 	if e := s.editMessageLocked(m, raw, ups); e != nil {
 		s.mu.Unlock()
 		return e

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -29,6 +30,8 @@ type Server struct {
 	URL string
 	// Token is the bot token; requests must carry "Authorization: Bot "+Token.
 	Token string
+	// resetToken, once ResetToken was called, is the token accepted.
+	resetToken atomic.Pointer[string]
 
 	GuildID        string // the one guild
 	EveryoneRoleID string // == GuildID, as on Discord
@@ -699,7 +702,25 @@ func readBody(r *http.Request) []byte {
 
 // authorized reports whether the request carries the bot token.
 func (s *Server) authorized(r *http.Request) bool {
-	return r.Header.Get("Authorization") == "Bot "+s.Token
+	return r.Header.Get("Authorization") == "Bot "+s.currentToken()
+}
+
+// currentToken is the token the double accepts now (see ResetToken).
+func (s *Server) currentToken() string {
+	if t := s.resetToken.Load(); t != nil {
+		return *t
+	}
+	return s.Token
+}
+
+// ResetToken makes the double accept token instead of the one it had, as
+// the Developer Portal's Reset Token does: requests and gateway sessions
+// with the old one are refused from now on. Call it from the test's
+// goroutine (it sets Token too); the double's handlers read the new token
+// safely.
+func (s *Server) ResetToken(token string) {
+	s.resetToken.Store(&token)
+	s.Token = token
 }
 
 type handlerFunc func(w http.ResponseWriter, r *http.Request) *apiError
