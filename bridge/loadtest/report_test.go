@@ -109,6 +109,8 @@ func (r *results) table() string {
 		fmt.Sprintf("%.1f/s, %.2f%% 429s (%d of %d requests)", tp.perSec, tp.pct429(), tp.n429, tp.requests),
 		"n/a", "≥ 45/s, < 1% 429s", verdict(tp.perSec >= 45 && tp.pct429() < 1 && tp.delivered == tp.messages))
 
+	r.isolationRows(row)
+
 	if bn := r.bin; bn != nil {
 		row(fmt.Sprintf("Binary, %d sessions, %d mapped messages (database %s): RSS idle / peak", bn.sessions, bn.mapped, mib(bn.dbBytes)),
 			mb(bn.idleRSS)+" / "+mb(bn.peakRSS), "n/a", "≤ 40 MB", verdict(bn.idleRSS <= 40e6 && bn.peakRSS <= 40e6))
