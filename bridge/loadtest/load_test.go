@@ -303,3 +303,22 @@ func cpuModel() string {
 func machine() string {
 	return fmt.Sprintf("%d CPUs (%s), %s %s/%s", runtime.NumCPU(), cpuModel(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
+
+// TestLoadThroughput measures the throughput figure alone (the full run
+// takes minutes; this one about one). It runs only with -load:
+//
+//	go test ./bridge/loadtest -run TestLoadThroughput -load -v -timeout 10m
+func TestLoadThroughput(t *testing.T) {
+	if !*loadFlag {
+		t.Skip("the load figures run with -load (go test ./bridge/loadtest -run TestLoadThroughput -load -v -timeout 10m)")
+	}
+	before := loadavg()
+	w := newWorld(t, full.tputSessions, discord.ModeChannels)
+	r := measureThroughput(w, "tput", full.tputInterval, full.tputMessages)
+	t.Logf("machine: %s; load average %s at the start, %s at the end", machine(), before, loadavg())
+	t.Logf("%d messages over %d sessions: %.1f/s, %.2f%% 429s (%d of %d requests), %d delivered",
+		r.messages, full.tputSessions, r.perSec, r.pct429(), r.n429, r.requests, r.delivered)
+	if r.delivered != r.messages {
+		t.Errorf("%d of %d messages delivered", r.delivered, r.messages)
+	}
+}
