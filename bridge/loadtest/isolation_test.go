@@ -4,7 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -156,6 +158,9 @@ type reconnectResult struct {
 	// catch-up; catchUp: from the drop to the last of them.
 	reads   int
 	catchUp time.Duration
+	// n429: Discord's 429 answers from the drop to the end of the
+	// catch-up (a global one pauses every request, posts included).
+	n429 int
 	// before: QQ to Discord, messages that arrived before the drop;
 	// during: from the drop to the end of the catch-up; all: every one.
 	before, during, all relayResult
@@ -169,6 +174,13 @@ type reconnectResult struct {
 	// makes its channel one to read).
 	replies     replyResult
 	heldReplies latencies
+	// slowestAt: when the slowest reply of replies was written, from the
+	// drop (a diagnostic: replies written while the catch-up lists the
+	// channels wait for the listing).
+	slowestAt time.Duration
+	// slowestGateway: of its latency, the part before the engine's
+	// HandleReply was called (the gateway and the adapter).
+	slowestGateway time.Duration
 	// missedOnce: the replies written while the gateway was down that
 	// reached QQ exactly once.
 	missedOnce int
@@ -269,6 +281,9 @@ func measureReconnect(w *world, tag string, interval time.Duration, perSec, repl
 		if rec.Method == "GET" && rec.Time.After(drop) && !rec.Time.After(end) && isHistoryRead(rec.Path) {
 			res.reads++
 		}
+		if rec.Status == http.StatusTooManyRequests && rec.Time.After(drop) && !rec.Time.After(end) {
+			res.n429++
+		}
 	}
 
 	var first []time.Time
@@ -323,6 +338,12 @@ func measureReconnect(w *world, tag string, interval time.Duration, perSec, repl
 				held = append(held, d)
 			} else {
 				free = append(free, d)
+				if len(free) == 1 || d > slices.Max(free[:len(free)-1]) {
+					res.slowestAt = written[i].Sub(drop)
+					if h, ok := r.th.get(fmt.Sprintf("%s-%d", replyTag, i)); ok {
+						res.slowestGateway = h.called.Sub(written[i])
+					}
+				}
 			}
 		}
 	}
@@ -407,8 +428,8 @@ func (r *results) isolationRows(row func(cells ...string)) {
 	}
 	if c := r.reconnect; c != nil {
 		extra := c.during.after.max - c.before.after.p50
-		row(fmt.Sprintf("Gateway reconnect, %d bridged channels (forum posts), %d with something new: from the drop to the gateway back; to the catch-up's last read (reads)", c.channels, c.touched),
-			fmt.Sprintf("%s; %s (%d reads)", ms(c.reconnected), ms(c.catchUp), c.reads), "n/a", "—", "—")
+		row(fmt.Sprintf("Gateway reconnect, %d bridged channels (forum posts), %d with something new: from the drop to the gateway back; to the catch-up's last read (reads, 429s)", c.channels, c.touched),
+			fmt.Sprintf("%s; %s (%d reads, %d 429s)", ms(c.reconnected), ms(c.catchUp), c.reads, c.n429), "n/a", "—", "—")
 		row(fmt.Sprintf("… QQ→Discord, %s poll: the %d messages before the drop, p50 / p99 / max; from the poll's start to Discord, p50 / max", ms(r.plan.rcInterval), c.before.sent),
 			fmt.Sprintf("%s / %s / %s; %s / %s", ms(c.before.lat.p50), ms(c.before.lat.p99), ms(c.before.lat.max), ms(c.before.after.p50), ms(c.before.after.max)),
 			"n/a", "—", "—")
@@ -438,8 +459,8 @@ func runIsolation(t *testing.T, p plan, res *results, logf func(string, ...any))
 
 	w = newWorld(t, p.rcChannels, discord.ModeForum)
 	c := measureReconnect(w, "rc", p.rcInterval, p.rcRate, p.rcReplyRate, p.rcWarm, p.rcDur, p.rcQuiet, p.rcMissed, 50)
-	logf("reconnect: back in %s; %d reads in %s; held replies %v; before %v (after the poll %v); during %v (after the poll %v); all %+v, out of order %d; replies %+v; missed replies once %d/%d",
-		ms(c.reconnected), c.reads, ms(c.catchUp), c.heldReplies, c.before.lat, c.before.after, c.during.lat, c.during.after, c.all, c.orderFaults, c.replies, c.missedOnce, c.missed)
+	logf("reconnect: back in %s; %d reads in %s (%d 429s); the slowest reply written %s after the drop (%s of it before HandleReply); held replies %v; before %v (after the poll %v); during %v (after the poll %v); all %+v, out of order %d; replies %+v; missed replies once %d/%d",
+		ms(c.reconnected), c.reads, ms(c.catchUp), c.n429, ms(c.slowestAt), ms(c.slowestGateway), c.heldReplies, c.before.lat, c.before.after, c.during.lat, c.during.after, c.all, c.orderFaults, c.replies, c.missedOnce, c.missed)
 	res.reconnect = &c
 }
 
