@@ -55,6 +55,23 @@ type plan struct {
 	tputSessions, tputMessages int
 	tputInterval               time.Duration
 
+	// One session of slowSessions whose Discord takes slowDelay per
+	// post, with a backlog of slowMsgs messages, while the others get
+	// messages at random (slowRate per second, for slowDur).
+	slowSessions, slowMsgs  int
+	slowDelay, slowInterval time.Duration
+	slowRate                float64
+	slowDur                 time.Duration
+
+	// A gateway reconnect with rcChannels bridged channels (forum posts)
+	// under Discord's global limit: QQ messages at random (rcRate per
+	// second for rcDur), the drop after rcWarm; members reply in the
+	// last rcQuiet channels (rcReplyRate per second) and, while the
+	// gateway is down, in rcMissed others.
+	rcChannels, rcQuiet, rcMissed int
+	rcInterval, rcWarm, rcDur     time.Duration
+	rcRate, rcReplyRate           float64
+
 	// The real binary on the largest idle world, with binPerSession more
 	// relayed messages per session in its database.
 	binary        bool
@@ -70,6 +87,8 @@ var full = plan{
 	budgetSessions: 100, budgetInterval: time.Second, budgetRate: 5, budgetDur: 30 * time.Second,
 	tputSessions: 20, tputMessages: 1500, tputInterval: time.Second,
 	binary: true, binPerSession: 99, binIdle: 45 * time.Second,
+	slowSessions: 200, slowMsgs: 10, slowDelay: 5 * time.Second, slowInterval: time.Second, slowRate: 5, slowDur: 40 * time.Second,
+	rcChannels: 500, rcQuiet: 50, rcMissed: 20, rcInterval: time.Second, rcWarm: 10 * time.Second, rcDur: 35 * time.Second, rcRate: 5, rcReplyRate: 2,
 }
 
 var smoke = plan{
@@ -79,6 +98,8 @@ var smoke = plan{
 	replyRate: 10, replyDur: 500 * time.Millisecond, replyInterval: 200 * time.Millisecond,
 	budgetSessions: 5, budgetInterval: 200 * time.Millisecond, budgetRate: 20, budgetDur: 500 * time.Millisecond,
 	tputSessions: 3, tputMessages: 30, tputInterval: 200 * time.Millisecond,
+	slowSessions: 4, slowMsgs: 3, slowDelay: 300 * time.Millisecond, slowInterval: 200 * time.Millisecond, slowRate: 20, slowDur: 500 * time.Millisecond,
+	rcChannels: 8, rcQuiet: 2, rcMissed: 2, rcInterval: 200 * time.Millisecond, rcWarm: 300 * time.Millisecond, rcDur: 2 * time.Second, rcRate: 20, rcReplyRate: 10,
 }
 
 // results are the figures of one run.
@@ -92,6 +113,10 @@ type results struct {
 	bin     *binaryResult
 	load    [2]string // /proc/loadavg at the start and at the end
 	took    time.Duration
+
+	// Issue 13's isolation figures (isolation_test.go).
+	slow      *slowResult
+	reconnect *reconnectResult
 }
 
 type latRow struct {
@@ -164,6 +189,8 @@ func run(t *testing.T, p plan) *results {
 	res.tput = measureThroughput(w, "tput", p.tputInterval, p.tputMessages)
 	logf("throughput: %+v", res.tput)
 
+	runIsolation(t, p, res, logf)
+
 	if p.binary && big != nil {
 		seedStart := time.Now()
 		seedMapped(big, p.binPerSession)
@@ -203,6 +230,7 @@ func TestLoadFigures(t *testing.T) {
 	if r := res.replies; r.missing+r.dup > 0 {
 		t.Errorf("replies: %d lost, %d duplicated", r.missing, r.dup)
 	}
+	checkIsolation(t, res)
 }
 
 // TestLoadSmoke runs every scenario of the harness at toy sizes (the
@@ -240,6 +268,7 @@ func TestLoadSmoke(t *testing.T) {
 		t.Errorf("Discord->QQ: %d latencies for %d replies", res.replies.lat.n, res.replies.sent)
 	}
 	check("under the QQ budget", res.budget.ours.sent, res.budget.ours.once)
+	checkIsolation(t, res)
 	if res.tput.delivered != res.tput.messages || res.tput.perSec <= 0 {
 		t.Errorf("throughput: %d of %d delivered, %.1f/s", res.tput.delivered, res.tput.messages, res.tput.perSec)
 	}
@@ -273,4 +302,23 @@ func cpuModel() string {
 
 func machine() string {
 	return fmt.Sprintf("%d CPUs (%s), %s %s/%s", runtime.NumCPU(), cpuModel(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// TestLoadThroughput measures the throughput figure alone (the full run
+// takes minutes; this one about one). It runs only with -load:
+//
+//	go test ./bridge/loadtest -run TestLoadThroughput -load -v -timeout 10m
+func TestLoadThroughput(t *testing.T) {
+	if !*loadFlag {
+		t.Skip("the load figures run with -load (go test ./bridge/loadtest -run TestLoadThroughput -load -v -timeout 10m)")
+	}
+	before := loadavg()
+	w := newWorld(t, full.tputSessions, discord.ModeChannels)
+	r := measureThroughput(w, "tput", full.tputInterval, full.tputMessages)
+	t.Logf("machine: %s; load average %s at the start, %s at the end", machine(), before, loadavg())
+	t.Logf("%d messages over %d sessions: %.1f/s, %.2f%% 429s (%d of %d requests), %d delivered",
+		r.messages, full.tputSessions, r.perSec, r.pct429(), r.n429, r.requests, r.delivered)
+	if r.delivered != r.messages {
+		t.Errorf("%d of %d messages delivered", r.delivered, r.messages)
+	}
 }

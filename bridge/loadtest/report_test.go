@@ -109,13 +109,15 @@ func (r *results) table() string {
 		fmt.Sprintf("%.1f/s, %.2f%% 429s (%d of %d requests)", tp.perSec, tp.pct429(), tp.n429, tp.requests),
 		"n/a", "≥ 45/s, < 1% 429s", verdict(tp.perSec >= 45 && tp.pct429() < 1 && tp.delivered == tp.messages))
 
+	r.isolationRows(row)
+
 	if bn := r.bin; bn != nil {
 		row(fmt.Sprintf("Binary, %d sessions, %d mapped messages (database %s): RSS idle / peak", bn.sessions, bn.mapped, mib(bn.dbBytes)),
 			mb(bn.idleRSS)+" / "+mb(bn.peakRSS), "n/a", "≤ 40 MB", verdict(bn.idleRSS <= 40e6 && bn.peakRSS <= 40e6))
 		row(fmt.Sprintf("… idle CPU (%s poll, over %s)", ms(bn.pollInterval), ms(bn.idle)),
 			fmt.Sprintf("%.2f%% of a core", bn.idleCPU), "n/a", "< 1% of a core", verdict(bn.idleCPU < 1))
-		row("… start to ready (/healthz 200); to the start-up catch-up done (CPU used; Discord requests, 429s)",
-			fmt.Sprintf("%s; %s (%s CPU; %d requests, %d 429s)", ms(bn.ready), ms(bn.caughtUp), ms(bn.startCPU), bn.startRequests, bn.start429), "n/a", "—", "—")
+		row("… start to ready (/healthz 200); to the start-up catch-up done (posts read; CPU used; Discord requests, 429s)",
+			fmt.Sprintf("%s; %s (%d posts read; %s CPU; %d requests, %d 429s)", ms(bn.ready), ms(bn.caughtUp), bn.startReads, ms(bn.startCPU), bn.startRequests, bn.start429), "n/a", "—", "—")
 		row("… QQ requests per idle cycle", fmt.Sprintf("%.2f (%v)", bn.qqPerCycle, bn.qqIdle), "n/a", "1", verdict(bn.qqPerCycle > 0 && bn.qqPerCycle <= 1.005))
 	}
 	return b.String()

@@ -13,7 +13,8 @@
 // [Server.SetHeartbeatAcks], [Server.HangGateway],
 // [Server.AnswerNextIdentify], [Server.RateLimit], [Server.FailNext],
 // [Server.SetRandomFaults],
-// [Server.SetRouteLimit], [Server.SetGlobalLimit], and, where the real
+// [Server.SetRouteLimit], [Server.SetGlobalLimit], [Server.SetPostDelay]
+// (posts into one channel take seconds), and, where the real
 // service promises nothing, [Server.ApplyThenFail] and
 // [Server.SetApplyThenFail]: a request applied in full whose answer is then
 // lost as a 5xx, a dropped connection or a hang).

@@ -64,6 +64,7 @@ type Server struct {
 	winCount  int
 	random    *randomFaults
 	applied   []*appliedFault
+	slow      slowPosts // SetPostDelay
 
 	gw gateway
 
@@ -441,7 +442,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		}
 		s.recMu.Unlock()
 	}()
-	if d := s.takeDelay(r.Method, rest); d > 0 {
+	if d := s.takeDelay(r.Method, rest) + s.postDelay(r.Method, rest, r.URL.Query()); d > 0 {
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
