@@ -472,6 +472,12 @@ func (a *Adapter) connect(ctx context.Context) (*gateway, error) {
 			go a.handleInteraction(ctx, i.Interaction)
 		}
 	})
+	// Sent right after READY, before any message of the session.
+	s.AddHandler(func(_ *discordgo.Session, g *discordgo.GuildCreate) {
+		if live() {
+			a.noteGuild(g.Guild)
+		}
+	})
 	s.AddHandler(func(_ *discordgo.Session, c *discordgo.ChannelDelete) {
 		if c.Channel != nil {
 			a.forgetChannel(c.ID)
