@@ -8,8 +8,8 @@ import (
 )
 
 // noteGuild learns, from a new gateway session's GUILD_CREATE (the guild's
-// channels and its active threads, sent before any message of the
-// session), which channels are session channels (or posts of our forum),
+// roles, channels and active threads, sent before any message of the
+// session), the roles' permissions and which channels are session channels (or posts of our forum),
 // so that a member's first message in one after a start or a reconnection
 // is handed over without a REST read of its channel. That read would wait
 // behind a catch-up's history reads once they meet Discord's global limit.
@@ -24,6 +24,11 @@ func (a *Adapter) noteGuild(g *discordgo.Guild) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if len(g.Roles) > 0 && g.OwnerID != "" {
+		// The roles' permissions too: a role changed while the gateway was
+		// down is seen, and a reply needs no REST read of the guild.
+		a.guild = newGuildInfo(g)
+	}
 	forum := a.opts.Mode == ModeForum
 	cats := map[string]bool{} // our categories: known, or named so in the list
 	for id, n := range a.categories {

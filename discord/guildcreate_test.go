@@ -89,3 +89,36 @@ func TestChannelMovedOutWhileGatewayDown(t *testing.T) {
 		t.Errorf("handler calls: %s; want %s", got, want)
 	}
 }
+
+// A role given Manage Server while the gateway was down (its
+// GUILD_ROLE_UPDATE never came) lets its members reply as soon as the new
+// session's GUILD_CREATE shows the role's permissions, without the adapter
+// reading the guild again.
+func TestRoleChangedWhileGatewayDown(t *testing.T) {
+	srv := newServer(t)
+	helpers := srv.AddRole("helpers", 0)
+	carol := srv.AddMember("Carol", helpers)
+	a, h := start(t, srv, nil)
+	ref, err := a.EnsureChannel(t.Context(), session("s1", "1", "Alice"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	letIn(srv, ref.ChannelID, carol)
+	waitFor(t, "the first session", func() bool { _, n := h.snapshot(); return n == 1 && a.Connected() })
+	srv.HangGateway(true)
+	srv.DropGateway()
+	waitFor(t, "the gateway down", func() bool { return !a.Connected() })
+	srv.SetRolePermissions(helpers, discordtest.PermManageGuild)
+	ids := srv.Identifies()
+	mark := len(srv.Requests())
+	srv.HangGateway(false)
+	waitFor(t, "a new session", func() bool { return srv.Identifies() > ids })
+
+	srv.Type(ref.ChannelID, carol, "from a helper")
+	waitFor(t, "the reply", func() bool { r, _ := h.snapshot(); return len(r) == 1 })
+	for _, rec := range srv.Requests()[mark:] {
+		if rec.Method == "GET" && rec.Path == "/guilds/"+srv.GuildID {
+			t.Errorf("the adapter read the guild (%s %s): GUILD_CREATE said it all", rec.Method, rec.Path)
+		}
+	}
+}
