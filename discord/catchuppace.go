@@ -2,6 +2,7 @@ package discord
 
 import (
 	"context"
+	"fmt"
 
 	"golang.org/x/time/rate"
 )
@@ -23,7 +24,7 @@ func (a *Adapter) waitCatchUpRead(ctx context.Context) error {
 	if d := r.Delay(); d > 0 {
 		if err := sleep(ctx, d); err != nil {
 			r.Cancel()
-			return err
+			return fmt.Errorf("discord: stopped waiting for the catch-up's turn to read channel history (nothing was read; the catch-up tries again): %w", err)
 		}
 	}
 	return nil
