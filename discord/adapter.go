@@ -162,6 +162,7 @@ type Adapter struct {
 	globalUntil time.Time
 	paceUntil   time.Time     // see globalPace
 	pacer       *rate.Limiter // globalPace, burst 1
+	readPacer   *rate.Limiter // catch-up history reads (catchuppace.go)
 
 	metricsRateLimited atomic.Int64
 	metricsRequests    atomic.Int64
@@ -229,6 +230,7 @@ func New(opts Options) (*Adapter, error) {
 		notices:     map[string]time.Time{},
 		queue:       make(chan memberEvent, 4096),
 		pacer:       rate.NewLimiter(globalPace, 1),
+		readPacer:   rate.NewLimiter(catchUpReadRate, catchUpReadBurst),
 	}
 	a.token = strings.TrimSpace(opts.Token)
 	if !strings.HasPrefix(a.token, "Bot ") {
@@ -470,6 +472,12 @@ func (a *Adapter) connect(ctx context.Context) (*gateway, error) {
 			// Interactions must be answered within 3 s: never queue them
 			// behind replies.
 			go a.handleInteraction(ctx, i.Interaction)
+		}
+	})
+	// Sent right after READY, before any message of the session.
+	s.AddHandler(func(_ *discordgo.Session, g *discordgo.GuildCreate) {
+		if live() {
+			a.noteGuild(g.Guild)
 		}
 	})
 	s.AddHandler(func(_ *discordgo.Session, c *discordgo.ChannelDelete) {

@@ -44,16 +44,26 @@ func (a *Adapter) guildInfo(ctx context.Context, fresh bool) (*guildInfo, error)
 	if err != nil {
 		return nil, err
 	}
-	gi = &guildInfo{id: g.ID, ownerID: g.OwnerID, perms: map[string]int64{}, mentionable: map[string]bool{}, at: time.Now()}
-	for _, r := range g.Roles {
-		gi.perms[r.ID] = r.Permissions
-		gi.mentionable[r.ID] = r.Mentionable
-		gi.roleOrder = append(gi.roleOrder, r.ID)
-	}
+	gi = newGuildInfo(g)
 	a.mu.Lock()
 	a.guild = gi
 	a.mu.Unlock()
 	return gi, nil
+}
+
+// newGuildInfo takes what permission checks need from a guild (read with
+// REST, or sent by the gateway in GUILD_CREATE).
+func newGuildInfo(g *discordgo.Guild) *guildInfo {
+	gi := &guildInfo{id: g.ID, ownerID: g.OwnerID, perms: map[string]int64{}, mentionable: map[string]bool{}, at: time.Now()}
+	for _, r := range g.Roles {
+		if r == nil {
+			continue
+		}
+		gi.perms[r.ID] = r.Permissions
+		gi.mentionable[r.ID] = r.Mentionable
+		gi.roleOrder = append(gi.roleOrder, r.ID)
+	}
+	return gi
 }
 
 // memberRoles returns the roles of a member, from the message's member

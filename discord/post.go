@@ -123,13 +123,19 @@ func (a *Adapter) execute(ctx context.Context, ref bridge.ChannelRef, params *di
 }
 
 // history returns the messages of a channel after afterID, oldest first,
-// reading at most maxPages pages of 100.
-func (a *Adapter) history(ctx context.Context, channelID, afterID string, maxPages int) ([]*discordgo.Message, error) {
+// reading at most maxPages pages of 100; background reads (a catch-up's)
+// are paced to leave room for live requests.
+func (a *Adapter) history(ctx context.Context, channelID, afterID string, maxPages int, background bool) ([]*discordgo.Message, error) {
 	if afterID == "" {
 		afterID = "0"
 	}
 	var all []*discordgo.Message
 	for page := 0; page < maxPages; page++ {
+		if background {
+			if err := a.waitCatchUpRead(ctx); err != nil {
+				return nil, err
+			}
+		}
 		var msgs []*discordgo.Message
 		err := a.do(ctx, "read channel history", true, func(o ...discordgo.RequestOption) (err error) {
 			msgs, err = a.rest.ChannelMessages(channelID, 100, "", afterID, "", o...)
@@ -171,7 +177,7 @@ func (a *Adapter) FindPosted(ctx context.Context, ref bridge.ChannelRef, afterID
 	if err != nil {
 		return nil, false, err
 	}
-	msgs, err := a.history(ctx, ref.ChannelID, afterID, 10)
+	msgs, err := a.history(ctx, ref.ChannelID, afterID, 10, false)
 	if err != nil {
 		return nil, false, err
 	}

@@ -181,9 +181,10 @@ func (a *Adapter) notice(ctx context.Context, m *discordgo.Message) {
 	}
 }
 
-// RepliesAfter implements bridge.Discord. It reads at most 5000 messages.
+// RepliesAfter implements bridge.Discord. It reads at most 5000 messages,
+// at most catchUpReadRate pages a second with the other calls' reads.
 func (a *Adapter) RepliesAfter(ctx context.Context, channelID, afterID string) ([]bridge.Reply, error) {
-	msgs, err := a.history(ctx, channelID, afterID, 50)
+	msgs, err := a.history(ctx, channelID, afterID, 50, true) // paced: catchuppace.go
 	if err != nil {
 		return nil, err
 	}
