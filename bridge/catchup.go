@@ -158,6 +158,8 @@ func (e *Engine) catchUp(ctx, dctx context.Context, only map[string]bool) (faile
 	}
 	e.listing = false
 	e.mu.Unlock()
+	start := e.now()
+	e.log.Debug("bridge: catch-up of replies started", "channels", len(todo), "bridged", len(sessions), "every_channel", only == nil)
 
 	failed = map[string]bool{}
 	var mu sync.Mutex
@@ -184,6 +186,7 @@ func (e *Engine) catchUp(ctx, dctx context.Context, only map[string]bool) (faile
 		}(s)
 	}
 	wg.Wait()
+	e.log.Debug("bridge: catch-up of replies done", "channels", len(todo), "failed", len(failed), "took", e.now().Sub(start))
 	if len(failed) == 0 {
 		e.recovered("discord catch-up")
 	}

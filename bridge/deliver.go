@@ -373,7 +373,11 @@ func (e *Engine) giveUp(ctx context.Context, h store.Entry, dir Direction, why s
 // one refused for good, or failing maxAckAttempts times, is given up with
 // a log line: the delivery itself is settled.
 func (e *Engine) acks(ctx context.Context, sessionID string) {
-	acks, err := e.st.PendingAcks(ctx)
+	// Only this session's marks are read: every portal round comes here,
+	// and reading every session's marks each time held the database (one
+	// connection) for seconds once a few hundred waited, stalling polls
+	// and deliveries alike.
+	acks, err := e.st.PendingAcksOf(ctx, sessionID)
 	if err != nil {
 		e.fault("store", err)
 		return
@@ -381,9 +385,6 @@ func (e *Engine) acks(ctx context.Context, sessionID string) {
 	for _, a := range acks {
 		if ctx.Err() != nil {
 			return
-		}
-		if a.SessionID != sessionID {
-			continue
 		}
 		e.mu.Lock()
 		wait := e.now().Before(e.ackRetry[a.EntryID])

@@ -47,6 +47,7 @@ type Store interface {
 	RecordDelivered(ctx context.Context, id int64, remoteIDs []string) error
 	RecordParked(ctx context.Context, id int64, why string) error
 	PendingAcks(ctx context.Context) ([]store.Ack, error)
+	PendingAcksOf(ctx context.Context, sessionID string) ([]store.Ack, error)
 	AckDone(ctx context.Context, entryID int64) error
 	AckFailed(ctx context.Context, entryID int64) error
 	PlaceholderPosting(ctx context.Context, entryID int64) error

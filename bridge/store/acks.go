@@ -28,11 +28,25 @@ type Ack struct {
 // PendingAcks returns the member messages waiting for their mark and the
 // QQ messages whose placeholder waits to be posted, reworded or removed.
 func (s *Store) PendingAcks(ctx context.Context) ([]Ack, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT o.id, o.direction, o.last_error, o.session_id, o.channel_id, o.discord_msg_id, o.ack_attempts,
-		o.status, o.placeholder_msg_id,
-		(SELECT count(*) FROM outbox f WHERE f.direction = 'qq' AND f.channel_id = o.channel_id AND f.discord_msg_id = o.discord_msg_id AND f.state = 'failed'),
-		coalesce((SELECT f.last_error FROM outbox f WHERE f.direction = 'qq' AND f.channel_id = o.channel_id AND f.discord_msg_id = o.discord_msg_id AND f.state = 'failed' ORDER BY f.id LIMIT 1), '')
-		FROM outbox o WHERE o.ack = 1 ORDER BY o.id`)
+	return s.pendingAcks(ctx, "")
+}
+
+// PendingAcksOf is PendingAcks for one session: a session's portal makes
+// its own marks without reading every other session's.
+func (s *Store) PendingAcksOf(ctx context.Context, sessionID string) ([]Ack, error) {
+	if sessionID == "" {
+		return nil, nil
+	}
+	return s.pendingAcks(ctx, sessionID)
+}
+
+// pendingAcks reads the marks to make, of one session ("" for all).
+func (s *Store) pendingAcks(ctx context.Context, sessionID string) ([]Ack, error) {
+	where, args := "o.ack = 1", []any{}
+	if sessionID != "" {
+		where, args = "o.ack = 1 AND o.session_id = ?", append(args, sessionID)
+	}
+	rows, err := s.db.QueryContext(ctx, acksQuery(where), args...)
 	if err != nil {
 		return nil, s.wrap(err)
 	}
@@ -52,6 +66,17 @@ func (s *Store) PendingAcks(ctx context.Context) ([]Ack, error) {
 		out = append(out, a)
 	}
 	return out, s.wrap(rows.Err())
+}
+
+// acksQuery reads the marks to make among the entries matching where.
+// Whether a part of a reply failed is found through the outbox_reply index
+// (one look per mark, not a scan of every reply kept).
+func acksQuery(where string) string {
+	return `SELECT o.id, o.direction, o.last_error, o.session_id, o.channel_id, o.discord_msg_id, o.ack_attempts,
+		o.status, o.placeholder_msg_id,
+		(SELECT count(*) FROM outbox f WHERE f.direction = 'qq' AND f.channel_id = o.channel_id AND f.discord_msg_id = o.discord_msg_id AND f.state = 'failed'),
+		coalesce((SELECT f.last_error FROM outbox f WHERE f.direction = 'qq' AND f.channel_id = o.channel_id AND f.discord_msg_id = o.discord_msg_id AND f.state = 'failed' ORDER BY f.id LIMIT 1), '')
+		FROM outbox o WHERE ` + where + ` ORDER BY o.id`
 }
 
 // AckDone records that the mark was made (or given up on).
