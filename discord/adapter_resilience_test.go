@@ -223,28 +223,45 @@ func (h *failingHandler) HandleReply(ctx context.Context, r bridge.Reply) error 
 
 // A live message that could not be handled is read again by a catch-up,
 // asked for before the next message is handed over: the channel's later
-// messages then wait for that catch-up instead of overtaking it.
+// messages then wait for that catch-up instead of overtaking it. A handler
+// that catches up single channels is asked for that channel only.
 func TestFailedReplyTriggersCatchUp(t *testing.T) {
-	srv := newServer(t)
-	a, err := New(testOptions(srv))
-	if err != nil {
-		t.Fatal(err)
+	type handler interface {
+		bridge.DiscordHandler
+		snapshot() ([]bridge.Reply, int)
+		callLog() string
 	}
-	h := &failingHandler{}
-	if err := a.Start(t.Context(), h); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Close)
-	ref, err := a.EnsureChannel(t.Context(), session("s1", "1", "Alice"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "first Resumed", func() bool { _, n := h.snapshot(); return n == 1 && a.Connected() })
-	srv.Type(ref.ChannelID, srv.AdminUserID, "lost once")
-	srv.Type(ref.ChannelID, srv.AdminUserID, "written after")
-	waitFor(t, "the second reply", func() bool { r, _ := h.snapshot(); return len(r) == 1 })
-	if got, want := h.callLog(), "resumed | resumed | reply: written after"; got != want {
-		t.Errorf("handler calls: %s; want %s (a catch-up asked for before the next reply)", got, want)
+	for _, tc := range []struct {
+		name string
+		h    handler
+		want func(channelID string) string
+	}{
+		{"every channel caught up", &failingHandler{}, func(string) string { return "resumed | resumed | reply: written after" }},
+		{"its channel only", &missHandler{}, func(ch string) string { return "resumed | missed " + ch + " | reply: written after" }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := newServer(t)
+			a, err := New(testOptions(srv))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := tc.h
+			if err := a.Start(t.Context(), h); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(a.Close)
+			ref, err := a.EnsureChannel(t.Context(), session("s1", "1", "Alice"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, "first Resumed", func() bool { _, n := h.snapshot(); return n == 1 && a.Connected() })
+			srv.Type(ref.ChannelID, srv.AdminUserID, "lost once")
+			srv.Type(ref.ChannelID, srv.AdminUserID, "written after")
+			waitFor(t, "the second reply", func() bool { r, _ := h.snapshot(); return len(r) == 1 })
+			if got, want := h.callLog(), tc.want(ref.ChannelID); got != want {
+				t.Errorf("handler calls: %s; want %s (a catch-up asked for before the next reply)", got, want)
+			}
+		})
 	}
 }
 

@@ -87,29 +87,3 @@ func (h *missHandler) Missed(_ context.Context, channelID string) {
 	defer h.mu.Unlock()
 	h.calls = append(h.calls, "missed "+channelID)
 }
-
-// A handler that catches up single channels is asked for the channel of
-// the message it could not take in, before the next message.
-func TestFailedReplyAsksForItsChannelOnly(t *testing.T) {
-	srv := newServer(t)
-	a, err := New(testOptions(srv))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &missHandler{}
-	if err := a.Start(t.Context(), h); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(a.Close)
-	ref, err := a.EnsureChannel(t.Context(), session("s1", "1", "Alice"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, "first Resumed", func() bool { _, n := h.snapshot(); return n == 1 && a.Connected() })
-	srv.Type(ref.ChannelID, srv.AdminUserID, "lost once")
-	srv.Type(ref.ChannelID, srv.AdminUserID, "written after")
-	waitFor(t, "the second reply", func() bool { r, _ := h.snapshot(); return len(r) == 1 })
-	if got, want := h.callLog(), "resumed | missed "+ref.ChannelID+" | reply: written after"; got != want {
-		t.Errorf("handler calls: %s; want %s", got, want)
-	}
-}
