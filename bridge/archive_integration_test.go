@@ -11,14 +11,11 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge"
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/qqport"
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/store"
 	"github.com/qmdbridge/qqmusic-discord-bridge/discord"
 	"github.com/qmdbridge/qqmusic-discord-bridge/discord/discordtest"
-	"github.com/qmdbridge/qqmusic-discord-bridge/qq"
 	"github.com/qmdbridge/qqmusic-discord-bridge/qq/qqtest"
 )
 
@@ -37,14 +34,7 @@ func newArchiveWorld(t *testing.T, maxChannels int) *world {
 	})
 	dir := t.TempDir()
 	var err error
-	w.client, err = qq.New(qq.Options{
-		HTTPClient: w.qq.Client(), Endpoints: w.qq.Endpoints(),
-		DeviceFile: filepath.Join(dir, "device.json"), CredentialFile: filepath.Join(dir, "credential.json"),
-		Credential: &qq.Credential{MusicID: owner.MusicID, MusicKey: owner.MusicKey, LoginType: 2, OpenID: owner.OpenID,
-			AccessToken: owner.AccessToken, RefreshToken: owner.RefreshToken, RefreshKey: owner.RefreshKey,
-			ExpiredAt: owner.ExpiredAt, MusickeyCreateTime: owner.MusicKeyCreateTime, KeyExpiresIn: owner.KeyExpiresIn},
-		RateLimit: rate.Inf, QIMEIBackoff: time.Millisecond,
-	})
+	w.client, err = ownerClient(w.qq, dir)
 	if err != nil {
 		t.Fatal(err)
 	}

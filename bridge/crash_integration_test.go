@@ -12,14 +12,11 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge"
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/qqport"
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/store"
 	"github.com/qmdbridge/qqmusic-discord-bridge/discord"
 	"github.com/qmdbridge/qqmusic-discord-bridge/discord/discordtest"
-	"github.com/qmdbridge/qqmusic-discord-bridge/qq"
 	"github.com/qmdbridge/qqmusic-discord-bridge/qq/qqtest"
 )
 
@@ -100,14 +97,7 @@ func (w *crashWorld) start() {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	client, err := qq.New(qq.Options{
-		HTTPClient: w.qq.Client(), Endpoints: w.qq.Endpoints(),
-		DeviceFile: filepath.Join(w.dir, "device.json"), CredentialFile: filepath.Join(w.dir, "credential.json"),
-		Credential: &qq.Credential{MusicID: owner.MusicID, MusicKey: owner.MusicKey, LoginType: 2, OpenID: owner.OpenID,
-			AccessToken: owner.AccessToken, RefreshToken: owner.RefreshToken, RefreshKey: owner.RefreshKey,
-			ExpiredAt: owner.ExpiredAt, MusickeyCreateTime: owner.MusicKeyCreateTime, KeyExpiresIn: owner.KeyExpiresIn},
-		RateLimit: rate.Inf, QIMEIBackoff: time.Millisecond,
-	})
+	client, err := ownerClient(w.qq, w.dir)
 	if err != nil {
 		w.t.Fatal(err)
 	}

@@ -75,14 +75,7 @@ func newWorldWith(t *testing.T, edit func(*bridge.EngineConfig), qqOpts ...qqtes
 	t.Cleanup(w.dc.Close)
 	dir := t.TempDir()
 	var err error
-	w.client, err = qq.New(qq.Options{
-		HTTPClient: w.qq.Client(), Endpoints: w.qq.Endpoints(),
-		DeviceFile: filepath.Join(dir, "device.json"), CredentialFile: filepath.Join(dir, "credential.json"),
-		Credential: &qq.Credential{MusicID: owner.MusicID, MusicKey: owner.MusicKey, LoginType: 2, OpenID: owner.OpenID,
-			AccessToken: owner.AccessToken, RefreshToken: owner.RefreshToken, RefreshKey: owner.RefreshKey,
-			ExpiredAt: owner.ExpiredAt, MusickeyCreateTime: owner.MusicKeyCreateTime, KeyExpiresIn: owner.KeyExpiresIn},
-		RateLimit: rate.Inf, QIMEIBackoff: time.Millisecond,
-	})
+	w.client, err = ownerClient(w.qq, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -305,4 +298,17 @@ func TestIntegrationExpiryPausesAndResumesWithoutLoss(t *testing.T) {
 	if s := w.qq.Sent()[0]; s.Meta.Content != "queued reply" {
 		t.Errorf("QQ received %q", s.Meta.Content)
 	}
+}
+
+// ownerClient is a QQ Music client logged in as owner against qs, with its
+// device and credential files in dir and no client-side throttle.
+func ownerClient(qs *qqtest.Server, dir string) (*qq.Client, error) {
+	return qq.New(qq.Options{
+		HTTPClient: qs.Client(), Endpoints: qs.Endpoints(),
+		DeviceFile: filepath.Join(dir, "device.json"), CredentialFile: filepath.Join(dir, "credential.json"),
+		Credential: &qq.Credential{MusicID: owner.MusicID, MusicKey: owner.MusicKey, LoginType: 2, OpenID: owner.OpenID,
+			AccessToken: owner.AccessToken, RefreshToken: owner.RefreshToken, RefreshKey: owner.RefreshKey,
+			ExpiredAt: owner.ExpiredAt, MusickeyCreateTime: owner.MusicKeyCreateTime, KeyExpiresIn: owner.KeyExpiresIn},
+		RateLimit: rate.Inf, QIMEIBackoff: time.Millisecond,
+	})
 }

@@ -9,14 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/time/rate"
-
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge"
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/qqport"
 	"github.com/qmdbridge/qqmusic-discord-bridge/bridge/store"
 	"github.com/qmdbridge/qqmusic-discord-bridge/discord"
 	"github.com/qmdbridge/qqmusic-discord-bridge/discord/discordtest"
-	"github.com/qmdbridge/qqmusic-discord-bridge/qq"
 	"github.com/qmdbridge/qqmusic-discord-bridge/qq/qqtest"
 )
 
@@ -32,14 +29,7 @@ func runEngine(t *testing.T, qs *qqtest.Server, ds *discordtest.Server, dir stri
 // also returns the engine (what the admin commands call).
 func runEngineWith(t *testing.T, qs *qqtest.Server, ds *discordtest.Server, dir string, edit func(*bridge.EngineConfig)) (*bridge.Engine, func()) {
 	t.Helper()
-	client, err := qq.New(qq.Options{
-		HTTPClient: qs.Client(), Endpoints: qs.Endpoints(),
-		DeviceFile: filepath.Join(dir, "device.json"), CredentialFile: filepath.Join(dir, "credential.json"),
-		Credential: &qq.Credential{MusicID: owner.MusicID, MusicKey: owner.MusicKey, LoginType: 2, OpenID: owner.OpenID,
-			AccessToken: owner.AccessToken, RefreshToken: owner.RefreshToken, RefreshKey: owner.RefreshKey,
-			ExpiredAt: owner.ExpiredAt, MusickeyCreateTime: owner.MusicKeyCreateTime, KeyExpiresIn: owner.KeyExpiresIn},
-		RateLimit: rate.Inf, QIMEIBackoff: time.Millisecond,
-	})
+	client, err := ownerClient(qs, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
